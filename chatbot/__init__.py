@@ -1,0 +1,32 @@
+"""A French question-answering assistant that answers from an association's documents, with citations.
+
+Stages, in the order data moves: ingest -> chunk -> index -> retrieve -> answer -> engine.
+"""
+
+from .config import Settings
+from .errors import (
+    ChatbotError,
+    CorpusError,
+    IndexMismatch,
+    IndexMissing,
+    InvalidQuestion,
+    ModelError,
+    QuestionFileError,
+)
+from .records import Answer, Chunk, Citation, Document, Hit
+
+__all__ = [
+    "Answer",
+    "ChatbotError",
+    "Chunk",
+    "Citation",
+    "CorpusError",
+    "Document",
+    "Hit",
+    "IndexMismatch",
+    "IndexMissing",
+    "InvalidQuestion",
+    "ModelError",
+    "QuestionFileError",
+    "Settings",
+]

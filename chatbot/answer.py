@@ -1,0 +1,231 @@
+"""Answer backends. The default one quotes the documents: no generator, grounded by construction.
+
+The extractive answerer ranks the sentences of the best passages against the question (the
+sentence vectors were computed at index time), keeps the few that answer it, and quotes them
+verbatim, each followed by the `[n]` of its passage. `assess_support` decides beforehand
+whether the documents answer at all; its weights come from `calibration.json`, fitted on the
+question set by `chatbot calibrate`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from . import texts_fr
+from .index import Index
+from .records import Answer, AnswerRequest, Chunk, Citation, Hit, Sentence
+from .textnorm import content_terms, looks_english, words
+
+CALIBRATION_PATH = Path(__file__).with_name("calibration.json")
+MIN_SENTENCE_WORDS = 5  # shorter lines are headings, author lines or captions
+
+
+class AnswerBackend(Protocol):
+    name: str
+
+    def answer(self, request: AnswerRequest) -> Answer: ...
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    hit: Hit
+    sentence: Sentence
+    index: int  # position of the sentence in its chunk
+    score: float
+    dense: float
+    coverage: float
+
+
+@dataclass(frozen=True)
+class Support:
+    """Whether the documents answer the question, with the signals behind the decision."""
+
+    answered: bool
+    probability: float
+    features: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A logistic model over standardised support features, fitted by `chatbot calibrate`."""
+
+    weights: dict[str, float]
+    means: dict[str, float]
+    scales: dict[str, float]
+    bias: float
+    threshold: float = 0.5
+
+    @classmethod
+    def load(cls, path: Path = CALIBRATION_PATH) -> Calibration:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(
+            weights=data["weights"],
+            means=data["means"],
+            scales=data["scales"],
+            bias=data["bias"],
+            threshold=data["threshold"],
+        )
+
+    def probability(self, features: dict[str, float]) -> float:
+        z = self.bias + sum(
+            w * (features[k] - self.means[k]) / self.scales[k] for k, w in self.weights.items()
+        )
+        return 1.0 / (1.0 + math.exp(-z))
+
+
+class SentenceRanker:
+    """Scores the sentences of the retrieved passages against the question."""
+
+    def __init__(self, index: Index, passages: int = 4, lexical_weight: float = 0.15) -> None:
+        self.index = index
+        self.passages = passages
+        self.lexical_weight = lexical_weight
+
+    def rank(self, request: AnswerRequest) -> list[ScoredSentence]:
+        terms = _query_terms(self.index, request)
+        weights = {t: self.index.lexical.idf_of(t) for t in terms}
+        total = sum(weights.values()) or 1.0
+        seen: set[str] = set()
+        scored: list[ScoredSentence] = []
+        for hit in request.hits[: self.passages]:
+            for i, sentence in enumerate(hit.chunk.sentences):
+                if sentence.text in seen or not _quotable(sentence.text):
+                    continue
+                seen.add(sentence.text)
+                row = self.index.sentence_ids.get(sentence.text)
+                if row is None:
+                    continue
+                dense = float(self.index.sentence_vectors[row] @ request.query_vector)
+                present = set(content_terms(sentence.text))
+                coverage = sum(w for t, w in weights.items() if t in present) / total
+                # A small prior for the passage's rank: ties go to the better passage.
+                score = dense + self.lexical_weight * coverage - 0.005 * (hit.rank - 1)
+                scored.append(ScoredSentence(hit, sentence, i, score, dense, coverage))
+        scored.sort(key=lambda s: -s.score)
+        return scored
+
+
+def _query_terms(index: Index, request: AnswerRequest) -> list[str]:
+    return list(dict.fromkeys(index.lexical.query_terms(request.search_query)))
+
+
+def _quotable(text: str) -> bool:
+    tokens = words(text)
+    if len(tokens) < MIN_SENTENCE_WORDS:
+        return False
+    # Bibliographic references (English titles, journal volumes) are no answer for a patient.
+    return not looks_english(text) and "doi" not in tokens
+
+
+def assess_support(
+    index: Index, request: AnswerRequest, ranked: list[ScoredSentence], calibration: Calibration
+) -> Support:
+    """Do the documents answer? Combines several signals, as a dense score alone cannot."""
+    features = support_features(index, request, ranked)
+    p = calibration.probability(features)
+    return Support(answered=p >= calibration.threshold, probability=p, features=features)
+
+
+def support_features(
+    index: Index, request: AnswerRequest, ranked: list[ScoredSentence]
+) -> dict[str, float]:
+    lexical = index.lexical
+    # Unknown words are judged on the message itself (a follow-up's "et la vitamine D ?" must
+    # not be hidden by the previous turn); coverage on the question completed by the history.
+    own = {t: lexical.idf_of(t) for t in dict.fromkeys(lexical.query_terms(request.question))}
+    unknown = sum(w for t, w in own.items() if t not in lexical.terms) / (sum(own.values()) or 1.0)
+    weights = {t: lexical.idf_of(t) for t in _query_terms(index, request)}
+    total = sum(weights.values()) or 1.0
+    best = ranked[0] if ranked else None
+    top_passage = set(content_terms(request.hits[0].chunk.text)) if request.hits else set()
+    passage_cov = sum(w for t, w in weights.items() if t in top_passage) / total
+    top = request.hits[0] if request.hits else None
+    agree = 1.0 if top and top.dense_rank and top.lexical_rank and max(top.dense_rank, top.lexical_rank) <= 3 else 0.0
+    return {
+        "sentence_dense": best.dense if best else 0.0,
+        "sentence_coverage": best.coverage if best else 0.0,
+        "passage_coverage": passage_cov,
+        "unknown_terms": unknown,
+        "rankings_agree": agree,
+    }
+
+
+class ExtractiveAnswerer:
+    """Quotes the sentences that answer, each with its `[n]` citation."""
+
+    name = "extractive"
+
+    def __init__(self, ranker: SentenceRanker, max_sentences: int = 3, margin: float = 0.025) -> None:
+        if max_sentences <= 0:
+            raise ValueError(f"max_sentences must be greater than 0. Currently, it is {max_sentences}")
+        self.ranker = ranker
+        self.max_sentences = max_sentences
+        self.margin = margin
+
+    def answer(self, request: AnswerRequest, ranked: list[ScoredSentence] | None = None) -> Answer:
+        ranked = self.ranker.rank(request) if ranked is None else ranked
+        chosen = self.choose(ranked)
+        if not chosen:
+            return Answer(text=texts_fr.REFUSAL, refused=True, retrieved=request.hits)
+        return compose(chosen, request.hits)
+
+    def choose(self, ranked: list[ScoredSentence]) -> list[ScoredSentence]:
+        if not ranked:
+            return []
+        best = ranked[0]
+        chosen = [best]
+        for s in ranked[1:]:
+            if len(chosen) >= self.max_sentences or s.score < best.score - self.margin:
+                break
+            chosen.append(s)
+        return chosen
+
+
+def compose(chosen: list[ScoredSentence], hits: list[Hit]) -> Answer:
+    """Lead-in, then the quoted sentences grouped by passage in reading order, with markers."""
+    by_chunk: dict[str, list[ScoredSentence]] = {}
+    for s in chosen:
+        by_chunk.setdefault(s.hit.chunk.chunk_id, []).append(s)
+    # Passages in the order of their best sentence; sentences in reading order inside each.
+    citations: list[Citation] = []
+    lines = [texts_fr.LEAD_IN, ""]
+    for group in by_chunk.values():
+        group.sort(key=lambda s: s.index)
+        for run in _contiguous_runs(group):
+            chunk: Chunk = run[0].hit.chunk
+            n = len(citations) + 1
+            quote = chunk.text[run[0].sentence.start : run[-1].sentence.end]
+            citations.append(Citation(n=n, chunk=chunk, quote=quote))
+            lines.append(f"{' '.join(s.sentence.text for s in run)} [{n}]")
+            lines.append("")
+    return Answer(text="\n".join(lines).rstrip(), citations=citations, retrieved=hits)
+
+
+def _contiguous_runs(group: list[ScoredSentence]) -> list[list[ScoredSentence]]:
+    runs: list[list[ScoredSentence]] = []
+    for s in group:
+        if runs and s.index == runs[-1][-1].index + 1:
+            runs[-1].append(s)
+        else:
+            runs.append([s])
+    return runs
+
+
+def sigmoid_fit(x: np.ndarray, y: np.ndarray, l2: float = 0.1, steps: int = 4000) -> tuple[np.ndarray, float]:
+    """Logistic regression by gradient descent: the few weights `calibrate` stores."""
+    w = np.zeros(x.shape[1])
+    b = 0.0
+    lr = 0.5
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-(x @ w + b)))
+        grad_w = x.T @ (p - y) / len(y) + l2 * w
+        grad_b = float(np.mean(p - y))
+        w -= lr * grad_w
+        b -= lr * grad_b
+    return w, b

@@ -1,0 +1,110 @@
+"""Split documents into passages sized in the embedding model's tokens, and passages into sentences.
+
+Passages are what retrieval ranks; sentences are what the extractive answer quotes. Both keep
+their document, position and metadata so every quoted sentence can be cited.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from .records import Chunk, Document, Sentence
+
+# A sentence ends at . ! ? … (optionally followed by a closing quote or bracket) when the next
+# character starts a new sentence. Abbreviations common in the corpus are protected below.
+_BOUNDARY = re.compile(r"(?<=[.!?…])[»\")\]]?\s+(?=[«\"(\[•\-–]?\s*[A-ZÀ-ÖØ-Ý0-9])")
+_ABBREVIATIONS = re.compile(
+    r"(?:\b(?:Dr|Pr|Prof|Mr|Mme|Mlle|St|vs|cf|p|n°|No|Vol|al|etc|env|ex|fig|éd|ed)\.|\b[A-Z]\.)$"
+)
+# Lines that are items of a list or short headings end a sentence even without a full stop.
+_LINE_BREAK = re.compile(r"\n+")
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    chunk_tokens: int
+    chunk_overlap_tokens: int
+
+
+def split_sentences(text: str) -> list[Sentence]:
+    """Sentences of `text` with their character offsets (line breaks always end a sentence)."""
+    sentences: list[Sentence] = []
+    for line in _iter_spans(text, _LINE_BREAK):
+        start, end = line
+        cursor = start
+        for m in _BOUNDARY.finditer(text, start, end):
+            candidate = text[cursor : m.start()].rstrip()
+            if _ABBREVIATIONS.search(candidate):
+                continue
+            _append(sentences, text, cursor, m.start())
+            cursor = m.end()
+        _append(sentences, text, cursor, end)
+    return sentences
+
+
+def _iter_spans(text: str, separator: re.Pattern[str]) -> list[tuple[int, int]]:
+    spans, cursor = [], 0
+    for m in separator.finditer(text):
+        spans.append((cursor, m.start()))
+        cursor = m.end()
+    spans.append((cursor, len(text)))
+    return spans
+
+
+def _append(sentences: list[Sentence], text: str, start: int, end: int) -> None:
+    # Trim whitespace but keep offsets exact, so `text[start:end] == sentence.text`.
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end - start >= 2 and any(ch.isalnum() for ch in text[start:end]):
+        sentences.append(Sentence(text=text[start:end], start=start, end=end))
+
+
+def chunk_documents(
+    documents: Sequence[Document],
+    count_tokens: Callable[[list[str]], list[int]],
+    settings: ChunkSettings,
+) -> list[Chunk]:
+    """Cut every document into overlapping passages of at most `chunk_tokens` model tokens.
+
+    `count_tokens` is the embedding model's own counter, so no passage is truncated by its
+    512-token window. The splitter prefers paragraph, then line, then sentence boundaries.
+    """
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    def length(text: str) -> int:
+        return count_tokens([text])[0]
+
+    splitter = RecursiveCharacterTextSplitter(
+        chunk_size=settings.chunk_tokens,
+        chunk_overlap=settings.chunk_overlap_tokens,
+        length_function=length,
+        separators=["\n\n", "\n", r"(?<=[.!?…])\s+", r"(?<=[;:])\s+", r"(?<=,)\s+", " ", ""],
+        is_separator_regex=True,
+        keep_separator="end",
+        add_start_index=True,
+        strip_whitespace=True,
+    )
+    chunks: list[Chunk] = []
+    for doc in documents:
+        pieces = splitter.create_documents([doc.text])
+        for position, piece in enumerate(pieces):
+            text = piece.page_content
+            chunks.append(
+                Chunk(
+                    chunk_id=f"{doc.doc_id}#{position}",
+                    doc_id=doc.doc_id,
+                    position=position,
+                    text=text,
+                    sentences=tuple(split_sentences(text)),
+                    source=doc.source,
+                    title=doc.title,
+                    authors=doc.authors,
+                    publication=doc.publication,
+                    date=doc.date,
+                )
+            )
+    return chunks

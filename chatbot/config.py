@@ -1,0 +1,63 @@
+"""One place for the settings, with commented defaults.
+
+A few `CHATBOT_*` environment variables and the CLI flags override them; nothing else does.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_cache() -> Path:
+    # Model weights are generated files: they live outside git, in the user's cache.
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "sep-chatbot"
+
+
+@dataclass(frozen=True)
+class Settings:
+    # --- where things are -------------------------------------------------------------
+    corpus_dir: Path = PROJECT_ROOT / "corpus"
+    index_dir: Path = PROJECT_ROOT / "embeddings"
+    cache_dir: Path = field(default_factory=_default_cache)  # assembled embedding model
+
+    # --- chunking (sizes in the embedding model's tokens) ------------------------------
+    chunk_tokens: int = 220  # well under e5's 512-token window, prefix included
+    chunk_overlap_tokens: int = 40  # so a sentence cut at a border is whole in one chunk
+
+    # --- retrieval ------------------------------------------------------------------------
+    top_k: int = 10  # passages returned (the result format asks for at least 10)
+    candidates: int = 40  # depth of the dense and lexical lists before fusion
+    rrf_k: int = 60  # reciprocal-rank-fusion constant (Cormack et al. use 60)
+
+    # --- answer ---------------------------------------------------------------------------
+    answer_passages: int = 4  # passages whose sentences may be quoted
+    max_sentences: int = 3  # sentences quoted at most in one answer
+
+    # --- input limits -------------------------------------------------------------------
+    max_question_chars: int = 1000  # longer questions are refused with a message, not cut
+
+    # --- app ------------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 7860
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Defaults, then `CHATBOT_*` variables, then explicit overrides (CLI flags)."""
+        s = cls()
+        env = {
+            "corpus_dir": os.environ.get("CHATBOT_CORPUS"),
+            "index_dir": os.environ.get("CHATBOT_INDEX"),
+            "cache_dir": os.environ.get("CHATBOT_CACHE"),
+            "host": os.environ.get("CHATBOT_HOST"),
+            "port": os.environ.get("CHATBOT_PORT"),
+        }
+        for name, value in env.items():
+            if value:
+                s = replace(s, **{name: type(getattr(s, name))(value)})
+        clean = {k: v for k, v in overrides.items() if v is not None}
+        return replace(s, **clean)

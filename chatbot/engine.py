@@ -1,0 +1,150 @@
+"""The question-answering engine: validation -> safety -> retrieval -> support -> answer.
+
+Every entry point (chat, HTTP API, `chatbot ask`, `chatbot eval`) goes through `Engine.ask`,
+so the safety rules and the refusal apply everywhere alike.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import replace
+from pathlib import Path
+
+
+from . import safety, texts_fr
+from .answer import (
+    AnswerBackend,
+    Calibration,
+    ExtractiveAnswerer,
+    SentenceRanker,
+    assess_support,
+)
+from .config import Settings
+from .errors import InvalidQuestion
+from .index import Embedder, Index, corpus_hash, load_index, read_manifest
+from .records import Answer, AnswerRequest
+from .retrieve import Mode, Retriever
+from .textnorm import content_terms, fold, looks_english
+
+# Words that point back to an earlier turn: "Et ses effets secondaires ?", "ça marche ?"
+_ANAPHORA = re.compile(
+    r"^(?:et|mais|alors|aussi|sinon|ok|d accord|donc)\b|\b(?:ses|son|sa|ce traitement|cette|cet|ca|cela|celui|celle|il|elle|ils|elles|y|en pratique|le meme|la meme)\b"
+)
+
+
+class Engine:
+    def __init__(
+        self,
+        index: Index,
+        embedder: Embedder,
+        settings: Settings | None = None,
+        calibration: Calibration | None = None,
+        backend: AnswerBackend | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.index = index
+        self.embedder = embedder
+        self.retriever = Retriever(index, embedder, self.settings.candidates, self.settings.rrf_k)
+        self.ranker = SentenceRanker(index, passages=self.settings.answer_passages)
+        self.extractive = ExtractiveAnswerer(self.ranker, self.settings.max_sentences)
+        self.calibration = calibration or Calibration.load()
+        self.backend: AnswerBackend = backend or self.extractive
+
+    @classmethod
+    def load(cls, settings: Settings) -> Engine:
+        """Load the model and the index named by `settings`; refuse a stale index.
+
+        The index is compared with the corpus folder it was built from (recorded in its
+        manifest), so an index whose documents changed is never served silently.
+        """
+        from .model import load_embedder
+
+        embedder = load_embedder(settings.cache_dir)
+        built_from = read_manifest(settings.index_dir).get("corpus_dir")
+        corpus_dir = Path(built_from) if built_from else settings.corpus_dir
+        digest = corpus_hash(corpus_dir) if corpus_dir.is_dir() else None
+        index = load_index(settings.index_dir, embedder, digest)
+        return cls(index, embedder, settings)
+
+    def validate(self, question: object) -> str:
+        if not isinstance(question, str):
+            raise InvalidQuestion("empty", f"expected text, got {type(question).__name__}")
+        text = question.strip()
+        if not text or not any(ch.isalnum() for ch in text):
+            raise InvalidQuestion("empty")
+        if len(text) > self.settings.max_question_chars:
+            raise InvalidQuestion("too_long", f"{len(text)} > {self.settings.max_question_chars}")
+        return text
+
+    def ask(
+        self,
+        question: object,
+        history: list[dict[str, str]] | None = None,
+        mode: Mode = "hybrid",
+    ) -> Answer:
+        """Answer one question. Raises InvalidQuestion for input that cannot be answered."""
+        t0 = time.perf_counter()
+        text = self.validate(question)
+        match = safety.check(text)
+        if match and match.rule in (safety.Rule.EMERGENCY, safety.Rule.SUICIDE):
+            answer = Answer(text=texts_fr.SAFETY_MESSAGES[match.rule.value], safety=match.rule.value)
+            answer.timings_ms = {"retrieve": 0.0, "answer": 0.0, "total": _ms(t0)}
+            return answer
+        if looks_english(text):
+            raise InvalidQuestion("not_french")
+        clean = match.cleaned_question if match else text
+
+        search_query = contextualize(clean, history or [])
+        retrieval = self.retriever.search(search_query, self.settings.top_k, mode)
+        t1 = time.perf_counter()
+        request = AnswerRequest(
+            question=clean,
+            search_query=search_query,
+            hits=retrieval.hits,
+            query_vector=retrieval.query_vector,
+            history=list(history or []),
+        )
+        ranked = self.ranker.rank(request)
+        support = assess_support(self.index, request, ranked, self.calibration)
+        if not support.answered:
+            answer = Answer(text=texts_fr.REFUSAL, refused=True)
+        elif self.backend is self.extractive:
+            answer = self.extractive.answer(request, ranked)
+        else:
+            answer = self.backend.answer(request)
+        answer.retrieved = retrieval.hits
+        answer.notes.append(f"support={support.probability:.3f}")
+        if match and match.rule is safety.Rule.TREATMENT_DECISION:
+            answer = _with_treatment_warning(answer)
+        if match:
+            answer.safety = match.rule.value
+        answer.timings_ms = {
+            "retrieve": (t1 - t0) * 1000,
+            "answer": _ms(t1),
+            "total": _ms(t0),
+        }
+        return answer
+
+
+def _with_treatment_warning(answer: Answer) -> Answer:
+    message = texts_fr.SAFETY_MESSAGES["treatment_decision"]
+    if answer.refused:
+        return replace(answer, text=message, refused=False, citations=[])
+    general = answer.text.replace(texts_fr.LEAD_IN, texts_fr.TREATMENT_GENERAL_LEAD, 1)
+    return replace(answer, text=f"{message}\n\n{general}")
+
+
+def contextualize(question: str, history: list[dict[str, str]]) -> str:
+    """The question completed with the previous user turn when it depends on it."""
+    previous = [t.get("content", "") for t in history if t.get("role") == "user"]
+    if not previous:
+        return question
+    folded = re.sub(r"[\s'’\-]+", " ", fold(question)).strip()
+    if _ANAPHORA.search(folded) or len(content_terms(question)) <= 2:
+        return f"{previous[-1]} {question}"
+    return question
+
+
+def _ms(since: float) -> float:
+    return (time.perf_counter() - since) * 1000

@@ -1,0 +1,34 @@
+"""Every error the library raises. Only the CLI, the HTTP API and the UI turn them into text."""
+
+
+class ChatbotError(Exception):
+    """Base class of the chatbot's own errors."""
+
+
+class InvalidQuestion(ChatbotError):
+    """The question cannot be answered as given (empty, too long, wrong language...)."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        # `reason` is a stable code the UI maps to a French message: empty, too_long, not_french
+        self.reason = reason
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+class CorpusError(ChatbotError):
+    """The corpus folder cannot be indexed (missing, empty, nothing readable)."""
+
+
+class IndexMissing(ChatbotError):
+    """No built index where one was expected."""
+
+
+class IndexMismatch(ChatbotError):
+    """The built index does not match this code, model or corpus: it must be rebuilt."""
+
+
+class ModelError(ChatbotError):
+    """The embedding model cannot be assembled or loaded."""
+
+
+class QuestionFileError(ChatbotError):
+    """A question file for the evaluation is malformed."""

@@ -1,0 +1,258 @@
+"""The built index: passages, their vectors in FAISS, a lexical index and sentence vectors.
+
+It is a versioned artefact. `manifest.json` records the format version, the embedding model
+and its weights hash, the chunking settings and the corpus hash; loading checks them and
+refuses an index that does not match, with the command that rebuilds it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from .chunk import ChunkSettings, chunk_documents
+from .errors import IndexMismatch, IndexMissing
+from .lexical import LexicalIndex
+from .records import Chunk, Document, Sentence
+
+FORMAT_VERSION = 1
+REBUILD_HINT = "Reconstruisez l'index : `make index` (ou `chatbot index --corpus DOSSIER`)."
+# Above this many passages an exact flat search gets slow; an HNSW graph keeps queries fast.
+HNSW_THRESHOLD = 50_000
+
+
+class Embedder(Protocol):
+    dim: int
+    model_id: str
+    weights_sha256: str
+
+    def encode_query(self, texts: list[str]) -> np.ndarray: ...
+    def encode_document(self, texts: list[str]) -> np.ndarray: ...
+    def count_tokens(self, texts: list[str]) -> list[int]: ...
+
+
+@dataclass
+class Index:
+    chunks: list[Chunk]
+    faiss_index: Any  # faiss.Index over the passage vectors (inner product = cosine)
+    lexical: LexicalIndex
+    sentence_vectors: np.ndarray  # (n_unique_sentences, dim) float32
+    sentence_ids: dict[str, int]  # sentence text -> row of sentence_vectors
+    manifest: dict[str, Any]
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+
+# Every file that ingestion may read; hashing a few extra files only costs a needless rebuild.
+SUPPORTED_SUFFIXES = (".md", ".txt", ".html", ".htm", ".pdf")
+
+
+def corpus_hash(corpus_dir: Path) -> str:
+    """sha256 over the indexable files' relative paths and bytes: changes when a document does."""
+    h = hashlib.sha256()
+    files = sorted(p for p in corpus_dir.rglob("*") if p.suffix.lower() in SUPPORTED_SUFFIXES)
+    for path in files:
+        h.update(path.relative_to(corpus_dir).as_posix().encode())
+        h.update(b"\0")
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def passage_text(chunk: Chunk) -> str:
+    """What is embedded and lexically indexed: the title helps short passages be found."""
+    return f"{chunk.title}\n{chunk.text}"
+
+
+def build_index(
+    documents: list[Document],
+    embedder: Embedder,
+    chunk_settings: ChunkSettings,
+    corpus_digest: str,
+    progress: bool = False,
+) -> Index:
+    import faiss
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    chunks = chunk_documents(documents, embedder.count_tokens, chunk_settings)
+    timings["chunk_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    vectors = _encode(embedder.encode_document, [passage_text(c) for c in chunks], progress)
+    # Overlapping passages share sentences: each distinct sentence is embedded once.
+    sentence_texts = list(dict.fromkeys(s.text for c in chunks for s in c.sentences))
+    sentence_vectors = _encode(embedder.encode_document, sentence_texts, progress)
+    timings["embed_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    lexical = LexicalIndex.build([passage_text(c) for c in chunks])
+    faiss_index = _make_faiss(vectors, embedder.dim)
+    timings["index_s"] = time.perf_counter() - t0
+
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "model_id": embedder.model_id,
+        "weights_sha256": embedder.weights_sha256,
+        "dim": embedder.dim,
+        "chunking": asdict(chunk_settings),
+        "corpus_sha256": corpus_digest,
+        "documents": len(documents),
+        "chunks": len(chunks),
+        "sentences": len(sentence_texts),
+        "faiss": type(faiss_index).__name__,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "build_timings": {k: round(v, 2) for k, v in timings.items()},
+    }
+    return Index(
+        chunks=chunks,
+        faiss_index=faiss_index,
+        lexical=lexical,
+        sentence_vectors=sentence_vectors,
+        sentence_ids={t: i for i, t in enumerate(sentence_texts)},
+        manifest=manifest,
+    )
+
+
+def _encode(encode: Any, texts: list[str], progress: bool, batch: int = 64) -> np.ndarray:
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32)
+    # Sorting by length keeps padding low inside a batch; the order is restored afterwards.
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    parts = []
+    steps = range(0, len(order), batch)
+    if progress:
+        from tqdm import tqdm
+
+        steps = tqdm(steps, desc="vecteurs", unit="lot", leave=False)
+    for start in steps:
+        parts.append(encode([texts[i] for i in order[start : start + batch]]))
+    stacked = np.vstack(parts).astype(np.float32)
+    out = np.empty_like(stacked)
+    out[np.asarray(order)] = stacked
+    return out
+
+
+def _make_faiss(vectors: np.ndarray, dim: int) -> Any:
+    import faiss
+
+    if len(vectors) > HNSW_THRESHOLD:
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 96
+    else:
+        index = faiss.IndexFlatIP(dim)
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+# --- persistence ----------------------------------------------------------------------------
+def save_index(index: Index, out_dir: Path) -> None:
+    import faiss
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    faiss.write_index(index.faiss_index, str(out_dir / "passages.faiss"))
+    with (out_dir / "chunks.jsonl").open("w", encoding="utf-8") as f:
+        for c in index.chunks:
+            f.write(json.dumps(_chunk_to_dict(c), ensure_ascii=False) + "\n")
+    np.save(out_dir / "sentences.npy", index.sentence_vectors)
+    with (out_dir / "sentences.json").open("w", encoding="utf-8") as f:
+        json.dump(sorted(index.sentence_ids, key=index.sentence_ids.__getitem__), f, ensure_ascii=False)
+    np.savez(out_dir / "lexical.npz", **index.lexical.to_arrays())
+    # The manifest is written last: a build interrupted half-way leaves no valid index.
+    (out_dir / "manifest.json").write_text(json.dumps(index.manifest, indent=2), encoding="utf-8")
+
+
+def read_manifest(index_dir: Path) -> dict[str, Any]:
+    path = index_dir / "manifest.json"
+    if not path.is_file():
+        raise IndexMissing(f"Aucun index dans {index_dir}. {REBUILD_HINT}")
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:
+        raise IndexMismatch(f"Manifeste illisible ({path}: {exc}). {REBUILD_HINT}") from exc
+
+
+def check_manifest(
+    manifest: dict[str, Any], embedder: Embedder, corpus_digest: str | None = None
+) -> None:
+    """Raise IndexMismatch when the index was built by other code, model or documents."""
+    problems = []
+    if manifest.get("format_version") != FORMAT_VERSION:
+        problems.append(f"format {manifest.get('format_version')} au lieu de {FORMAT_VERSION}")
+    if manifest.get("weights_sha256") != embedder.weights_sha256:
+        problems.append(f"modèle {manifest.get('model_id')!r} différent de {embedder.model_id!r}")
+    if corpus_digest is not None and manifest.get("corpus_sha256") != corpus_digest:
+        problems.append("les documents du corpus ont changé depuis la construction")
+    if problems:
+        raise IndexMismatch("Index périmé : " + " ; ".join(problems) + ". " + REBUILD_HINT)
+
+
+def load_index(index_dir: Path, embedder: Embedder, corpus_digest: str | None = None) -> Index:
+    import faiss
+
+    manifest = read_manifest(index_dir)
+    check_manifest(manifest, embedder, corpus_digest)
+    try:
+        with (index_dir / "chunks.jsonl").open(encoding="utf-8") as f:
+            chunks = [_chunk_from_dict(json.loads(line)) for line in f]
+        sentence_texts = json.loads((index_dir / "sentences.json").read_text(encoding="utf-8"))
+        sentence_vectors = np.load(index_dir / "sentences.npy")
+        with np.load(index_dir / "lexical.npz", allow_pickle=True) as arrays:
+            lexical = LexicalIndex.from_arrays(dict(arrays))
+        faiss_index = faiss.read_index(str(index_dir / "passages.faiss"))
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise IndexMismatch(f"Index incomplet ou abîmé dans {index_dir} ({exc}). {REBUILD_HINT}") from exc
+    if faiss_index.ntotal != len(chunks) or len(sentence_texts) != len(sentence_vectors):
+        raise IndexMismatch(f"Index incohérent dans {index_dir}. {REBUILD_HINT}")
+    return Index(
+        chunks=chunks,
+        faiss_index=faiss_index,
+        lexical=lexical,
+        sentence_vectors=sentence_vectors,
+        sentence_ids={t: i for i, t in enumerate(sentence_texts)},
+        manifest=manifest,
+    )
+
+
+def _chunk_to_dict(c: Chunk) -> dict[str, Any]:
+    d = asdict(c)
+    d["sentences"] = [[s.start, s.end] for s in c.sentences]
+    return d
+
+
+def _chunk_from_dict(d: dict[str, Any]) -> Chunk:
+    text = d["text"]
+    sentences = tuple(Sentence(text=text[a:b], start=a, end=b) for a, b in d["sentences"])
+    return Chunk(
+        chunk_id=d["chunk_id"],
+        doc_id=d["doc_id"],
+        position=d["position"],
+        text=text,
+        sentences=sentences,
+        source=d["source"],
+        title=d["title"],
+        authors=tuple(d["authors"]),
+        publication=d["publication"],
+        date=d["date"],
+    )
+
+
+__all__ = [
+    "FORMAT_VERSION",
+    "SUPPORTED_SUFFIXES",
+    "Index",
+    "build_index",
+    "check_manifest",
+    "corpus_hash",
+    "load_index",
+    "read_manifest",
+    "save_index",
+]

@@ -1,0 +1,131 @@
+"""The small typed records that travel between the stages of the pipeline.
+
+ingest -> Document -> chunk -> Chunk -> index/retrieve -> Hit -> answer -> Answer(Citation)
+The source and position of every chunk travel with it up to the citation shown to the patient.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Document:
+    """One article of the corpus, cleaned, with its metadata."""
+
+    doc_id: str  # stable id derived from `source`
+    source: str  # path relative to the corpus folder, with forward slashes
+    title: str
+    text: str  # cleaned text; paragraphs separated by a blank line
+    authors: tuple[str, ...] = ()
+    publication: str = ""
+    date: str = ""  # ISO date (YYYY-MM-DD or YYYY-MM or YYYY) when known
+    original_source: str = ""  # the raw file the article was extracted from
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of a chunk: the unit the extractive answer quotes."""
+
+    text: str
+    start: int  # character offsets inside the chunk text
+    end: int
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of a document, sized to fit the embedding model's window."""
+
+    chunk_id: str  # f"{doc_id}#{position}"
+    doc_id: str
+    position: int  # 0-based rank of the chunk in its document
+    text: str
+    sentences: tuple[Sentence, ...]
+    source: str
+    title: str
+    authors: tuple[str, ...] = ()
+    publication: str = ""
+    date: str = ""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its fused score and rank (1-based)."""
+
+    chunk: Chunk
+    score: float
+    rank: int
+    dense_rank: int | None = None  # rank in the dense list, None if absent from it
+    lexical_rank: int | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    """What a `[n]` marker points to: the passage and the exact quoted span."""
+
+    n: int
+    chunk: Chunk
+    quote: str  # the exact span of `chunk.text` the answer relies on
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.chunk
+        return {
+            "n": self.n,
+            "chunk_id": c.chunk_id,
+            "source": c.source,
+            "title": c.title,
+            "author": ", ".join(c.authors),
+            "publication": c.publication,
+            "date": c.date,
+            "quote": self.quote,
+            "text": c.text,
+        }
+
+
+@dataclass
+class Answer:
+    """The engine's reply to one question, in the shape of the shared result format."""
+
+    text: str  # what the user sees, with its [n] markers
+    citations: list[Citation] = field(default_factory=list)
+    retrieved: list[Hit] = field(default_factory=list)
+    refused: bool = False
+    safety: str | None = None  # name of the safety rule that answered, else None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    backend: str = "extractive"  # which answer backend wrote `text`
+    notes: list[str] = field(default_factory=list)  # e.g. why a generative answer fell back
+
+    def to_result(self, qid: str, question: str) -> dict[str, Any]:
+        """The result-file record of ../shared/EVAL_FORMAT.md."""
+        return {
+            "id": qid,
+            "question": question,
+            "answer": self.text,
+            "refused": self.refused,
+            "safety": self.safety,
+            "citations": [c.to_dict() for c in self.citations],
+            "retrieved": [
+                {
+                    "rank": h.rank,
+                    "chunk_id": h.chunk.chunk_id,
+                    "source": h.chunk.source,
+                    "score": round(h.score, 6),
+                    "text": h.chunk.text,
+                }
+                for h in self.retrieved
+            ],
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+            "backend": self.backend,
+        }
+
+
+@dataclass
+class AnswerRequest:
+    """Everything an answer backend gets for one question."""
+
+    question: str  # the user's message, validated
+    search_query: str  # the question completed with the conversation, used for retrieval
+    hits: list[Hit]  # retrieved passages, best first
+    query_vector: Any  # numpy (dim,) float32: the embedding of `search_query`
+    history: list[dict[str, str]] = field(default_factory=list)  # earlier turns, oldest first

@@ -1,0 +1,85 @@
+"""French text normalisation shared by the lexical index, the answer selection and the metrics.
+
+Patients type on phones: without accents, with typos, in lower case. Everything lexical is
+therefore compared on an accent-folded, lower-cased, stemmed form.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+_WORD = re.compile(r"[0-9]+(?:[.,][0-9]+)?|[^\W\d_]+", re.UNICODE)
+
+# French function words, folded (no accents). Kept short and explicit rather than imported,
+# so that what the lexical index ignores is visible here.
+STOP_WORDS = frozenset(
+    """
+    a ai aie aient aies ait alors as au aucun aucune aupres auquel aussi autre autres aux
+    avaient avais avait avant avec avez aviez avoir avons ayant c ca ce ceci cela celle celles
+    celui ces cet cette ceux chaque chez ci comme comment d dans de des deja depuis dont du
+    elle elles en encore entre es est et etaient etais etait etant ete etes etre eu eux fait
+    faire fais font fut il ils j je jusqu l la le les leur leurs lui m ma mais me meme memes
+    mes moi mon n ne ni nos notre nous on ont ou par parce pas peu peut peuvent plus pour
+    pourquoi qu quand que quel quelle quelles quels qui quoi s sa sans se ses si sien soi soit
+    son sont sous suis sur t ta te tes toi ton tous tout toute toutes tres tu un une unes uns
+    vers via vos votre vous y
+    bonjour svp merci stp slt salut
+    """.split()
+)
+
+
+def fold(text: str) -> str:
+    """Lower case, accents removed, ligatures expanded (NFKD): `Sclérose` -> `sclerose`."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).replace("œ", "oe")
+
+
+def fold_for_match(text: str) -> str:
+    """The comparison form of ../shared/EVAL_FORMAT.md: NFKC, lower case, letters and digits."""
+    return "".join(ch for ch in unicodedata.normalize("NFKC", text).lower() if ch.isalnum())
+
+
+def words(text: str) -> list[str]:
+    """Folded word and number tokens, in order. Elided articles (l', d', qu') are split off."""
+    return _WORD.findall(fold(text))
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    """Snowball French stem of a folded word; numbers are kept as they are."""
+    if word[:1].isdigit():
+        return word.replace(",", ".")
+    return _stemmer().stemWord(word)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():  # type: ignore[no-untyped-def]
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("french")
+
+
+def content_terms(text: str) -> list[str]:
+    """Stems of the words that carry meaning: stop words and one-letter words dropped."""
+    return [stem(w) for w in words(text) if w not in STOP_WORDS and (len(w) > 1 or w.isdigit())]
+
+
+_EN_MARKERS = frozenset(
+    "the is are what which how does do can should my with and of to for side effects about".split()
+)
+_FR_MARKERS = frozenset(
+    "le la les est sont quels quelles quel comment que qui une des du je mon ma mes pour avec "
+    "et effets sur il elle on peut ca sep".split()
+)
+
+
+def looks_english(text: str) -> bool:
+    """True for a question clearly written in English (patients may paste English text)."""
+    tokens = words(text)
+    if len(tokens) < 3:
+        return False
+    en = sum(t in _EN_MARKERS for t in tokens)
+    fr = sum(t in _FR_MARKERS for t in tokens)
+    return en >= 2 and en > 2 * fr

@@ -1,0 +1,131 @@
+"""The engine as a patient meets it: cited quotes, refusals, follow-ups, bad input, safety."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from chatbot.errors import IndexMismatch, IndexMissing, InvalidQuestion
+from chatbot.index import load_index, save_index
+from chatbot.model import FakeEmbedder
+from chatbot.textnorm import fold_for_match
+from tests.helpers import DOCS, fake_engine
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return fake_engine()
+
+
+def test_answer_quotes_the_document_with_a_numbered_citation(engine):
+    answer = engine.ask("combien de patients traites par ocrelizumab ont une reaction a la perfusion ?")
+    assert not answer.refused
+    assert answer.text.splitlines()[0].startswith("Voici ce que disent")
+    assert "34% des patients" in answer.text
+    assert answer.citations and answer.citations[0].n == 1
+    cited = answer.citations[0]
+    assert cited.chunk.title.startswith("Une avancée thérapeutique")
+    assert cited.chunk.authors == ("Dr Laure Michel",)
+    # The quote is an exact span of the passage, and every marked line is inside its passage.
+    assert cited.quote in cited.chunk.text
+    for line in answer.text.splitlines()[1:]:
+        for n in re.findall(r"\[(\d+)\]", line):
+            passage = answer.citations[int(n) - 1].chunk.text
+            assert fold_for_match(re.sub(r"\[\d+\]", "", line)) in fold_for_match(passage)
+
+
+def test_typos_and_missing_accents_still_find_the_passage(engine):
+    answer = engine.ask("la biotinne a forte dose ca marche pour la marhce ?")
+    assert not answer.refused
+    assert answer.citations[0].chunk.doc_id == "biotine"
+
+
+def test_question_the_documents_do_not_answer_is_refused_plainly(engine):
+    answer = engine.ask("Est-ce que la vitamine D et le tabac jouent un role ?")
+    assert answer.refused
+    assert answer.text.startswith("Je n'ai pas trouvé la réponse dans les documents")
+    assert answer.citations == []
+
+
+def test_follow_up_uses_the_conversation(engine):
+    history = [
+        {"role": "user", "content": "C'est quoi l'ocrelizumab ?"},
+        {"role": "assistant", "content": "L'ocrelizumab est un anticorps monoclonal [1]"},
+    ]
+    answer = engine.ask("Et ses effets secondaires ?", history)
+    assert not answer.refused
+    assert answer.citations[0].chunk.doc_id == "ocrelizumab"
+
+
+@pytest.mark.parametrize(
+    ("question", "reason"),
+    [("", "empty"), ("   \n ", "empty"), ("?!", "empty"), ("a" * 50_000, "too_long"), (None, "empty")],
+)
+def test_bad_input_is_refused_with_a_reason(engine, question, reason):
+    with pytest.raises(InvalidQuestion) as exc:
+        engine.ask(question)
+    assert exc.value.reason == reason
+
+
+def test_question_in_english_is_asked_again_in_french(engine):
+    with pytest.raises(InvalidQuestion) as exc:
+        engine.ask("What are the side effects of ocrelizumab?")
+    assert exc.value.reason == "not_french"
+
+
+def test_emergency_is_sent_to_the_emergency_services_before_retrieval(engine):
+    answer = engine.ask("je vois plus rien de l'oeil gauche depuis ce matin")
+    assert answer.safety == "emergency"
+    assert "15" in answer.text and "112" in answer.text
+    assert answer.retrieved == [] and answer.citations == []
+
+
+def test_result_record_has_the_shared_format(engine):
+    result = engine.ask("Le pilates aide pour la fatigue ?").to_result("q1", "Le pilates aide pour la fatigue ?")
+    assert set(result) >= {"id", "question", "answer", "refused", "safety", "citations", "retrieved", "timings_ms"}
+    assert {"retrieve", "answer", "total"} <= set(result["timings_ms"])
+    c = result["citations"][0]
+    assert set(c) >= {"n", "chunk_id", "source", "title", "author", "date", "quote", "text"}
+    assert c["source"] == "sport.md"
+    assert [r["rank"] for r in result["retrieved"]] == list(range(1, len(result["retrieved"]) + 1))
+    json.dumps(result)  # serialisable as one JSON line
+
+
+def test_dense_ranking_matches_brute_force(engine):
+    query = "reaction a la perfusion"
+    vector = engine.embedder.encode_query([query])[0]
+    hits = engine.retriever.search(query, top_k=3, mode="dense").hits
+    matrix = engine.embedder.encode_document([f"{c.title}\n{c.text}" for c in engine.index.chunks])
+    brute = np.sort(matrix @ vector)[::-1][:3]
+    by_id = {c.chunk_id: i for i, c in enumerate(engine.index.chunks)}
+    got = [float(matrix[by_id[h.chunk.chunk_id]] @ vector) for h in hits]
+    assert got == pytest.approx(list(brute), abs=1e-6)
+
+
+def test_no_chunk_exceeds_the_token_budget(engine):
+    counts = engine.embedder.count_tokens([c.text for c in engine.index.chunks])
+    assert max(counts) <= 60
+
+
+def test_saved_index_loads_and_stale_or_foreign_index_is_refused(tmp_path, engine):
+    save_index(engine.index, tmp_path / "ix")
+    loaded = load_index(tmp_path / "ix", engine.embedder, corpus_digest="test")
+    assert [c.chunk_id for c in loaded.chunks] == [c.chunk_id for c in engine.index.chunks]
+    with pytest.raises(IndexMismatch, match="make index"):
+        load_index(tmp_path / "ix", engine.embedder, corpus_digest="changed")
+    other = FakeEmbedder()
+    other.weights_sha256 = "another-model"
+    with pytest.raises(IndexMismatch, match="modèle"):
+        load_index(tmp_path / "ix", other, corpus_digest="test")
+    with pytest.raises(IndexMissing):
+        load_index(tmp_path / "nothing", engine.embedder)
+
+
+def test_documents_are_never_mixed_up_in_citations(engine):
+    for doc in DOCS:
+        answer = engine.ask(doc.text.split(".")[0])
+        for c in answer.citations:
+            assert c.quote in c.chunk.text
