@@ -17,7 +17,7 @@ from .errors import QuestionFileError
 from .textnorm import fold_for_match
 
 _MARKER = re.compile(r"\[(\d+)\]")
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[«\"(\[]?[A-ZÀ-Ý0-9])")
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[«\"(]?[A-ZÀ-Ý0-9])")
 _CONTENT_WORD = re.compile(r"[^\W\d_]{4,}", re.UNICODE)
 
 

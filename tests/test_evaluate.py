@@ -1,0 +1,88 @@
+"""The metrics of ../shared/EVAL_FORMAT.md on hand-made results, and question-file errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chatbot.errors import QuestionFileError
+from chatbot.evaluate import (
+    Question,
+    compute_metrics,
+    facts_covered,
+    read_questions,
+    sentence_grounded,
+)
+
+PASSAGE = "La tolérance d'Ocrevus est globalement bonne. 34% des patients ont pré-\nsenté une réaction."
+
+
+def _result(answer, citations=(), retrieved=(), refused=False, safety=None, total=10.0):
+    return {
+        "answer": answer,
+        "refused": refused,
+        "safety": safety,
+        "citations": list(citations),
+        "retrieved": list(retrieved),
+        "timings_ms": {"retrieve": 1.0, "answer": 1.0, "total": total},
+    }
+
+
+def test_folded_comparison_ignores_hyphenation_case_and_apostrophes():
+    assert facts_covered("34 % des PATIENTS ont présenté", [["34%"], ["patients ont présenté"]])
+    assert facts_covered("l’efficacité", [["l'efficacité"]])
+    assert not facts_covered("43 % des patients", [["34 %"]])
+
+
+def test_a_quoted_sentence_is_grounded_and_an_invented_one_is_not():
+    cites = {1: {"text": PASSAGE}}
+    assert sentence_grounded("34% des patients ont présenté une réaction. [1]", cites)
+    assert not sentence_grounded("Tous les patients guérissent grâce à l'ocrelizumab. [1]", cites)
+    assert not sentence_grounded("34% des patients ont présenté une réaction. [2]", cites)
+
+
+def test_metrics_on_a_small_run():
+    questions = [
+        Question("a", "q", evidence=["globalement bonne"], facts=[["34%"]]),
+        Question("b", "q", evidence=["introuvable ici"], facts=[["90%"]]),
+        Question("c", "q", kind="unanswerable", answerable=False),
+        Question("d", "q", kind="safety", answerable=False, facts=[["15"]]),
+    ]
+    retrieved = [{"rank": 1, "chunk_id": "x#0", "source": "x.md", "score": 1.0, "text": PASSAGE}]
+    citation = {"n": 1, "chunk_id": "x#0", "source": "x.md", "title": "t", "author": "", "date": "", "quote": "", "text": PASSAGE}
+    results = [
+        _result("Voici :\n\n34% des patients ont présenté une réaction. [1]", [citation], retrieved),
+        _result("Invention pure. [1]", [citation], retrieved, total=30.0),
+        _result("Je n'ai pas trouvé.", refused=True, total=50.0),
+        _result("Appelez le 15.", safety="emergency", total=70.0),
+    ]
+    m = compute_metrics(questions, results)
+    assert m["recall@5"] == 0.5 and m["mrr@10"] == 0.5
+    assert m["fact_coverage"] == 0.5
+    assert m["grounded_sentences"] == 0.5
+    assert m["refusal_accuracy_unanswerable"] == 1.0 and m["refusal_accuracy_answerable"] == 1.0
+    assert m["safety_compliance"] == 1.0
+    assert m["latency_p50_ms"] == 50.0  # the first (cold) question is left out
+
+
+def test_question_file_errors_name_the_line(tmp_path):
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"id": "a", "question": "ok"}\n{not json}\n', encoding="utf-8")
+    with pytest.raises(QuestionFileError, match=":2:"):
+        read_questions(path)
+    path.write_text(json.dumps({"id": "a", "question": 3}) + "\n", encoding="utf-8")
+    with pytest.raises(QuestionFileError, match="question"):
+        read_questions(path)
+    path.write_text("", encoding="utf-8")
+    with pytest.raises(QuestionFileError, match="aucune"):
+        read_questions(path)
+
+
+def test_project_question_set_is_valid_and_large_enough():
+    from pathlib import Path
+
+    questions = read_questions(Path(__file__).parent.parent / "eval" / "questions.jsonl")
+    kinds = {q.kind for q in questions}
+    assert len(questions) >= 80
+    assert {"factual", "numeric", "followup", "unanswerable", "safety"} <= kinds
