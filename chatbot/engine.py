@@ -65,7 +65,17 @@ class Engine:
         corpus_dir = Path(built_from) if built_from else settings.corpus_dir
         digest = corpus_hash(corpus_dir) if corpus_dir.is_dir() else None
         index = load_index(settings.index_dir, embedder, digest)
-        return cls(index, embedder, settings)
+        engine = cls(index, embedder, settings)
+        engine.use_generator_from_env()
+        return engine
+
+    def use_generator_from_env(self) -> None:
+        """Write answers with an OpenAI-compatible server when CHATBOT_LLM_BASE_URL is set."""
+        from .generate import GenerativeAnswerer, LLMSettings
+
+        llm = LLMSettings.from_env(max_passages=self.settings.answer_passages)
+        if llm is not None:
+            self.backend = GenerativeAnswerer(llm, fallback=self.extractive)
 
     def validate(self, question: object) -> str:
         if not isinstance(question, str):
@@ -120,6 +130,7 @@ class Engine:
         if match:
             answer.safety = match.rule.value
         answer.timings_ms = {
+            **answer.timings_ms,  # a backend's own timings (e.g. "generate") are kept
             "retrieve": (t1 - t0) * 1000,
             "answer": _ms(t1),
             "total": _ms(t0),

@@ -32,3 +32,21 @@ class ModelError(ChatbotError):
 
 class QuestionFileError(ChatbotError):
     """A question file for the evaluation is malformed."""
+
+
+class FeedbackError(ChatbotError):
+    """A vote cannot be stored or read (bad value, unknown id, unreadable database)."""
+
+
+class ResultFileError(ChatbotError):
+    """A result file given to the evaluation (e.g. `--compare OLD.jsonl`) is malformed."""
+
+
+class GenerationError(ChatbotError):
+    """The server gave no usable answer; `GenerativeAnswerer` falls back, never raises it."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        # `reason`: unreachable, timeout, http_status, garbage, server_error, cut, truncated,
+        # empty -- a stable code for notes and logs.
+        self.reason = reason
+        super().__init__(f"{reason}: {detail}")

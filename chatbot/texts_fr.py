@@ -61,3 +61,104 @@ EXAMPLE_QUESTIONS = [
     "Quel sport pratiquer avec une SEP ?",
     "Faut-il une injection de gadolinium à chaque IRM ?",
 ]
+
+# --- generative answers -----------------------------------------------------------------
+# Used only when CHATBOT_LLM_BASE_URL points at an OpenAI-compatible server (chatbot/generate.py).
+# Rendered with str.format and explicit names: a missing variable raises KeyError, and the
+# templates hold no other brace. Every sentence of the reply is then checked against the
+# passage it cites (chatbot/verify.py); sentences without their [n] are dropped.
+LLM_NO_ANSWER = "Les documents fournis ne répondent pas à cette question."
+
+# Variables: {no_answer}
+LLM_SYSTEM_PROMPT = (
+    "Tu es l'assistant d'une association de patients atteints de sclérose en plaques (SEP). "
+    "Tu réponds à la question du patient uniquement à partir des passages numérotés fournis.\n"
+    "Règles :\n"
+    "1. Réponds en français simple, en deux à cinq phrases courtes, sans titre ni liste.\n"
+    "2. Termine chaque phrase par le numéro du passage qui la justifie, entre crochets, avant "
+    "le point : « … [2]. » Si deux passages disent chacun la même chose : « … [1][3]. »\n"
+    "3. Ne cite un passage que s'il contient, à lui seul, tout ce que dit la phrase.\n"
+    "4. Reprends les mots, les chiffres et les noms des passages tels qu'ils sont écrits. "
+    "N'ajoute aucune information, aucun chiffre, aucun nom qui n'y figure pas.\n"
+    "5. Respecte les négations : si un passage dit qu'un traitement n'est pas efficace, "
+    "ne dis jamais qu'il l'est.\n"
+    "6. N'écris pas « selon le passage » ni « d'après le document » : le numéro entre "
+    "crochets suffit.\n"
+    "7. Ne donne aucun conseil personnel sur un traitement ou une dose.\n"
+    "8. Si les passages ne permettent pas de répondre, écris seulement : « {no_answer} »"
+)
+
+# Variables: {passages}, {history}, {question}
+LLM_USER_PROMPT = (
+    "Passages :\n\n{passages}\n\n"
+    "Conversation précédente :\n{history}\n\n"
+    "Question du patient : {question}\n\n"
+    "Réponse (chaque phrase terminée par son numéro de passage entre crochets) :"
+)
+
+# One passage of {passages}. Variables: {n}, {title}, {text}
+LLM_PASSAGE = "[{n}] {title}\n{text}"
+
+# One earlier turn of {history}, by role. Variable: {content}
+LLM_HISTORY_TURN = {"user": "Patient : {content}", "assistant": "Assistant : {content}"}
+LLM_NO_HISTORY = "(aucune)"
+# --- end of generative answers ------------------------------------------------------------
+
+# --- web: chat page, widget, feedback, HTTP API (chatbot/web.py, webchat.py, static/) ------------
+CHAT_LABEL = "Conversation avec l'assistant"
+CHAT_PLACEHOLDER = (
+    "Posez votre question sur la sclérose en plaques, ou choisissez un exemple ci-dessous. "
+    "Je réponds en citant les documents de l'association."
+)
+WIDGET_INTRO = (
+    "Assistant automatique : je réponds à partir des documents de l'association. "
+    "Je ne suis pas un médecin. Urgence : appelez le 15 ou le 112."
+)
+DISCLAIMER_SHORT = (
+    "Réponses automatiques tirées des documents de l'association : elles ne remplacent pas "
+    "l'avis de votre médecin. Aucune donnée personnelle n'est conservée ; vos avis "
+    "(pouce levé ou baissé) enregistrent seulement la question et la réponse."
+)
+SEND = "Envoyer"
+NEW_CONVERSATION = "Nouvelle conversation"
+TEXT_SMALLER = "A−"
+TEXT_LARGER = "A+"
+TEXT_SMALLER_LABEL = "Réduire la taille du texte"
+TEXT_LARGER_LABEL = "Agrandir la taille du texte"
+CITE_LINK_LABEL = "Source {n} : {title}"
+SOURCE_FILE_LABEL = "Document :"
+FEEDBACK_THANKS = "Merci pour votre avis ! Vous pouvez ajouter un commentaire (facultatif)."
+FEEDBACK_COMMENT_LABEL = "Votre commentaire (facultatif)"
+FEEDBACK_COMMENT_PLACEHOLDER = "Qu'est-ce qui manquait ou n'allait pas dans cette réponse ?"
+FEEDBACK_COMMENT_SEND = "Envoyer le commentaire"
+FEEDBACK_COMMENT_THANKS = "Merci, votre commentaire a été enregistré."
+
+# The widget's button and panel on the association's site (static/widget.js).
+WIDGET_TEXTS = {
+    "open": "Une question sur la SEP ?",
+    "open_label": "Ouvrir l'assistant de l'association (questions sur la sclérose en plaques)",
+    "close": "Fermer",
+    "close_label": "Fermer l'assistant",
+    "frame_title": "Assistant SEP de l'association : questions et réponses citées",
+}
+
+# HTTP API errors (POST /api/ask, /api/feedback): {field} is the JSON field at fault.
+API_ERRORS = {
+    "json_invalid": "Le corps de la requête n'est pas un JSON valide.",
+    "body": "Le corps de la requête doit être un objet JSON, par exemple "
+    '{"question": "Quels sont les effets secondaires de l\'ocrelizumab ?", "history": []}.',
+    "missing": "Le champ « {field} » est obligatoire.",
+    "string_type": "Le champ « {field} » doit être un texte.",
+    "list_type": "Le champ « {field} » doit être une liste.",
+    "dict_type": "Le champ « {field} » doit être un objet JSON.",
+    "literal_error": "Le champ « {field} » a une valeur non permise ({allowed}).",
+    "extra_forbidden": "Le champ « {field} » n'est pas reconnu.",
+    "too_long": "Le champ « {field} » est trop long.",
+    "other": "Le champ « {field} » est invalide.",
+    "body_too_large": "La requête est trop volumineuse ({size} octets ; {limit} au maximum).",
+    "origin": "Origine non autorisée : {origin}. Ce site n'est pas autorisé à utiliser l'assistant.",
+    "unknown_feedback": "Avis inconnu : {id}.",
+}
+API_DOCS_TITLE = "API de l'assistant SEP"
+SR_QUESTION = "Vous avez demandé :"  # read by screen readers before each message
+SR_ANSWER = "Réponse de l'assistant :"

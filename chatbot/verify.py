@@ -3,21 +3,25 @@
 A sentence is kept only if it carries `[n]` markers, cites passages that were given, and
 *every* passage it cites supports it on its own: every number and drug-like name of the
 sentence appears in that passage, the sentence does not flip a negation of the passage, at
-least 80 % of its content words are found there (light stemming, accents ignored), and it
-passes the "grounded sentences" test of ../shared/EVAL_FORMAT.md (`is_grounded`). This is a
-lexical check, not entailment: a sentence made of the passage's own words in a new order
-that changes the meaning without a negation can still pass.
+least 80 % of its content words are found there (stemmed, accents ignored), and it passes the
+"grounded sentences" test of ../shared/EVAL_FORMAT.md, computed by the very function the
+evaluation uses (`evaluate.sentence_grounded`), so a kept sentence always scores as grounded.
+
+This is a lexical check, not entailment: a sentence made of the passage's own words that
+changes its meaning without a negation (swapped subject and object, "plus" for "moins",
+a condition dropped) can still pass.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
-from chatbot.records import Chunk
+from .evaluate import sentence_grounded
+from .records import Chunk
+from .textnorm import STOP_WORDS, fold, stem
 
 # Why a sentence was removed: stable codes, in the order the checks run.
 NO_MARKER = "no_marker"  # no [n] at all: nothing to verify it against
@@ -27,8 +31,6 @@ NAME = "name"  # a drug-like or proper name is not in a cited passage
 CONTRADICTION = "contradiction"  # affirmative where the passage is negated, or the reverse
 UNSUPPORTED = "unsupported"  # under 80 % of its content words are in a cited passage
 NOT_GROUNDED = "not_grounded"  # fails EVAL_FORMAT.md's grounded-sentence test
-
-MIN_SUPPORT = 0.8  # the paraphrase threshold of the "grounded sentences" metric
 
 _MARKER = re.compile(r"\s*\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 _END = "[.!?…]+"
@@ -47,25 +49,6 @@ _CLAUSE_BREAK = re.compile(r"[,;:()\[\]«»\"“”]|\s[-–—]\s|\bmais\b", re
 _NEGATION = re.compile(
     r"\b(?:pas|jamais|rien|aucune?s?|nullement|guere|sans|ni|non|negati(?:f|ve)s?"
     r"|inefficac\w*)\b|\bne?\b.*\bplus\b"
-)
-_STOP_WORDS = frozenset(
-    """alors ainsi apres aussi autre autres avant avec avoir avait beaucoup cela celle celles
-    celui cependant certain certaine certaines certains ceci cette ceux chaque chez comme
-    comment dans depuis donc dont elle elles encore entre etaient etait etant etre fait faire
-    font leur leurs lors lorsque mais meme memes moins nous notre notamment parce parfois
-    pendant peut peuvent plus pour pourquoi pourtant puis quand quel quelle quelles quels
-    sans selon sera seront sont sous souvent surtout tandis tant tous tout toute toutes tres
-    trop vers votre vous egalement aucun aucune avez etes ayant quelque quelques celui-ci
-    ceux-ci dont lequel laquelle lesquels lesquelles auquel auxquels duquel desquels
-    le la les un une des du de il ils en et ou au aux ce ces cet son sa ses on""".split()
-)
-# Longest first; a stem keeps at least 4 letters ("efficace", "efficacité" -> "efficac").
-_SUFFIXES = sorted(
-    """issements issement ements ement ments ment ations ation atrices atrice ateurs ateur
-    ites ite ives ive ifs euses euse eux iques ique ances ance ences ence ions ion ees ee es
-    er ez e s x""".split(),
-    key=len,
-    reverse=True,
 )
 
 
@@ -121,36 +104,6 @@ def verify_answer(text: str, passages: Mapping[int, Chunk]) -> Verification:
     """
     views = {n: _Passage(chunk) for n, chunk in passages.items()}
     return Verification(tuple(_check(s, views) for s in split_sentences(text)))
-
-
-# --- the "grounded sentences" metric of EVAL_FORMAT.md, exactly ------------------------------
-
-
-def fold_for_eval(text: str) -> str:
-    """EVAL_FORMAT.md's folded form: NFKC, lower case, only letters and digits kept."""
-    return "".join(c for c in unicodedata.normalize("NFKC", text).lower() if c.isalnum())
-
-
-def is_grounded(sentence: str, cited_texts: Sequence[str]) -> bool:
-    """Whether one answer sentence counts as grounded in the texts of the citations it names.
-
-    Grounded when, for every cited text, the folded sentence (markers removed) is contained in
-    the folded text, or at least 80 % of its content words (4 letters or more) occur in it.
-    "Every" also applies to the paraphrase rule: the stricter reading of the metric, so a
-    sentence grounded here is grounded under either reading.
-    """
-    claim = strip_markers(sentence)
-    folded_claim = fold_for_eval(claim)
-    words = [fold_for_eval(w) for w in _WORD.findall(unicodedata.normalize("NFKC", claim))]
-    words = [w for w in words if len(w) >= 4]
-    for text in cited_texts:
-        folded = fold_for_eval(text)
-        if folded_claim and folded_claim in folded:
-            continue
-        found = sum(w in folded for w in words)
-        if not words or found * 5 < len(words) * 4:  # found / len(words) < 0.8, in integers
-            return False
-    return bool(cited_texts)
 
 
 # --- sentences and markers ---------------------------------------------------------------------
@@ -215,35 +168,23 @@ def _check(sentence: str, passages: Mapping[int, _Passage]) -> CheckedSentence:
         if clash:
             return removed(CONTRADICTION, f"passage [{n}] says the opposite: «{clash}»")
         found = [s for s in stems if passage.has_stem(s)]
-        if not stems or len(found) * 5 < len(stems) * 4:  # under MIN_SUPPORT, in integers
+        if not stems or len(found) * 5 < len(stems) * 4:  # under 80 %, in integers
             absent = sorted(set(stems) - set(found))
             return removed(UNSUPPORTED, f"not in passage [{n}]: {', '.join(absent) or '-'}")
-        if not is_grounded(claim, [passage.chunk.text]):
+        if not sentence_grounded(f"{claim} [{n}]", {n: {"text": passage.chunk.text}}):
             return removed(NOT_GROUNDED, f"fails the grounded-sentence test on passage [{n}]")
     quotes = tuple(passages[n].best_quote(n, stems) for n in cited)
     return CheckedSentence(sentence, claim, cited, None, "", quotes)
 
 
-def _fold(text: str) -> str:
-    """Accents off, lower case: what the lexical checks compare."""
-    text = unicodedata.normalize("NFKD", text.lower()).replace("œ", "oe").replace("æ", "ae")
-    return "".join(c for c in text if not unicodedata.combining(c))
-
-
 def _fold_words(text: str) -> list[str]:
-    return _WORD.findall(_fold(text))
-
-
-def _stem(word: str) -> str:
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)]
-    return word
+    return _WORD.findall(fold(text))
 
 
 def _content_stems(text: str) -> list[str]:
-    words = (w for w in _fold_words(text) if len(w) >= 4 and w not in _STOP_WORDS)
-    return list(dict.fromkeys(_stem(w) for w in words))
+    """Stems of the words of 4 letters or more that carry meaning, in order, once each."""
+    words = (w for w in _fold_words(text) if len(w) >= 4 and w not in STOP_WORDS)
+    return list(dict.fromkeys(stem(w) for w in words))
 
 
 def _numbers(text: str) -> list[str]:
@@ -254,16 +195,16 @@ def _names(claim: str) -> list[str]:
     """Drug-like words, ®/™ names and capitalised words past the first: they must be quoted."""
     names = [m[1] for m in _REGISTERED.finditer(claim)]
     for i, word in enumerate(_WORD.findall(claim)):
-        folded = _fold(word)
-        if folded.endswith(_DRUG_ENDINGS) and len(folded) >= 6:
-            names.append(word)
-        elif i > 0 and word[0].isupper() and len(word) >= 2 and folded not in _STOP_WORDS:
+        folded = fold(word)
+        drug_like = folded.endswith(_DRUG_ENDINGS) and len(folded) >= 6
+        proper = i > 0 and word[0].isupper() and len(word) >= 2 and folded not in STOP_WORDS
+        if drug_like or proper:
             names.append(word)
     return list(dict.fromkeys(names))
 
 
 def _is_negated(clause: str) -> bool:
-    return _NEGATION.search(_fold(clause).replace("'", " ").replace("’", " ")) is not None
+    return _NEGATION.search(fold(clause).replace("'", " ").replace("’", " ")) is not None
 
 
 def _contradiction(claim: str, passage: _Passage) -> str:
@@ -303,7 +244,7 @@ class _Passage:
 
     @cached_property
     def stems(self) -> set[str]:
-        return {_stem(w) for w in _fold_words(self.chunk.text)}
+        return {stem(w) for w in _fold_words(self.chunk.text)}
 
     @cached_property
     def spans(self) -> list[tuple[int, int]]:
@@ -317,12 +258,12 @@ class _Passage:
         pieces = (p for a, b in self.spans for p in _CLAUSE_BREAK.split(text[a:b]))
         return [(p, set(_content_stems(p))) for p in pieces if p.strip()]
 
-    def has_stem(self, stem: str) -> bool:
-        # Equal stems, or one a prefix of the other (at least 5 letters): "diminu"~"diminut".
-        if stem in self.stems:
+    def has_stem(self, target: str) -> bool:
+        # Equal stems, or one a prefix of the other (5 letters or more): "efficac"~"efficacit".
+        if target in self.stems:
             return True
         return any(
-            min(len(stem), len(s)) >= 5 and (s.startswith(stem) or stem.startswith(s))
+            min(len(target), len(s)) >= 5 and (s.startswith(target) or target.startswith(s))
             for s in self.stems
         )
 
@@ -331,7 +272,7 @@ class _Passage:
         text, wanted = self.chunk.text, set(stems)
 
         def covered(span: tuple[int, int]) -> set[str]:
-            return wanted & {_stem(w) for w in _fold_words(text[span[0] : span[1]])}
+            return wanted & {stem(w) for w in _fold_words(text[span[0] : span[1]])}
 
         scores = [covered(span) for span in self.spans]
         best = max(range(len(scores)), key=lambda i: len(scores[i]))
