@@ -138,16 +138,19 @@ def support_features(
     lexical = index.lexical
     # Unknown words are judged on the message itself (a follow-up's "et la vitamine D ?" must
     # not be hidden by the previous turn); coverage on the question completed by the history.
-    own = {t: lexical.idf_of(t) for t in dict.fromkeys(lexical.query_terms(request.question))}
-    unknown = sum(w for t, w in own.items() if t not in lexical.terms) / (sum(own.values()) or 1.0)
     weights = {t: lexical.idf_of(t) for t in _query_terms(index, request)}
     total = sum(weights.values()) or 1.0
+    unknown = sum(w for t, w in weights.items() if t not in lexical.terms) / total
     best = ranked[0] if ranked else None
     top_passage = set(content_terms(request.hits[0].chunk.text)) if request.hits else set()
     passage_cov = sum(w for t, w in weights.items() if t in top_passage) / total
     top = request.hits[0] if request.hits else None
     agree = 1.0 if top and top.dense_rank and top.lexical_rank and max(top.dense_rank, top.lexical_rank) <= 3 else 0.0
+    # How much the best sentence stands out from the other candidates: when the documents do
+    # not cover a topic, every sentence is about equally (un)related to the question.
+    margin = best.dense - float(np.mean([s.dense for s in ranked])) if best else 0.0
     return {
+        "sentence_margin": margin,
         "sentence_dense": best.dense if best else 0.0,
         "sentence_coverage": best.coverage if best else 0.0,
         "passage_coverage": passage_cov,

@@ -55,12 +55,32 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--index", type=Path)
     s.add_argument("--out", type=Path, help="fichier de résultats JSONL")
     s.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
+    s.add_argument(
+        "--baselines", action="store_true",
+        help="évaluer aussi les recherches lexicale seule et dense seule, côte à côte",
+    )
+    s.add_argument("--compare", type=Path, metavar="OLD.jsonl", help="résultats d'un run précédent")
+    s.add_argument(
+        "--fail-under", type=_gate, action="append", default=[], metavar="METRIQUE=VALEUR",
+        help="code de sortie 1 si la métrique est sous la valeur (répétable), ex. recall@5=0.95",
+    )
+    s.add_argument(
+        "--report", type=Path, metavar="DOSSIER",
+        help="dossier des rapports HTML et Markdown (défaut : à côté de --out)",
+    )
     s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("calibrate", help="ajuster le seuil de refus sur un fichier de questions")
     s.add_argument("--questions", type=Path, required=True)
     s.add_argument("--index", type=Path)
     s.set_defaults(func=cmd_calibrate)
+
+    s = sub.add_parser("feedback", help="avis 👍/👎 des patients")
+    fsub = s.add_subparsers(required=True, metavar="ACTION")
+    e = fsub.add_parser("export", help="écrire les réponses 👎 comme questions candidates (JSONL)")
+    e.add_argument("--db", type=Path, help="base des avis (défaut : CHATBOT_FEEDBACK_DB ou var/feedback.sqlite3)")
+    e.add_argument("--out", type=Path, required=True, help="fichier de questions candidates à relire")
+    e.set_defaults(func=cmd_feedback_export)
     return p
 
 
@@ -151,28 +171,121 @@ def _invalid_result(qid: str, question: str, message: str) -> dict[str, Any]:
 
 
 # --- eval ---------------------------------------------------------------------------------------
-def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluate import compute_metrics, format_metrics, read_questions, run
+def _gate(text: str) -> Any:
+    from .report import parse_gate
 
-    questions = read_questions(args.questions)
-    engine = _engine(args.index)
+    try:
+        return parse_gate(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def answer_questions(engine: Any, questions: list[Any], mode: str = "hybrid", progress: bool = True) -> list[dict[str, Any]]:
+    """The result records of ../shared/EVAL_FORMAT.md for `questions`, one engine call each."""
+    from .evaluate import run
 
     def ask(q: Any) -> dict[str, Any]:
         try:
-            return engine.ask(q.question, q.history, mode=args.mode).to_result(q.id, q.question)
+            return engine.ask(q.question, q.history, mode=mode).to_result(q.id, q.question)
         except InvalidQuestion as exc:
             message = input_error_message(exc, engine.settings.max_question_chars, q.question)
             return _invalid_result(q.id, q.question, message)
 
-    results = run(questions, ask, progress=True)
+    return run(questions, ask, progress=progress)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Run the question set; write results, the HTML report and the Markdown summary.
+
+    Exit status 1 when a `--fail-under` gate fails, so CI can gate on it.
+    """
+    from .evaluate import compute_metrics, format_metrics, read_questions
+    from .report import (
+        RunReport,
+        compare_runs,
+        read_results,
+        report_paths,
+        write_reports,
+        write_results,
+    )
+
+    questions = read_questions(args.questions)
+    old_results = read_results(args.compare) if args.compare else None  # fail before the long run
+    engine = _engine(args.index)
+    progress = sys.stderr.isatty()
+
+    results = answer_questions(engine, questions, args.mode, progress)
     metrics = compute_metrics(questions, results)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        with args.out.open("w", encoding="utf-8") as f:
-            for r in results:
-                f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    print(format_metrics(metrics))
-    return 0
+        write_results(args.out, results)
+    # The same questions through one retriever only: shows what the fusion gains.
+    baselines = {}
+    if args.baselines:
+        for mode in ("lexical", "dense"):
+            if mode == args.mode:
+                continue
+            base_results = answer_questions(engine, questions, mode, progress)
+            baselines[mode] = (base_results, compute_metrics(questions, base_results))
+            if args.out:
+                write_results(args.out.with_name(f"{args.out.stem}.{mode}.jsonl"), base_results)
+
+    report = RunReport(
+        questions_path=str(args.questions),
+        mode=args.mode,
+        questions=questions,
+        results=results,
+        metrics=metrics,
+        baselines=baselines,
+        gates=[gate.check(metrics) for gate in args.fail_under],
+        comparison=compare_runs(questions, old_results, results, str(args.compare)) if old_results is not None else None,
+        context=_eval_context(engine),
+    )
+    print(_metrics_table(report) if baselines else format_metrics(metrics))
+    paths = report_paths(args.out, args.report)
+    if paths:
+        write_reports(report, *paths)
+        print(f"\nRapport : {paths[0]}\nRésumé : {paths[1]}")
+    if report.comparison is not None:
+        c = report.comparison
+        print(f"\nPar rapport à {args.compare} : {len(c.better)} question(s) en progrès, {len(c.worse)} en recul.")
+        for change in c.worse:
+            print(f"  - {change.question.id} : {change.describe()}")
+    failed_gates = [g for g in report.gates if not g.passed]
+    for g in report.gates:
+        print(("" if g.passed else "ÉCHEC ") + g.describe(), file=sys.stderr if not g.passed else sys.stdout)
+    return 1 if failed_gates else 0
+
+
+def _metrics_table(report: Any) -> str:
+    """The printed metrics with one column per baseline."""
+    from .report import LATENCY_METRICS, SCORE_METRICS
+
+    modes = [report.mode, *report.baselines]
+    columns = [report.metrics, *(m for _, m in report.baselines.values())]
+    lines = [f"{'':<32}" + "".join(f"{m:>10}" for m in modes)]
+    for key in ("questions", *SCORE_METRICS, *LATENCY_METRICS):
+        cells = []
+        for metrics in columns:
+            value = metrics.get(key)
+            if value is None:
+                cells.append(f"{'—':>10}")
+            elif isinstance(value, float):
+                cells.append(f"{value:>10.1f}" if key.endswith("_ms") else f"{value:>10.3f}")
+            else:
+                cells.append(f"{value!s:>10}")
+        lines.append(f"{key:<32}" + "".join(cells))
+    return "\n".join(lines)
+
+
+def _eval_context(engine: Any) -> dict[str, str]:
+    m = getattr(engine.index, "manifest", {})
+    return {
+        "index": str(engine.settings.index_dir),
+        "modèle": str(m.get("model_id", "")),
+        "passages": str(m.get("chunks", len(engine.index))),
+        "index construit le": str(m.get("built_at", "")),
+        "évalué le": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
 
 
 # --- calibrate ----------------------------------------------------------------------------------
@@ -180,13 +293,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     """Fit the refusal model on the question set and write chatbot/calibration.json."""
     import numpy as np
 
-    from .answer import CALIBRATION_PATH, Calibration, sigmoid_fit, support_features
-    from .engine import Engine, contextualize
-    from .evaluate import read_questions
-    from .model import load_embedder
     from . import safety
+    from .answer import CALIBRATION_PATH, Calibration, sigmoid_fit, support_features
+    from .engine import Engine
+    from .evaluate import read_questions
     from .index import load_index
-    from .records import AnswerRequest
+    from .model import load_embedder
 
     settings = Settings.from_env(index_dir=args.index)
     embedder = load_embedder(settings.cache_dir)
@@ -196,12 +308,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     rows, labels = [], []
     for q in read_questions(args.questions):
         match = safety.check(q.question)
-        if match and match.rule in (safety.Rule.EMERGENCY, safety.Rule.SUICIDE):
-            continue  # answered by a fixed message, never by the documents
-        query = contextualize(match.cleaned_question if match else q.question, q.history)
-        retrieval = engine.retriever.search(query, settings.top_k)
-        request = AnswerRequest(q.question, query, retrieval.hits, retrieval.query_vector, q.history)
-        rows.append(support_features(index, request, engine.ranker.rank(request)))
+        # Questions a safety rule answers whatever the documents say teach nothing here.
+        if match and match.rule is not safety.Rule.INJECTION:
+            continue
+        request, ranked = engine.prepare(match.cleaned_question if match else q.question, q.history)
+        rows.append(support_features(index, request, ranked))
         labels.append(1.0 if q.answerable else 0.0)
     names = sorted(rows[0])
     x = np.array([[r[k] for k in names] for r in rows])
@@ -263,6 +374,20 @@ def _best_threshold(probs: Any, y: Any) -> float:
         if key > best_key:
             best, best_key = t, key
     return best
+
+
+# --- feedback -------------------------------------------------------------------------------------
+def cmd_feedback_export(args: argparse.Namespace) -> int:
+    """The 👎 answers, in the shared question format, for the team to review and add to eval/."""
+    from .feedback import FeedbackStore, export_downvotes
+
+    settings = Settings.from_env(feedback_db=args.db)
+    if not settings.feedback_db.is_file():
+        print(f"Aucune base d'avis : {settings.feedback_db}", file=sys.stderr)
+        return 1
+    n = export_downvotes(FeedbackStore(settings.feedback_db), args.out)
+    print(f"{n} question(s) candidate(s) écrite(s) dans {args.out} (à relire : answerable, evidence, facts).")
+    return 0
 
 
 if __name__ == "__main__":

@@ -44,6 +44,11 @@ class Settings:
     # --- app ------------------------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = 7860
+    # Sites allowed to embed the widget and call the API from a browser, e.g.
+    # ("https://www.asso-sep.fr",); every other origin is refused. Empty: the chat's own only.
+    allowed_origins: tuple[str, ...] = ()
+    # Patients' votes; outside git, kept across restarts and upgrades.
+    feedback_db: Path = PROJECT_ROOT / "var" / "feedback.sqlite3"
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -55,9 +60,13 @@ class Settings:
             "cache_dir": os.environ.get("CHATBOT_CACHE"),
             "host": os.environ.get("CHATBOT_HOST"),
             "port": os.environ.get("CHATBOT_PORT"),
+            "feedback_db": os.environ.get("CHATBOT_FEEDBACK_DB"),
         }
         for name, value in env.items():
             if value:
                 s = replace(s, **{name: type(getattr(s, name))(value)})
+        origins = os.environ.get("CHATBOT_ALLOWED_ORIGINS")
+        if origins:  # comma- or space-separated, e.g. "https://www.asso.fr,https://asso.fr"
+            s = replace(s, allowed_origins=tuple(o.rstrip("/") for o in origins.replace(",", " ").split()))
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(s, **clean)

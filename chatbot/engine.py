@@ -17,6 +17,7 @@ from .answer import (
     AnswerBackend,
     Calibration,
     ExtractiveAnswerer,
+    ScoredSentence,
     SentenceRanker,
     assess_support,
 )
@@ -103,19 +104,9 @@ class Engine:
             return answer
         if looks_english(text):
             raise InvalidQuestion("not_french")
-        clean = match.cleaned_question if match else text
 
-        search_query = contextualize(clean, history or [])
-        retrieval = self.retriever.search(search_query, self.settings.top_k, mode)
+        request, ranked = self.prepare(match.cleaned_question if match else text, history, mode)
         t1 = time.perf_counter()
-        request = AnswerRequest(
-            question=clean,
-            search_query=search_query,
-            hits=retrieval.hits,
-            query_vector=retrieval.query_vector,
-            history=list(history or []),
-        )
-        ranked = self.ranker.rank(request)
         support = assess_support(self.index, request, ranked, self.calibration)
         if not support.answered:
             answer = Answer(text=texts_fr.REFUSAL, refused=True)
@@ -123,7 +114,7 @@ class Engine:
             answer = self.extractive.answer(request, ranked)
         else:
             answer = self.backend.answer(request)
-        answer.retrieved = retrieval.hits
+        answer.retrieved = request.hits
         answer.notes.append(f"support={support.probability:.3f}")
         if match and match.rule is safety.Rule.TREATMENT_DECISION:
             answer = _with_treatment_warning(answer)
@@ -136,6 +127,21 @@ class Engine:
             "total": _ms(t0),
         }
         return answer
+
+    def prepare(
+        self, question: str, history: list[dict[str, str]] | None, mode: Mode = "hybrid"
+    ) -> tuple[AnswerRequest, list[ScoredSentence]]:
+        """Retrieve the passages and rank their sentences: everything before the decision."""
+        search_query = contextualize(question, history or [])
+        retrieval = self.retriever.search(search_query, self.settings.top_k, mode)
+        request = AnswerRequest(
+            question=question,
+            search_query=search_query,
+            hits=retrieval.hits,
+            query_vector=retrieval.query_vector,
+            history=list(history or []),
+        )
+        return request, self.ranker.rank(request)
 
 
 def _with_treatment_warning(answer: Answer) -> Answer:

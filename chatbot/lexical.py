@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .textnorm import STOP_WORDS, stem, words
+from .textnorm import SMS_WORDS, STOP_WORDS, stem, words
 
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -29,11 +29,13 @@ class LexicalIndex:
     vocabulary: frozenset[str]  # folded surface words of the corpus, for typo correction
     n_docs: int
     _corrections: dict[str, str | None] = field(default_factory=dict, repr=False)
-    _sorted_vocabulary: list[str] = field(default_factory=list, repr=False)
+    _by_initial: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    _stems_by_initial: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         # Shortest words first, so that among equally close words the shorter one wins.
-        self._sorted_vocabulary = sorted(self.vocabulary, key=lambda w: (len(w), w))
+        for w in sorted(self.vocabulary, key=lambda w: (len(w), w)):
+            self._by_initial.setdefault(w[0], []).append(w)
 
     @classmethod
     def build(cls, texts: Sequence[str]) -> LexicalIndex:
@@ -72,18 +74,68 @@ class LexicalIndex:
         )
 
     def query_terms(self, text: str) -> list[str]:
-        """Stems of the query's content words, typos corrected against the corpus vocabulary."""
+        """Stems of the query's content words, typos and SMS spellings mended where possible."""
         out = []
-        for w in words(text):
+        for raw in words(text):
+            w = SMS_WORDS.get(raw, raw)
             if w in STOP_WORDS or (len(w) < 2 and not w.isdigit()):
                 continue
-            term = stem(w)
-            if term not in self.terms and not w[:1].isdigit():
-                fixed = self.correct(w)
-                if fixed is not None:
-                    term = stem(fixed)
-            out.append(term)
+            term = self.known_term(w)
+            if term is not None:
+                out.append(term)
         return out
+
+    def known_term(self, word: str) -> str | None:
+        """The indexed stem for `word`, trying the usual ways patients misspell it.
+
+        Returns the word's own stem when nothing matches: an unknown term, which the refusal
+        decision counts as evidence that the documents do not cover the topic. Returns None
+        when the mended word is a stop word ("lavoir" -> "l'avoir").
+        """
+        term = stem(word)
+        if term in self.terms or word[:1].isdigit():
+            return term
+        candidates = []
+        # An apostrophe left out: "lespace", "jarrete", "lirm".
+        if len(word) > 3 and word[0] in "cdjlmnst" and word[1] in "aeiouyh":
+            candidates.append(word[1:])
+        if word.startswith("qu") and len(word) > 4:
+            candidates.append(word[2:])
+        # Phonetic SMS endings: "genetik" -> "genetique".
+        if word.endswith("ik"):
+            candidates.append(word[:-2] + "ique")
+        candidates.append(word)
+        for candidate in candidates:
+            if candidate in STOP_WORDS:
+                return None
+            if stem(candidate) in self.terms:
+                return stem(candidate)
+        for candidate in candidates:
+            fixed = self.correct(candidate)
+            if fixed is not None:
+                return stem(fixed)
+        # Abbreviations: "gado" -> "gadolinium", "perfu" -> "perfusion".
+        if len(word) >= 4:
+            longer = next((w for w in self._by_initial.get(word[0], []) if w.startswith(word)), None)
+            if longer is not None:
+                return stem(longer)
+        # Misspelt endings that the stemmer keeps: "fatig" -> stem "fatigu", "vacin" -> "vaccin".
+        fixed_stem = self._correct_stem(term)
+        return fixed_stem or term
+
+    def _correct_stem(self, term: str) -> str | None:
+        if len(term) < 5:
+            return None
+        from rapidfuzz import process
+        from rapidfuzz.distance import OSA
+
+        if not self._stems_by_initial:
+            for t in sorted(self.terms, key=lambda t: (len(t), t)):
+                self._stems_by_initial.setdefault(t[0], []).append(t)
+        match = process.extractOne(
+            term, self._stems_by_initial.get(term[0], []), scorer=OSA.distance, score_cutoff=1
+        )
+        return match[0] if match else None
 
     def correct(self, word: str) -> str | None:
         """The corpus word closest to an unknown `word` (1 edit, or 2 for long words)."""
@@ -94,9 +146,10 @@ class LexicalIndex:
             from rapidfuzz.distance import OSA
 
             budget = 1 if len(word) < 8 else 2
-            match = process.extractOne(
-                word, self._sorted_vocabulary, scorer=OSA.distance, score_cutoff=budget
-            )
+            # Typos rarely hit the first letter, and a two-edit match across first letters
+            # turns one drug into another ("natalizumab" -> "satralizumab").
+            same_start = self._by_initial.get(word[0], [])
+            match = process.extractOne(word, same_start, scorer=OSA.distance, score_cutoff=budget)
             self._corrections[word] = match[0] if match else None
         return self._corrections[word]
 

@@ -27,7 +27,26 @@ STOP_WORDS = frozenset(
     vers via vos votre vous y
     bonjour svp merci stp slt salut
     """.split()
+) | frozenset(
+    # What patients wrap a question in: interrogatives, modal verbs, fillers. They say
+    # nothing about the topic, so neither retrieval nor the refusal decision should use them.
+    """
+    combien quoi lequel laquelle lesquels peux peut veux veut voudrais faut faudrait dois
+    doit devrais sert servent exactement vraiment normal normalement truc trucs chose choses
+    ok oui non bien mieux alors donc voila ici quand maintenant bref genre
+    """.split()
 )
+
+# SMS spellings of function words, as patients type them on a phone.
+SMS_WORDS = {
+    "koi": "quoi", "kel": "quel", "kelle": "quelle", "kels": "quels", "ki": "qui", "ke": "que",
+    "k": "que", "pk": "pourquoi", "pq": "pourquoi", "pr": "pour", "ds": "dans", "tt": "tout",
+    "tte": "toute", "ts": "tous", "ya": "y", "jsuis": "suis", "chui": "suis", "jpeu": "peux",
+    "jpeux": "peux", "jveux": "veux", "mieu": "mieux", "ossi": "aussi", "fo": "faut",
+    "fe": "fait", "ce": "ce", "g": "ai", "jai": "ai", "bcp": "beaucoup", "dc": "donc",
+    "qd": "quand", "mm": "meme", "vs": "vous", "jsp": "sais", "pa": "pas", "sa": "ca",
+    "cest": "c", "cet": "cet", "dla": "de", "dle": "de", "d": "de",
+}
 
 
 def fold(text: str) -> str:

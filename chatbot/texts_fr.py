@@ -135,8 +135,9 @@ FEEDBACK_COMMENT_THANKS = "Merci, votre commentaire a été enregistré."
 
 # The widget's button and panel on the association's site (static/widget.js).
 WIDGET_TEXTS = {
+    "title": "Assistant SEP",
     "open": "Une question sur la SEP ?",
-    "open_label": "Ouvrir l'assistant de l'association (questions sur la sclérose en plaques)",
+    "open_label": "Une question sur la SEP ? Ouvrir l'assistant de l'association",
     "close": "Fermer",
     "close_label": "Fermer l'assistant",
     "frame_title": "Assistant SEP de l'association : questions et réponses citées",

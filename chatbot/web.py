@@ -1,66 +1,214 @@
-"""The Gradio chat, mounted in a FastAPI app so the server controls its own routes.
+"""The web server: the chat (/), the widget (/widget.js and its page /embed/), the HTTP API (/api/).
 
-Imported only by app.py and the tests: gradio is heavy and optional for the library.
+One FastAPI app holds everything, so every URL a patient's browser or the association's site
+uses is served by the chatbot itself, at paths that do not change when Gradio is upgraded.
+Allowed site origins (`Settings.allowed_origins`) are enforced twice: CORS on the API and the
+widget script, and `frame-ancestors` on the chat pages, so another site can neither run the
+widget nor frame the chat. Imported only by app.py and the tests: gradio is heavy.
 """
 
 from __future__ import annotations
 
-import html
+import json
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from . import texts_fr
 from .config import Settings
 from .engine import Engine
 from .errors import InvalidQuestion
-from .records import Answer
+from .feedback import FeedbackStore
+
+STATIC = Path(__file__).parent / "static"
+PAGES = ("/", "/embed", "/embed/")  # the chat pages, which get the French head script
+API_MAX_BODY = 256 * 1024  # bytes; a 50,000-character question fits, a flood does not
 
 
-def render_answer(answer: Answer) -> str:
-    """Answer text followed by its sources, as Markdown; document text is escaped, never run."""
-    parts = [html.escape(answer.text, quote=False)]
-    if answer.citations:
-        parts.append(f"\n\n**{texts_fr.SOURCES_TITLE}**")
-        for c in answer.citations:
-            ch = c.chunk
-            meta = " · ".join(x for x in (", ".join(ch.authors), ch.publication, ch.date) if x)
-            parts.append(
-                f"\n\n[{c.n}] *{html.escape(ch.title)}* — {html.escape(meta)}\n"
-                f"> {html.escape(c.quote)}"
-            )
-    return "".join(parts)
-
-
-def build_app(settings: Settings, engine: Engine | None = None) -> Any:
+def create_app(settings: Settings, engine: Engine | None = None, store: FeedbackStore | None = None) -> Any:
+    """The whole app; `engine` and `store` default to the ones `settings` name."""
     import gradio as gr
     from fastapi import FastAPI
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.middleware.cors import CORSMiddleware
+
+    from . import api
+    from .webchat import ChatPage
 
     engine = engine or Engine.load(settings)
+    engine.ask(texts_fr.EXAMPLE_QUESTIONS[0])  # warm-up: the first patient does not wait for it
+    store = store or FeedbackStore(settings.feedback_db)
+    app = FastAPI(
+        title=texts_fr.API_DOCS_TITLE,
+        description=api.DESCRIPTION,
+        version="1",
+        docs_url=None,  # FastAPI's docs pages load their scripts from a CDN: ours is served here
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.engine, app.state.store, app.state.settings = engine, store, settings
+    app.include_router(api.router)
+    app.add_exception_handler(RequestValidationError, api.validation_error)
 
-    def respond(message: str, history: list[dict[str, Any]]) -> str:
-        turns = [{"role": t["role"], "content": _plain(t["content"])} for t in history]
-        try:
-            answer = engine.ask(message, turns)
-        except InvalidQuestion as exc:
-            limit = settings.max_question_chars
-            return texts_fr.INPUT_ERRORS[exc.reason].format(length=len(message or ""), limit=limit)
-        return render_answer(answer)
+    widget = (STATIC / "widget.js").read_text(encoding="utf-8").replace(
+        "__SEP_TEXTS__", json.dumps(texts_fr.WIDGET_TEXTS, ensure_ascii=False)
+    )
 
-    with gr.Blocks(title=texts_fr.APP_TITLE) as demo:
-        gr.Markdown(f"# {texts_fr.APP_TITLE}\n\n{texts_fr.APP_INTRO}")
-        gr.ChatInterface(
-            respond,
-            examples=texts_fr.EXAMPLE_QUESTIONS,
-            textbox=gr.Textbox(placeholder=texts_fr.INPUT_PLACEHOLDER, label=texts_fr.INPUT_LABEL),
+    @app.get("/widget.js", include_in_schema=False)
+    def widget_js() -> Any:
+        from fastapi import Response
+
+        return Response(
+            widget,
+            media_type="text/javascript; charset=utf-8",
+            headers={"Cache-Control": "public, max-age=300"},  # CORS adds Vary: Origin
         )
-    api = FastAPI(title=texts_fr.APP_TITLE, docs_url="/api/docs")
-    return gr.mount_gradio_app(api, demo, path="")
+
+    page = ChatPage(engine, store)
+    css = (STATIC / "chat.css").read_text(encoding="utf-8")
+    theme = gr.themes.Default(text_size=gr.themes.sizes.text_lg)
+    common: dict[str, Any] = {
+        "theme": theme,
+        "css": css,
+        "footer_links": [],
+        "run_history": False,
+        "pwa": False,
+        "ssr_mode": False,
+        "mcp_server": False,
+        "enable_monitoring": False,
+    }
+    # Routes match in order: the API and the widget first, then /embed, then the chat at /.
+    gr.mount_gradio_app(app, page.build(compact=True).queue(default_concurrency_limit=8), "/embed", **common)
+    gr.mount_gradio_app(app, page.build().queue(default_concurrency_limit=8), "", **common)
+
+    head = "<script>" + (STATIC / "chat.js").read_text(encoding="utf-8").replace(
+        "__SEP_LABELS__",
+        json.dumps(
+            {"sep-smaller": texts_fr.TEXT_SMALLER_LABEL, "sep-larger": texts_fr.TEXT_LARGER_LABEL, "log": texts_fr.CHAT_LABEL},
+            ensure_ascii=False,
+        ),
+    ) + "</script>"
+    app.add_middleware(SitePolicy, allowed=settings.allowed_origins, head=head)
+    # Outermost: answers preflights and adds CORS headers for the allowed sites only. Gradio
+    # adds none of its own when the parent app has this middleware.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.allowed_origins),
+        allow_methods=["GET", "POST"],
+        allow_headers=["Content-Type"],
+        allow_credentials=True,
+    )
+    return app
 
 
-def _plain(content: Any) -> str:
-    return content if isinstance(content, str) else str(content)
+def content_security_policy(allowed: tuple[str, ...]) -> str:
+    """Everything from this server only; framed only by itself and the allowed sites."""
+    ancestors = " ".join(["'self'", *allowed])
+    return (
+        "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
+        "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; "
+        "connect-src 'self'; media-src 'self' data: blob:; worker-src 'self' blob:; "
+        f"object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors {ancestors}"
+    )
+
+
+class SitePolicy:
+    """ASGI middleware: who may call, how big a request may be, what the chat pages carry.
+
+    - a browser request to the API or the widget from a site that is neither this server nor
+      an allowed origin gets a 403 (CORS alone would let the server do the work);
+    - API bodies over API_MAX_BODY get a 413;
+    - every HTML page gets the Content-Security-Policy; the chat pages get `lang="fr"` and the
+      head script (French labels, text size, citation links) before Gradio starts.
+    """
+
+    def __init__(self, app: Any, allowed: tuple[str, ...], head: str) -> None:
+        self.app = app
+        self.allowed = set(allowed)
+        self.head = head.encode("utf-8")
+        self.csp = content_security_policy(tuple(allowed)).encode()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        guarded = path.startswith("/api/") or path == "/widget.js"
+        origin = headers.get("origin")
+        if guarded and origin and not self._origin_ok(origin, headers.get("host", "")):
+            msg = texts_fr.API_ERRORS["origin"].format(origin=origin)
+            await _json(send, 403, {"detail": msg, "code": "origin"})
+            return
+        if path.startswith("/api/") and int(headers.get("content-length") or 0) > API_MAX_BODY:
+            size = headers["content-length"]
+            msg = texts_fr.API_ERRORS["body_too_large"].format(size=size, limit=API_MAX_BODY)
+            await _json(send, 413, {"detail": msg, "code": "body_too_large"})
+            return
+        page = path in PAGES and scope["method"] in ("GET", "HEAD")
+        if page:  # plain HTML, so that the head script can be inserted
+            scope = dict(scope)
+            scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() != b"accept-encoding"]
+        await self.app(scope, receive, self._sender(send, page))
+
+    def _origin_ok(self, origin: str, host: str) -> bool:
+        return origin in self.allowed or urlsplit(origin).netloc == host
+
+    def _sender(self, send: Any, page: bool) -> Any:
+        start: dict[str, Any] = {}
+        body: list[bytes] = []
+
+        async def wrapped(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                hdrs = list(message.get("headers", []))
+                is_html = any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in hdrs)
+                if is_html:
+                    hdrs.append((b"content-security-policy", self.csp))
+                    hdrs.append((b"referrer-policy", b"same-origin"))
+                    hdrs.append((b"x-content-type-options", b"nosniff"))
+                message = {**message, "headers": hdrs}
+                if page and is_html:
+                    start.update(message)  # held until the whole page is read
+                    return
+                await send(message)
+            elif start and message["type"] == "http.response.body":
+                body.append(message.get("body", b""))
+                if message.get("more_body"):
+                    return
+                html = b"".join(body).replace(b'lang="en"', b'lang="fr"', 1)
+                html = html.replace(b"<head>", b"<head>" + self.head, 1)
+                hdrs = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+                hdrs.append((b"content-length", str(len(html)).encode()))
+                await send({**start, "headers": hdrs})
+                await send({"type": "http.response.body", "body": html})
+            else:
+                await send(message)
+
+        return wrapped
+
+
+async def _json(send: Any, status: int, payload: dict[str, Any]) -> None:
+    data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json; charset=utf-8"), (b"content-length", str(len(data)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})
 
 
 def serve(app: Any, settings: Settings) -> None:
     import uvicorn
 
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    # proxy_headers: behind the association's reverse proxy, trust its X-Forwarded-Proto/For.
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+        timeout_graceful_shutdown=5,
+    )

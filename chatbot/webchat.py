@@ -1,0 +1,264 @@
+"""The chat window: a Gradio Blocks page in French, for the full page (/) and the widget (/embed).
+
+Every text that reaches the page — the patient's question, the answer, the documents'
+passages — is HTML-escaped here and emitted as one raw-HTML block, so Markdown never
+reinterprets it and a `<script>` typed by a patient or found in a document stays inert text.
+Imported only by web.py: gradio is heavy, and only the app needs it.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from . import texts_fr
+from .engine import Engine
+from .errors import InvalidQuestion
+from .feedback import Feedback, FeedbackStore, index_version
+from .records import Answer, Citation
+
+STATIC = Path(__file__).parent / "static"
+_MARKER = re.compile(r"\[(\d+)\]")
+STREAM_STEPS = 10  # the answer appears in this many steps...
+STREAM_PAUSE_S = 0.02  # ...this far apart: visibly progressive, complete well under a second
+SHOWN_QUESTION_CHARS = 500  # a pasted novel is refused; only its start is echoed back
+
+
+# --- rendering ----------------------------------------------------------------------------------
+def _text_html(text: str) -> str:
+    """Escaped text with its line breaks; no blank line, so Markdown leaves the block alone."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+    return "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
+
+
+def render_question(question: str) -> str:
+    shown = question if len(question) <= SHOWN_QUESTION_CHARS else question[:SHOWN_QUESTION_CHARS] + " […]"
+    hidden = f'<span class="sep-visually-hidden">{html.escape(texts_fr.SR_QUESTION)} </span>'
+    return f'<div class="sep-question">{hidden}{_text_html(shown)}</div>'
+
+
+def _link_markers(escaped: str, turn: int, citations: dict[int, Citation]) -> str:
+    def link(m: re.Match[str]) -> str:
+        c = citations.get(int(m.group(1)))
+        if c is None:
+            return m.group(0)
+        # Gradio's sanitizer drops aria-* and data-* attributes: the name is hidden text.
+        label = texts_fr.CITE_LINK_LABEL.format(n=c.n, title=c.chunk.title)
+        return (
+            f'<a class="sep-cite" href="#sep-src-{turn}-{c.n}">[{c.n}]'
+            f'<span class="sep-visually-hidden"> {html.escape(label)}</span></a>'
+        )
+
+    return _MARKER.sub(link, escaped)
+
+
+def _highlighted_passage(c: Citation) -> str:
+    """The whole passage, the quoted span inside <mark>."""
+    text, quote = c.chunk.text, c.quote
+    start = text.find(quote) if quote else -1
+    if start < 0:  # the quote is always a span of the passage; if not, show both apart
+        return f"<blockquote><mark>{html.escape(quote)}</mark></blockquote><p>{html.escape(text)}</p>"
+    before, after = text[:start], text[start + len(quote) :]
+    body = f"{html.escape(before)}<mark>{html.escape(quote)}</mark>{html.escape(after)}"
+    return f"<blockquote>{body.replace(chr(10), '<br>')}</blockquote>"
+
+
+def source_meta(c: Citation) -> str:
+    ch = c.chunk
+    return " · ".join(x for x in (", ".join(ch.authors), ch.publication, ch.date) if x)
+
+
+def render_sources(answer: Answer, turn: int) -> str:
+    if not answer.citations:
+        return ""
+    items = []
+    for c in answer.citations:
+        meta = source_meta(c)
+        items.append(
+            f'<details class="sep-source" id="sep-src-{turn}-{c.n}">'
+            f'<summary><span class="sep-n">[{c.n}]</span> <cite>{html.escape(c.chunk.title)}</cite>'
+            + (f' <span class="sep-meta">— {html.escape(meta)}</span>' if meta else "")
+            + "</summary>"
+            f'<div class="sep-passage">{_highlighted_passage(c)}'
+            f'<p class="sep-file">{html.escape(texts_fr.SOURCE_FILE_LABEL)} {html.escape(c.chunk.source)}</p></div>'
+            "</details>"
+        )
+    return (
+        '<div class="sep-sources">'
+        f'<p class="sep-sources-title">{html.escape(texts_fr.SOURCES_TITLE)}</p>{"".join(items)}</div>'
+    )
+
+
+def render_answer(answer: Answer, turn: int, upto: int | None = None) -> str:
+    """The answer as HTML; `upto` words only while it is still appearing (no sources yet)."""
+    text = answer.text
+    if upto is not None:
+        words = text.split(" ")
+        text = " ".join(words[:upto])
+    by_n = {c.n: c for c in answer.citations}
+    body = _link_markers(_text_html(text), turn, by_n)
+    kind = "sep-safety" if answer.safety in ("emergency", "suicide") else "sep-answer"
+    sources = render_sources(answer, turn) if upto is None else ""
+    if upto is None:
+        kind += " sep-done"  # complete: what tests and assistive scripts can wait for
+    hidden = f'<span class="sep-visually-hidden">{html.escape(texts_fr.SR_ANSWER)} </span>'
+    return f'<div class="{kind}">{hidden}{body}{sources}</div>'
+
+
+def render_error(message: str) -> str:
+    return f'<div class="sep-error sep-done">{_text_html(message)}</div>'
+
+
+def input_error(exc: InvalidQuestion, question: object, limit: int) -> str:
+    length = len(question.strip()) if isinstance(question, str) else 0
+    return texts_fr.INPUT_ERRORS[exc.reason].format(length=length, limit=limit)
+
+
+# --- the page -----------------------------------------------------------------------------------
+class ChatPage:
+    """Builds the Blocks; holds what its callbacks need (engine, feedback store)."""
+
+    def __init__(self, engine: Engine, store: FeedbackStore | None) -> None:
+        self.engine = engine
+        self.store = store
+        self.index_version = index_version(engine.index.manifest)
+
+    def respond(
+        self, message: str, chat: list[dict[str, Any]], turns: list[dict[str, str]], records: dict[int, Any]
+    ) -> Iterator[tuple[Any, ...]]:
+        """Show the question, then the answer word by word, then its sources."""
+        message = message if isinstance(message, str) else ""
+        chat, records = list(chat or []), dict(records or {})
+        if message.strip():
+            chat.append({"role": "user", "content": render_question(message)})
+        turn = len(chat)
+        try:
+            answer = self.engine.ask(message, list(turns or []))
+        except InvalidQuestion as exc:
+            chat.append({"role": "assistant", "content": render_error(input_error(exc, message, self.engine.settings.max_question_chars))})
+            yield "", chat, turns, records
+            return
+        chat.append({"role": "assistant", "content": ""})
+        words = len(answer.text.split(" "))
+        step = max(1, -(-words // STREAM_STEPS))
+        for upto in range(step, words, step):
+            chat[-1] = {"role": "assistant", "content": render_answer(answer, turn, upto)}
+            yield "", chat, turns, records
+            time.sleep(STREAM_PAUSE_S)
+        chat[-1] = {"role": "assistant", "content": render_answer(answer, turn)}
+        turns = [*turns, {"role": "user", "content": message.strip()}, {"role": "assistant", "content": answer.text}]
+        records[turn] = {
+            "question": message.strip(),
+            "history": list(turns[:-2]),
+            "answer": answer.text,
+            "chunk_ids": [c.chunk.chunk_id for c in answer.citations],
+            "safety": answer.safety,
+            "refused": answer.refused,
+        }
+        yield "", chat, turns, records
+
+    def vote(self, records: dict[Any, Any], data: gr.LikeData) -> tuple[Any, ...]:
+        record = (records or {}).get(data.index) or (records or {}).get(str(data.index))
+        if record is None or data.liked not in (True, False) or self.store is None:
+            return gr.update(visible=False), None, ""
+        fb = Feedback(
+            vote="up" if data.liked else "down",
+            question=record["question"],
+            history=record["history"],
+            answer=record["answer"],
+            chunk_ids=tuple(record["chunk_ids"]),
+            safety=record["safety"],
+            refused=record["refused"],
+            index_version=self.index_version,
+        )
+        vote_id = self.store.add(fb)
+        return gr.update(visible=True), vote_id, texts_fr.FEEDBACK_THANKS
+
+    def comment(self, vote_id: int | None, text: str) -> tuple[Any, ...]:
+        if vote_id is not None and self.store is not None and text.strip():
+            self.store.set_comment(int(vote_id), text.strip())
+            return gr.update(visible=False), None, "", texts_fr.FEEDBACK_COMMENT_THANKS
+        return gr.update(visible=False), None, "", ""
+
+    def build(self, compact: bool = False) -> gr.Blocks:
+        examples = [{"text": q} for q in texts_fr.EXAMPLE_QUESTIONS]
+        with gr.Blocks(title=texts_fr.APP_TITLE, fill_height=compact) as demo:
+            with gr.Row(elem_classes="sep-top", equal_height=True):
+                if compact:
+                    gr.HTML(f'<p class="sep-intro-short">{html.escape(texts_fr.WIDGET_INTRO)}</p>', elem_classes="sep-intro")
+                else:
+                    gr.Markdown(f"# {texts_fr.APP_TITLE}\n\n{texts_fr.APP_INTRO}", elem_classes="sep-intro")
+            with gr.Row(elem_classes="sep-tools"):
+                smaller = gr.Button(texts_fr.TEXT_SMALLER, size="sm", elem_id="sep-smaller", scale=0, min_width=48)
+                larger = gr.Button(texts_fr.TEXT_LARGER, size="sm", elem_id="sep-larger", scale=0, min_width=48)
+                restart = gr.Button(texts_fr.NEW_CONVERSATION, size="sm", elem_id="sep-restart", scale=0)
+            chatbot = gr.Chatbot(
+                label=texts_fr.CHAT_LABEL,
+                show_label=False,  # its floating label covers the first message; named in chat.js
+                elem_id="sep-chat",
+                examples=examples,
+                placeholder=texts_fr.CHAT_PLACEHOLDER,
+                feedback_options=("Like", "Dislike"),
+                buttons=[],
+                height=None if compact else "62vh",
+                min_height=300,
+                scale=1,
+                layout="bubble",
+                autoscroll=True,
+            )
+            with gr.Row(elem_classes="sep-input", equal_height=True):
+                box = gr.Textbox(
+                    label=texts_fr.INPUT_LABEL,
+                    placeholder=texts_fr.INPUT_PLACEHOLDER,
+                    elem_id="sep-question",
+                    lines=1,
+                    max_lines=4,
+                    scale=5,
+                    submit_btn=False,
+                    autofocus=not compact,
+                )
+                send = gr.Button(texts_fr.SEND, variant="primary", size="md", elem_id="sep-send", scale=1, min_width=90)
+            status = gr.Markdown("", elem_id="sep-status", elem_classes="sep-status")
+            with gr.Row(visible=False, elem_id="sep-comment-row") as comment_row:
+                comment = gr.Textbox(label=texts_fr.FEEDBACK_COMMENT_LABEL, placeholder=texts_fr.FEEDBACK_COMMENT_PLACEHOLDER, elem_id="sep-comment", scale=4, max_length=2000)
+                comment_send = gr.Button(texts_fr.FEEDBACK_COMMENT_SEND, elem_id="sep-comment-send", scale=1)
+            gr.HTML(f'<p class="sep-disclaimer">{html.escape(texts_fr.DISCLAIMER_SHORT)}</p>')
+            turns = gr.State([])  # the conversation as plain text, for the engine
+            records = gr.State({})  # message index -> what a vote on it stores
+            vote_id = gr.State(None)
+
+            outs = [box, chatbot, turns, records]
+            private: dict[str, Any] = {"api_visibility": "private"}
+            box.submit(self.respond, [box, chatbot, turns, records], outs, concurrency_limit=8, **private)
+            send.click(self.respond, [box, chatbot, turns, records], outs, concurrency_limit=8, **private)
+            chatbot.example_select(self._example, [chatbot, turns, records], outs, concurrency_limit=8, **private)
+            chatbot.like(self.vote, [records], [comment_row, vote_id, status], **private)
+            comment_send.click(self.comment, [vote_id, comment], [comment_row, vote_id, comment, status], **private)
+            comment.submit(self.comment, [vote_id, comment], [comment_row, vote_id, comment, status], **private)
+
+            def reset() -> tuple[Any, ...]:
+                return "", [], [], {}, gr.update(visible=False), None, ""
+
+            restart.click(reset, None, [box, chatbot, turns, records, comment_row, vote_id, status], **private)
+            chatbot.clear(reset, None, [box, chatbot, turns, records, comment_row, vote_id, status], **private)
+            smaller.click(None, js="() => window.sepTextSize && window.sepTextSize(-1)", **private)
+            larger.click(None, js="() => window.sepTextSize && window.sepTextSize(1)", **private)
+            gr.api(self.ask, api_name="ask")
+        return demo
+
+    def _example(self, chat: list[Any], turns: list[Any], records: dict[Any, Any], ev: gr.SelectData) -> Iterator[tuple[Any, ...]]:
+        yield from self.respond(ev.value["text"], chat, turns, records)
+
+    def ask(self, question: str, history: list[dict[str, str]] | None = None) -> dict[str, Any]:
+        """Answer one question (same record as POST /api/ask, the result format of EVAL_FORMAT.md)."""
+        try:
+            answer = self.engine.ask(question, list(history or []))
+        except InvalidQuestion as exc:
+            raise gr.Error(input_error(exc, question, self.engine.settings.max_question_chars)) from exc
+        return answer.to_result("gradio", question)

@@ -1,0 +1,257 @@
+"""End to end in headless Chromium: the chat, the widget on other sites, and no outside traffic.
+
+One app server (the real engine and index, as `make index` built them) for the whole module,
+one Chromium. The association's site is played by a second local server reached under other
+host names: `*.asso.test` (allowed) and `*.pirate.test` (not allowed) both map to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from chatbot.config import Settings  # noqa: E402
+from chatbot.feedback import FeedbackStore  # noqa: E402
+from chatbot.textnorm import fold_for_match  # noqa: E402
+from tests.webserver import free_port, host_site, live_server  # noqa: E402
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--host-resolver-rules=MAP *.asso.test 127.0.0.1, MAP *.pirate.test 127.0.0.1",
+]
+TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="module")
+def site_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def chat(tmp_path_factory: pytest.TempPathFactory, site_port: int) -> Iterator[dict[str, Any]]:
+    """The app on the real engine, reached as http://chat.asso.test:PORT; its feedback store."""
+    from chatbot.engine import Engine
+    from chatbot.web import create_app
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail("Chromium is missing: `make browser` installs it (apt-get install chromium)")
+    settings = Settings.from_env(
+        allowed_origins=(f"http://site.asso.test:{site_port}",),
+        feedback_db=tmp_path_factory.mktemp("feedback") / "feedback.sqlite3",
+    )
+    store = FeedbackStore(settings.feedback_db)
+    app = create_app(settings, Engine.load(settings), store)
+    port = free_port()
+    with live_server(app, port), host_site(f"http://chat.asso.test:{port}", site_port):
+        yield {"url": f"http://chat.asso.test:{port}", "store": store, "site_port": site_port}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any, chat: dict[str, Any]) -> Iterator[Any]:
+    """A fresh phone-sized page in French that records every request it makes."""
+    context = browser.new_context(locale="fr-FR", viewport={"width": 412, "height": 860}, is_mobile=True)
+    pg = context.new_page()
+    pg.set_default_timeout(TIMEOUT_MS)
+    pg.requests = []  # type: ignore[attr-defined]
+    pg.errors = []  # type: ignore[attr-defined]
+    context.on("request", lambda r: pg.requests.append(r.url))  # type: ignore[attr-defined]
+    pg.on("pageerror", lambda e: pg.errors.append(str(e)))  # type: ignore[attr-defined]
+    yield pg
+    context.close()
+
+
+def open_chat(page: Any, url: str) -> Any:
+    page.goto(url)
+    page.wait_for_selector("#sep-question textarea")
+    return page
+
+
+def send(scope: Any, question: str) -> Any:
+    """Type and send a question; return its answer once complete (all of it shown)."""
+    bots = scope.locator('[data-testid="bot"]')
+    before = bots.count()
+    box = scope.locator("#sep-question textarea")
+    box.fill(question)
+    box.press("Enter")
+    answer = bots.nth(before)
+    answer.locator(".sep-done").wait_for()
+    return answer
+
+
+def own_origin_only(requests: list[str], *origins: str) -> list[str]:
+    return [u for u in requests if not u.startswith(origins) and not u.startswith(("data:", "blob:"))]
+
+
+def test_question_answered_with_citations_and_highlighted_source(page: Any, chat: dict[str, Any]) -> None:
+    open_chat(page, chat["url"])
+    assert page.evaluate("document.documentElement.lang") == "fr"
+    assert page.get_by_text("assistant automatique").first.is_visible()
+    answer = send(page, "quels sont les effets secondaires de l'ocrelizumab ?")
+    text = answer.inner_text()
+    assert "Voici ce que disent les documents" in text and "[1]" in text
+    # The [1] link opens its source (title, author, publication, date) with the quote highlighted.
+    link = answer.locator("a.sep-cite").first
+    link.focus()
+    page.keyboard.press("Enter")  # keyboard only
+    source = answer.locator("details.sep-source").first
+    assert source.get_attribute("open") is not None
+    summary = source.locator("summary").inner_text()
+    assert "[1]" in summary and "—" in summary  # title — author · publication · date
+    mark = source.locator("mark").first
+    assert mark.is_visible() and len(mark.inner_text()) > 20
+    assert fold_for_match(mark.inner_text()) in fold_for_match(source.locator("blockquote").inner_text())
+    assert page.evaluate("document.activeElement.tagName") == "SUMMARY"
+    assert own_origin_only(page.requests, chat["url"]) == []
+    assert page.errors == []
+
+
+def test_follow_up_is_answered_in_context(page: Any, chat: dict[str, Any]) -> None:
+    open_chat(page, chat["url"])
+    first = send(page, "je suis sous ocrevus, il faut une contraception ?")
+    answer = send(page, "et la contraception il faut la garder combien de temps apres ?")
+    assert "6 à 12 mois" in answer.inner_text()
+    # in context: the follow-up's source is the document the first answer came from
+    cited = first.locator("details.sep-source summary").first.inner_text().split("—")[0][4:].strip()
+    assert cited in answer.locator(".sep-sources").inner_text()
+
+
+def test_emergency_gets_the_emergency_message(page: Any, chat: dict[str, Any]) -> None:
+    open_chat(page, chat["url"])
+    answer = send(page, "je vois plus rien de l'oeil droit depuis ce matin d'un coup")
+    assert answer.locator(".sep-safety").is_visible()
+    assert "15" in answer.inner_text() and "112" in answer.inner_text()
+
+
+def test_thumbs_up_is_stored_with_the_answer_and_a_comment(page: Any, chat: dict[str, Any]) -> None:
+    store: FeedbackStore = chat["store"]
+    before = len(list(store.all()))
+    open_chat(page, chat["url"])
+    question = "la biotine a forte dose est elle efficace ?"
+    send(page, question)
+    page.locator('button[aria-label="J\'aime"], button[aria-label="Like"]').last.click()
+    page.get_by_text("Merci pour votre avis").wait_for()
+    votes = list(store.all())
+    assert len(votes) == before + 1
+    fb = votes[-1]
+    assert (fb.vote, fb.question) == ("up", question) and fb.chunk_ids and fb.index_version.startswith("v")
+    page.locator("#sep-comment textarea").fill("clair et utile")
+    page.locator("#sep-comment-send").click()
+    page.get_by_text("commentaire a été enregistré").wait_for()
+    assert list(store.all())[-1].comment == "clair et utile"
+
+
+def test_start_over_and_text_size(page: Any, chat: dict[str, Any]) -> None:
+    open_chat(page, chat["url"])
+    answer = send(page, "quel sport pratiquer avec une sep ?")
+    size = float(answer.evaluate("e => parseFloat(getComputedStyle(e.querySelector('p')).fontSize)"))
+    page.locator("#sep-larger").click()
+    page.locator("#sep-larger").click()
+    bigger = float(answer.evaluate("e => parseFloat(getComputedStyle(e.querySelector('p')).fontSize)"))
+    assert bigger >= size * 1.25
+    assert page.locator("#sep-larger").get_attribute("aria-label") == "Agrandir la taille du texte"
+    page.locator("#sep-restart").click()
+    page.wait_for_function("document.querySelectorAll('[data-testid=\"bot\"]').length === 0")
+    page.locator("#sep-smaller").click()
+    page.locator("#sep-smaller").click()
+
+
+def test_bad_input_in_the_chat_is_shown_as_text_and_never_run(page: Any, chat: dict[str, Any]) -> None:
+    open_chat(page, chat["url"])
+    page.locator("#sep-send").click()  # empty
+    page.locator(".sep-error").first.wait_for()
+    assert "vide" in page.locator(".sep-error").first.inner_text()
+    answer = send(page, "x" * 50_000)
+    assert "trop long" in answer.inner_text()
+    hostile = "<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=2\"> <b>gras</b> ocrelizumab ?"
+    send(page, hostile)
+    shown = page.locator('[data-testid="user"]').last.inner_text()
+    assert "<script>window.__pwned=1</script>" in shown and "<b>gras</b>" in shown
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator('[data-testid="user"] img, [data-testid="user"] b').count() == 0
+
+
+def test_widget_on_an_allowed_site_answers_a_question(page: Any, chat: dict[str, Any]) -> None:
+    site = f"http://site.asso.test:{chat['site_port']}"
+    page.goto(f"{site}/host.html")
+    button = page.get_by_role("button", name=re.compile("Ouvrir l'assistant"))
+    button.click()
+    frame = page.frame_locator("iframe[title^='Assistant SEP']")
+    frame.locator("#sep-question textarea").wait_for()
+    answer = send(frame, "faut il une injection de gadolinium a chaque irm ?")
+    assert "[1]" in answer.inner_text()
+    frame.locator("#sep-send").click()  # empty, in the widget too
+    frame.locator(".sep-error").first.wait_for()
+    page.keyboard.press("Escape")
+    assert button.is_visible()
+    assert own_origin_only(page.requests, chat["url"], site) == []
+    assert not [u for u in page.requests if u.startswith(site) and not u.startswith(f"{site}/host.html")]
+
+
+def test_a_site_that_is_not_allowed_is_refused(page: Any, chat: dict[str, Any]) -> None:
+    pirate = f"http://www.pirate.test:{chat['site_port']}"
+    page.goto(f"{pirate}/host.html")
+    page.wait_for_timeout(1500)
+    assert page.locator("#sep-chatbot-widget").count() == 0  # the widget script was refused
+    # Framing the chat page directly is refused by the browser (frame-ancestors).
+    page.goto(f"{pirate}/frame.html")
+    page.wait_for_timeout(1500)
+    frame = page.frames[1]
+    assert frame.locator("#sep-question").count() == 0
+    # And the API refuses the site's browser calls.
+    status = page.evaluate(
+        """async (url) => { try { const r = await fetch(url + '/api/ask', {method: 'POST',
+             headers: {'Content-Type': 'application/json'}, body: '{"question": "biotine"}'});
+             return r.status; } catch (e) { return 'blocked'; } }""",
+        chat["url"],
+    )
+    assert status == "blocked"
+
+
+def test_a_script_inside_a_document_is_shown_inert_in_the_sources(browser: Any, tmp_path: Any) -> None:
+    from chatbot.records import Document
+    from chatbot.web import create_app
+    from tests.helpers import DOCS, fake_engine
+
+    hostile = Document(
+        doc_id="hostile",
+        source="hostile.md",
+        title="Vaccins <script>window.__pwned=3</script>",
+        text="La vaccination antigrippale est recommandée <script>window.__pwned=4</script> "
+        "<img src=x onerror=\"window.__pwned=5\"> chez les patients atteints de SEP.",
+    )
+    engine = fake_engine(docs=[*DOCS, hostile])
+    app = create_app(Settings(feedback_db=tmp_path / "fb.sqlite3"), engine, FeedbackStore(tmp_path / "fb.sqlite3"))
+    context = browser.new_context(locale="fr-FR")
+    pg = context.new_page()
+    pg.set_default_timeout(TIMEOUT_MS)
+    with live_server(app) as url:
+        open_chat(pg, url)
+        answer = send(pg, "la vaccination antigrippale est recommandée chez les patients ?")
+        answer.locator("a.sep-cite").first.click()
+        source = answer.locator("details.sep-source").first
+        assert "<script>window.__pwned=4</script>" in source.inner_text()
+        assert "<script>window.__pwned=3</script>" in source.locator("summary").inner_text()
+        assert pg.evaluate("window.__pwned") is None
+        assert answer.locator("script, img").count() == 0
+    context.close()

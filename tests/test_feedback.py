@@ -1,0 +1,75 @@
+"""Votes are stored at once, survive a crash, keep nothing personal, and export as questions."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from chatbot import cli
+from chatbot.evaluate import read_questions
+from chatbot.feedback import Feedback, FeedbackStore, candidate_question
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def vote(kind: str = "down", **kw: object) -> Feedback:
+    fields: dict[str, object] = {
+        "vote": kind,
+        "question": "et ses effets secondaires ?",
+        "history": [{"role": "user", "content": "c quoi l'ocrelizumab"}, {"role": "assistant", "content": "…"}],
+        "answer": "Voici ce que disent les documents de l'association : … [1]",
+        "chunk_ids": ("ocrelizumab#1",),
+        "index_version": "v1:abc:2026",
+    }
+    fields.update(kw)
+    return Feedback(**fields)  # type: ignore[arg-type]
+
+
+def test_a_vote_and_its_comment_are_stored_with_the_answer_and_nothing_personal(tmp_path):
+    store = FeedbackStore(tmp_path / "fb.sqlite3")
+    vid = store.add(vote("up"))
+    store.set_comment(vid, "très clair, merci")
+    (fb,) = store.all()
+    assert (fb.vote, fb.comment, fb.chunk_ids, fb.index_version) == ("up", "très clair, merci", ("ocrelizumab#1",), "v1:abc:2026")
+    assert fb.created_at.endswith("Z")
+    columns = {r[1] for r in sqlite3.connect(tmp_path / "fb.sqlite3").execute("PRAGMA table_info(feedback)")}
+    assert not columns & {"ip", "ip_address", "user_agent", "session", "session_hash", "user"}
+
+
+def test_a_vote_survives_the_app_being_killed_right_after_it(tmp_path):
+    db = tmp_path / "fb.sqlite3"
+    code = (
+        "import os, signal, sys\n"
+        "from chatbot.feedback import Feedback, FeedbackStore\n"
+        "s = FeedbackStore(sys.argv[1])\n"
+        "s.add(Feedback(vote='down', question='q', answer='a'))\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(db)], cwd=ROOT, env={**os.environ}, check=False)
+    assert proc.returncode == -signal.SIGKILL
+    assert [f.question for f in FeedbackStore(db).all()] == ["q"]
+
+
+def test_export_writes_the_downvotes_as_candidate_questions_the_evaluation_reads(tmp_path):
+    db = tmp_path / "fb.sqlite3"
+    store = FeedbackStore(db)
+    store.add(vote("up", question="question appréciée"))
+    down = store.add(vote("down"))
+    store.set_comment(down, "ne répond pas")
+    store.close()
+    out = tmp_path / "candidates.jsonl"
+    assert cli.main(["feedback", "export", "--db", str(db), "--out", str(out)]) == 0
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert [x["question"] for x in lines] == ["et ses effets secondaires ?"]
+    assert lines[0]["kind"] == "followup" and lines[0]["review"]["comment"] == "ne répond pas"
+    (q,) = read_questions(out)
+    assert q.id == f"feedback-{down}" and q.history[0]["content"] == "c quoi l'ocrelizumab"
+
+
+def test_candidate_of_a_first_question_is_kind_feedback():
+    assert candidate_question(vote(history=[], id=7))["kind"] == "feedback"

@@ -1,0 +1,163 @@
+"""The HTTP API, the widget script and the pages' headers, on the fake engine (fast)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from chatbot.config import Settings  # noqa: E402
+from chatbot.feedback import FeedbackStore  # noqa: E402
+from tests.helpers import fake_engine  # noqa: E402
+
+SITE = "https://www.asso-sep.test"
+EVIL = "https://pirate.example"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return FeedbackStore(tmp_path_factory.mktemp("fb") / "feedback.sqlite3")
+
+
+@pytest.fixture(scope="module")
+def app(store):
+    from chatbot.web import create_app
+
+    settings = Settings(allowed_origins=(SITE,), feedback_db=store.path)
+    return create_app(settings, fake_engine(), store)
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as c:
+        yield c
+
+
+def ask(client, body, **kw):
+    return client.post("/api/ask", json=body, **kw)
+
+
+def test_ask_returns_the_shared_result_format_with_citations(client):
+    r = ask(client, {"question": "quels sont les effets secondaires de l'ocrelizumab ?", "history": []})
+    assert r.status_code == 200
+    res = r.json()
+    assert set(res) >= {"id", "question", "answer", "refused", "safety", "citations", "retrieved", "timings_ms"}
+    assert "[1]" in res["answer"] and not res["refused"]
+    c = res["citations"][0]
+    assert set(c) >= {"n", "chunk_id", "source", "title", "author", "date", "quote", "text"}
+    assert c["quote"] in c["text"] and c["source"] == "ocrelizumab.md"
+    assert {"retrieve", "answer", "total"} <= set(res["timings_ms"])
+
+
+def test_a_follow_up_uses_the_history(client):
+    history = [
+        {"role": "user", "content": "la biotine a forte dose c'est efficace ?"},
+        {"role": "assistant", "content": "L'étude de la biotine SPI2 est négative. [1]"},
+    ]
+    res = ask(client, {"question": "et sur la marche ?", "history": history}).json()
+    assert res["citations"] and res["citations"][0]["source"] == "biotine.md"
+
+
+def test_emergency_is_answered_by_the_safety_message(client):
+    res = ask(client, {"question": "je vois plus rien d'un coup depuis ce matin"}).json()
+    assert res["safety"] == "emergency" and "15" in res["answer"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [
+        ({"question": ""}, 400, "vide"),
+        ({"question": "   "}, 400, "vide"),
+        ({"question": "a" * 50_000}, 400, "trop long"),
+        ({"question": 123}, 422, "« question » doit être un texte"),
+        ({}, 422, "« question » est obligatoire"),
+        ({"question": "ok", "history": "non"}, 422, "« history » doit être une liste"),
+        ({"question": "ok", "history": [{"role": "robot", "content": "x"}]}, 422, "history.0.role"),
+        ([1, 2], 422, "doit être un objet JSON"),
+    ],
+)
+def test_bad_input_gets_a_4xx_with_a_french_message(client, body, status, words):
+    r = ask(client, body)
+    assert r.status_code == status
+    assert words in r.json()["detail"]
+
+
+def test_invalid_json_is_a_400(client):
+    r = client.post("/api/ask", content=b'{"question": "oups', headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "JSON valide" in r.json()["detail"]
+
+
+def test_html_in_the_question_is_returned_as_data_not_markup(client):
+    q = "<script>alert(1)</script> ocrelizumab effets secondaires"
+    r = ask(client, {"question": q})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    assert r.json()["question"] == q
+
+
+def test_a_question_in_english_is_a_french_refusal_not_an_error(client):
+    res = ask(client, {"question": "What are the side effects of ocrelizumab for patients?"}).json()
+    assert res["refused"] and "français" in res["answer"]
+
+
+def test_a_huge_body_is_refused_before_parsing(client):
+    r = client.post("/api/ask", content=b"x" * 300_000, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "volumineuse" in r.json()["detail"]
+
+
+def test_allowed_site_gets_cors_headers_other_sites_are_refused(client):
+    ok = ask(client, {"question": "biotine"}, headers={"Origin": SITE})
+    assert ok.headers["access-control-allow-origin"] == SITE
+    bad = ask(client, {"question": "biotine"}, headers={"Origin": EVIL})
+    assert bad.status_code == 403 and "non autorisée" in bad.json()["detail"]
+    pre = client.options("/api/ask", headers={"Origin": EVIL, "Access-Control-Request-Method": "POST"})
+    assert pre.status_code == 400 and "access-control-allow-origin" not in pre.headers
+    pre = client.options("/api/ask", headers={"Origin": SITE, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"})
+    assert pre.status_code == 200
+
+
+def test_widget_script_is_served_at_a_stable_url_for_allowed_sites_only(client):
+    r = client.get("/widget.js", headers={"Origin": SITE})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/javascript")
+    assert r.headers["access-control-allow-origin"] == SITE
+    assert "/embed/" in r.text and "Une question sur la SEP ?" in r.text and "__SEP_TEXTS__" not in r.text
+    assert client.get("/widget.js", headers={"Origin": EVIL}).status_code == 403
+
+
+def test_chat_pages_are_french_and_framable_only_by_allowed_sites(client):
+    for path in ("/", "/embed/"):
+        r = client.get(path, headers={"Accept-Encoding": "gzip, br"})
+        assert r.status_code == 200
+        csp = r.headers["content-security-policy"]
+        assert f"frame-ancestors 'self' {SITE}" in csp and "default-src 'self'" in csp
+        assert 'lang="fr"' in r.text and "sepTextSize" in r.text
+
+
+def test_openapi_documents_the_api_on_a_page_that_loads_nothing_outside(client):
+    spec = client.get("/api/openapi.json").json()
+    assert {"/api/ask", "/api/feedback"} <= set(spec["paths"])
+    page = client.get("/api/docs").text
+    assert "/api/ask" in page and "<script" not in page and "cdn" not in page.lower()
+
+
+def test_feedback_endpoint_stores_the_vote(client, store):
+    r = client.post("/api/feedback", json={"vote": "down", "question": "q ?", "answer": "a [1]", "chunk_ids": ["biotine#0"], "comment": "faux"})
+    assert r.status_code == 200
+    stored = {f.id: f for f in store.all()}[r.json()["id"]]
+    assert (stored.vote, stored.chunk_ids, stored.comment) == ("down", ("biotine#0",), "faux")
+    assert client.post("/api/feedback", json={"vote": "bof", "question": "q", "answer": "a"}).status_code == 422
+
+
+def test_gradio_python_client_calls_the_chat(app):
+    from gradio_client import Client
+
+    from tests.webserver import live_server
+
+    with live_server(app) as url:
+        result = Client(url, verbose=False).predict(
+            question="la biotine a forte dose est-elle efficace ?", history=[], api_name="/ask"
+        )
+    assert result["citations"] and result["citations"][0]["source"] == "biotine.md"

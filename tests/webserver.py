@@ -1,0 +1,72 @@
+"""Run the web app (or any ASGI app) in a thread on a free 127.0.0.1 port, for tests and bench."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def live_server(app: Any, port: int | None = None) -> Iterator[str]:
+    """Serve `app` with uvicorn until the block ends; yields its base URL."""
+    import uvicorn
+
+    port = port or free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError(f"the web app did not start on port {port}")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@contextmanager
+def host_site(chat_origin: str, port: int | None = None) -> Iterator[int]:
+    """Serve examples/host.html (its widget pointed at `chat_origin`) as the association's site."""
+    page = (Path(__file__).resolve().parent.parent / "examples" / "host.html").read_text(encoding="utf-8")
+    body = page.replace("http://127.0.0.1:7860", chat_origin).encode("utf-8")
+
+    class Handler(SimpleHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            if self.path.split("?")[0] == "/frame.html":  # a page that frames the chat directly
+                data = f'<!doctype html><iframe title="chat" src="{chat_origin}/embed/"></iframe>'.encode()
+            else:
+                data = body
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    port = port or free_port()
+    httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield port
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
