@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -79,15 +80,32 @@ class Calibration:
         return 1.0 / (1.0 + math.exp(-z))
 
 
+# Questions whose answer is a number, a share or a date ("combien", "tous les combien",
+# "quelle proportion", "quand", "a partir de quel age"): sentences with digits are preferred.
+_NUMERIC_QUESTION = re.compile(
+    r"\b(?:combien|quand|pourcentage|proportion|taux|quel age|quelle annee|quelle date|a partir de quel|de quand|depuis quand|nombre|chiffre)\b"
+)
+
+
 class SentenceRanker:
     """Scores the sentences of the retrieved passages against the question."""
 
-    def __init__(self, index: Index, passages: int = 4, lexical_weight: float = 0.15) -> None:
+    def __init__(
+        self,
+        index: Index,
+        passages: int = 4,
+        lexical_weight: float = 0.15,
+        number_bonus: float = 0.02,
+        passage_prior: float = 0.005,
+    ) -> None:
         self.index = index
+        self.passage_prior = passage_prior
         self.passages = passages
         self.lexical_weight = lexical_weight
+        self.number_bonus = number_bonus
 
     def rank(self, request: AnswerRequest) -> list[ScoredSentence]:
+        wants_number = bool(_NUMERIC_QUESTION.search(" ".join(words(request.question))))
         terms = _query_terms(self.index, request)
         weights = {t: self.index.lexical.idf_of(t) for t in terms}
         total = sum(weights.values()) or 1.0
@@ -104,8 +122,10 @@ class SentenceRanker:
                 dense = float(self.index.sentence_vectors[row] @ request.query_vector)
                 present = set(content_terms(sentence.text))
                 coverage = sum(w for t, w in weights.items() if t in present) / total
-                # A small prior for the passage's rank: ties go to the better passage.
-                score = dense + self.lexical_weight * coverage - 0.005 * (hit.rank - 1)
+                # A prior for the passage's rank: the best passage usually holds the answer.
+                score = dense + self.lexical_weight * coverage - self.passage_prior * (hit.rank - 1)
+                if wants_number and any(ch.isdigit() for ch in sentence.text):
+                    score += self.number_bonus
                 scored.append(ScoredSentence(hit, sentence, i, score, dense, coverage))
         scored.sort(key=lambda s: -s.score)
         return scored
@@ -149,7 +169,9 @@ def support_features(
     # How much the best sentence stands out from the other candidates: when the documents do
     # not cover a topic, every sentence is about equally (un)related to the question.
     margin = best.dense - float(np.mean([s.dense for s in ranked])) if best else 0.0
+    passage_dense = max((h.dense_score for h in request.hits if h.dense_score is not None), default=0.0)
     return {
+        "passage_dense": passage_dense,
         "sentence_margin": margin,
         "sentence_dense": best.dense if best else 0.0,
         "sentence_coverage": best.coverage if best else 0.0,
@@ -164,12 +186,21 @@ class ExtractiveAnswerer:
 
     name = "extractive"
 
-    def __init__(self, ranker: SentenceRanker, max_sentences: int = 3, margin: float = 0.025) -> None:
+    def __init__(
+        self,
+        ranker: SentenceRanker,
+        max_sentences: int = 3,
+        margin: float = 0.025,
+        with_next: bool = True,
+    ) -> None:
         if max_sentences <= 0:
             raise ValueError(f"max_sentences must be greater than 0. Currently, it is {max_sentences}")
         self.ranker = ranker
         self.max_sentences = max_sentences
         self.margin = margin
+        # The sentence that matches a question best often sets the scene ("277 patients were
+        # followed for 10 years") and the next one holds the answer ("51 % developed MS").
+        self.with_next = with_next
 
     def answer(self, request: AnswerRequest, ranked: list[ScoredSentence] | None = None) -> Answer:
         ranked = self.ranker.rank(request) if ranked is None else ranked
@@ -183,11 +214,24 @@ class ExtractiveAnswerer:
             return []
         best = ranked[0]
         chosen = [best]
+        following = _next_sentence(best) if self.with_next else None
+        if following is not None:
+            chosen.append(following)
+        taken = {s.sentence.text for s in chosen}
         for s in ranked[1:]:
             if len(chosen) >= self.max_sentences or s.score < best.score - self.margin:
                 break
-            chosen.append(s)
+            if s.sentence.text not in taken:
+                chosen.append(s)
+                taken.add(s.sentence.text)
         return chosen
+
+
+def _next_sentence(s: ScoredSentence) -> ScoredSentence | None:
+    sentences = s.hit.chunk.sentences
+    if s.index + 1 >= len(sentences) or not _quotable(sentences[s.index + 1].text):
+        return None
+    return ScoredSentence(s.hit, sentences[s.index + 1], s.index + 1, s.score, s.dense, 0.0)
 
 
 def compose(chosen: list[ScoredSentence], hits: list[Hit]) -> Answer:

@@ -41,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--corpus", type=Path, help="dossier de documents (.md, .txt, .html, .pdf)")
     s.add_argument("--out", type=Path, help="dossier de sortie de l'index (défaut : embeddings/)")
     s.add_argument("--if-stale", action="store_true", help="ne reconstruire que si le corpus a changé")
+    s.add_argument("--chunk-tokens", type=int, help="taille des passages, en jetons du modèle")
+    s.add_argument("--chunk-overlap", type=int, help="recouvrement des passages, en jetons")
     s.set_defaults(func=cmd_index)
 
     s = sub.add_parser("ask", help="poser une question")
@@ -91,7 +93,12 @@ def cmd_index(args: argparse.Namespace) -> int:
     from .ingest import load_corpus
     from .model import load_embedder
 
-    settings = Settings.from_env(corpus_dir=args.corpus, index_dir=args.out)
+    settings = Settings.from_env(
+        corpus_dir=args.corpus,
+        index_dir=args.out,
+        chunk_tokens=args.chunk_tokens,
+        chunk_overlap_tokens=args.chunk_overlap,
+    )
     corpus_dir, out_dir = settings.corpus_dir.resolve(), settings.index_dir
     t0 = time.perf_counter()
     digest = corpus_hash(corpus_dir) if corpus_dir.is_dir() else ""

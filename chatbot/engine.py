@@ -48,7 +48,9 @@ class Engine:
         self.embedder = embedder
         self.retriever = Retriever(index, embedder, self.settings.candidates, self.settings.rrf_k)
         self.ranker = SentenceRanker(index, passages=self.settings.answer_passages)
-        self.extractive = ExtractiveAnswerer(self.ranker, self.settings.max_sentences)
+        self.extractive = ExtractiveAnswerer(
+            self.ranker, self.settings.max_sentences, self.settings.sentence_margin
+        )
         self.calibration = calibration or Calibration.load()
         self.backend: AnswerBackend = backend or self.extractive
 

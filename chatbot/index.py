@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,7 +22,7 @@ from .errors import IndexMismatch, IndexMissing
 from .lexical import LexicalIndex
 from .records import Chunk, Document, Sentence
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: sentence FAISS index beside the passage index
 REBUILD_HINT = "Reconstruisez l'index : `make index` (ou `chatbot index --corpus DOSSIER`)."
 # Above this many passages an exact flat search gets slow; an HNSW graph keeps queries fast.
 HNSW_THRESHOLD = 50_000
@@ -45,6 +46,20 @@ class Index:
     sentence_vectors: np.ndarray  # (n_unique_sentences, dim) float32
     sentence_ids: dict[str, int]  # sentence text -> row of sentence_vectors
     manifest: dict[str, Any]
+    sentence_index: Any = None  # faiss.Index over sentence_vectors, for sentence-level ranking
+    sentence_chunks: list[list[int]] = field(default_factory=list)  # row -> chunks holding it
+
+    def __post_init__(self) -> None:
+        if self.sentence_index is None:
+            self.sentence_index = _make_faiss(self.sentence_vectors, self.sentence_vectors.shape[1])
+        if not self.sentence_chunks:
+            # Overlapping passages share sentences: a sentence row may belong to several.
+            self.sentence_chunks = [[] for _ in range(len(self.sentence_vectors))]
+            for i, chunk in enumerate(self.chunks):
+                for s in chunk.sentences:
+                    row = self.sentence_ids.get(s.text)
+                    if row is not None and (not self.sentence_chunks[row] or self.sentence_chunks[row][-1] != i):
+                        self.sentence_chunks[row].append(i)
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -142,6 +157,8 @@ def _encode(encode: Any, texts: list[str], progress: bool, batch: int = 64) -> n
 def _make_faiss(vectors: np.ndarray, dim: int) -> Any:
     import faiss
 
+    if dim == 0:
+        dim = 1  # an empty corpus still gets a (empty) valid index
     if len(vectors) > HNSW_THRESHOLD:
         index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = 80
@@ -159,10 +176,16 @@ def save_index(index: Index, out_dir: Path) -> None:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     faiss.write_index(index.faiss_index, str(out_dir / "passages.faiss"))
+    faiss.write_index(index.sentence_index, str(out_dir / "sentences.faiss"))
     with (out_dir / "chunks.jsonl").open("w", encoding="utf-8") as f:
         for c in index.chunks:
             f.write(json.dumps(_chunk_to_dict(c), ensure_ascii=False) + "\n")
-    np.save(out_dir / "sentences.npy", index.sentence_vectors)
+    # Written aside and renamed: a running server memory-maps this file (see load_index), and
+    # truncating it in place under that server would crash it (SIGBUS) at its next question.
+    partial = out_dir / "sentences.npy.partial"
+    with partial.open("wb") as f:
+        np.save(f, index.sentence_vectors)
+    os.replace(partial, out_dir / "sentences.npy")
     with (out_dir / "sentences.json").open("w", encoding="utf-8") as f:
         json.dump(sorted(index.sentence_ids, key=index.sentence_ids.__getitem__), f, ensure_ascii=False)
     np.savez(out_dir / "lexical.npz", **index.lexical.to_arrays())
@@ -204,10 +227,14 @@ def load_index(index_dir: Path, embedder: Embedder, corpus_digest: str | None = 
         with (index_dir / "chunks.jsonl").open(encoding="utf-8") as f:
             chunks = [_chunk_from_dict(json.loads(line)) for line in f]
         sentence_texts = json.loads((index_dir / "sentences.json").read_text(encoding="utf-8"))
-        sentence_vectors = np.load(index_dir / "sentences.npy")
+        # Memory-mapped: a question reads only the rows of its candidate sentences, and at
+        # 100,000 passages the table is ~740 MB that need not sit in the server's memory
+        # (bench: peak RSS 2557 MB -> see bench/results/latest.json).
+        sentence_vectors = np.load(index_dir / "sentences.npy", mmap_mode="r")
         with np.load(index_dir / "lexical.npz", allow_pickle=True) as arrays:
             lexical = LexicalIndex.from_arrays(dict(arrays))
         faiss_index = faiss.read_index(str(index_dir / "passages.faiss"))
+        sentence_index = faiss.read_index(str(index_dir / "sentences.faiss"))
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise IndexMismatch(f"Index incomplet ou abîmé dans {index_dir} ({exc}). {REBUILD_HINT}") from exc
     if faiss_index.ntotal != len(chunks) or len(sentence_texts) != len(sentence_vectors):
@@ -219,6 +246,7 @@ def load_index(index_dir: Path, embedder: Embedder, corpus_digest: str | None = 
         sentence_vectors=sentence_vectors,
         sentence_ids={t: i for i, t in enumerate(sentence_texts)},
         manifest=manifest,
+        sentence_index=sentence_index,
     )
 
 

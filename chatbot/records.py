@@ -58,6 +58,7 @@ class Hit:
     rank: int
     dense_rank: int | None = None  # rank in the dense list, None if absent from it
     lexical_rank: int | None = None
+    dense_score: float | None = None  # cosine of the query and the passage, when ranked
 
 
 @dataclass(frozen=True)

@@ -370,6 +370,7 @@ tr.relevant td{background:#e8f6ea}
 .small{font-size:12px;color:#5a6275}
 ul.changes li{margin:2px 0}
 details summary{cursor:pointer;color:#1f4fa0}
+a{color:#1f4fa0}table.index{margin-bottom:8px}
 """
 
 
@@ -405,6 +406,17 @@ def render_html(report: RunReport) -> str:
     parts.append(f"<h2>Questions en échec ({len(failed)})</h2>")
     if not failed:
         parts.append("<p>Aucune.</p>")
+    else:
+        # A short index first: one line per failed question, linked to its card below.
+        parts.append(
+            '<table class="index"><tr><th>id</th><th>type</th><th>métriques en échec</th><th>question</th></tr>'
+        )
+        parts += [
+            f'<tr><td><a href="#q-{_h(q.id)}">{_h(q.id)}</a></td><td>{_h(q.kind)}</td>'
+            f"<td>{_h(', '.join(fails))}</td><td>{_h(q.question)}</td></tr>"
+            for q, _, fails in failed
+        ]
+        parts.append("</table>")
     index_of = {q.id: i for i, q in enumerate(report.questions)}
     for q, r, fails in failed:
         parts.append(_html_failed(report, q, r, fails, index_of[q.id]))

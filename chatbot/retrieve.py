@@ -1,7 +1,12 @@
-"""Hybrid retrieval: dense (FAISS) and lexical (BM25) rankings fused by reciprocal rank.
+"""Hybrid retrieval: three rankings of the passages fused by (weighted) reciprocal rank.
 
-Neither alone is enough on French patients' questions (see ../shared/MODELS.md): dense
-vectors find reworded questions, the lexical index finds drug names, numbers and rare words.
+- dense: the passage's vector against the question's (FAISS);
+- lexical: BM25 on accent-folded stems, typos mended (lexical.py);
+- sentence: the passage's best sentence against the question (sentence vectors, FAISS) —
+  a passage that holds one sentence answering the question ranks well even if the rest of
+  it is about something else.
+Neither dense nor lexical alone is enough on French patients' questions (../shared/MODELS.md).
+The weights and the RRF constant were chosen on eval/questions.jsonl (see README, numbers).
 """
 
 from __future__ import annotations
@@ -26,7 +31,12 @@ class Retrieval:
 
 class Retriever:
     def __init__(
-        self, index: Index, embedder: Embedder, candidates: int = 40, rrf_k: int = 60
+        self,
+        index: Index,
+        embedder: Embedder,
+        candidates: int = 40,
+        rrf_k: int = 10,
+        weights: tuple[float, float, float] = (1.0, 2.0, 1.0),  # dense, lexical, sentence
     ) -> None:
         if candidates <= 0:
             raise ValueError(f"candidates must be greater than 0. Currently, it is {candidates}")
@@ -34,6 +44,7 @@ class Retriever:
         self.embedder = embedder
         self.candidates = candidates
         self.rrf_k = rrf_k
+        self.weights = weights
 
     def search(self, query: str, top_k: int = 10, mode: Mode = "hybrid") -> Retrieval:
         if top_k <= 0:
@@ -42,14 +53,17 @@ class Retriever:
         terms = self.index.lexical.query_terms(query)
         depth = max(self.candidates, top_k)
         dense = self._dense(vector, depth) if mode != "lexical" else []
+        sentence = self._by_sentence(vector, depth) if mode != "lexical" else []
         lexical = self.index.lexical.search(terms, depth) if mode != "dense" else []
 
         fused: dict[int, float] = {}
         dense_rank = {i: r for r, (i, _) in enumerate(dense, 1)}
+        dense_score = dict(dense)
         lexical_rank = {i: r for r, (i, _) in enumerate(lexical, 1)}
-        for ranks in (dense_rank, lexical_rank):
+        sentence_rank = {i: r for r, (i, _) in enumerate(sentence, 1)}
+        for ranks, weight in zip((dense_rank, lexical_rank, sentence_rank), self.weights, strict=True):
             for i, r in ranks.items():
-                fused[i] = fused.get(i, 0.0) + 1.0 / (self.rrf_k + r)
+                fused[i] = fused.get(i, 0.0) + weight / (self.rrf_k + r)
         order = sorted(fused, key=lambda i: (-fused[i], i))[:top_k]
         hits = [
             Hit(
@@ -58,10 +72,28 @@ class Retriever:
                 rank=rank,
                 dense_rank=dense_rank.get(i),
                 lexical_rank=lexical_rank.get(i),
+                dense_score=dense_score.get(i),
             )
             for rank, i in enumerate(order, 1)
         ]
         return Retrieval(hits=hits, query_vector=vector, query_terms=terms)
+
+    def _by_sentence(self, vector: np.ndarray, depth: int) -> list[tuple[int, float]]:
+        """Passages ranked by their best sentence's similarity to the question."""
+        n = self.index.sentence_index.ntotal
+        if n == 0:
+            return []
+        # Several sentences per passage: look deeper so that `depth` passages come out.
+        scores, rows = self.index.sentence_index.search(
+            vector[None, :].astype(np.float32), min(depth * 4, n)
+        )
+        best: dict[int, float] = {}
+        for row, score in zip(rows[0], scores[0], strict=True):
+            if row < 0:
+                continue
+            for chunk in self.index.sentence_chunks[row]:
+                best.setdefault(chunk, float(score))
+        return sorted(best.items(), key=lambda kv: -kv[1])[:depth]
 
     def _dense(self, vector: np.ndarray, depth: int) -> list[tuple[int, float]]:
         n = self.index.faiss_index.ntotal

@@ -7,6 +7,7 @@ therefore compared on an accent-folded, lower-cased, stemmed form.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from functools import lru_cache
 
@@ -73,11 +74,18 @@ def stem(word: str) -> str:
     return _stemmer().stemWord(word)
 
 
-@lru_cache(maxsize=1)
-def _stemmer():  # type: ignore[no-untyped-def]
-    import snowballstemmer
+_local = threading.local()
 
-    return snowballstemmer.stemmer("french")
+
+def _stemmer():  # type: ignore[no-untyped-def]
+    # A Snowball stemmer keeps state between calls: one per thread, or the web server's
+    # concurrent requests corrupt each other's words (IndexError inside snowballstemmer).
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        import snowballstemmer
+
+        stemmer = _local.stemmer = snowballstemmer.stemmer("french")
+    return stemmer
 
 
 def content_terms(text: str) -> list[str]:

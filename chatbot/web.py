@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 from . import texts_fr
 from .config import Settings
 from .engine import Engine
-from .errors import InvalidQuestion
 from .feedback import FeedbackStore
 
 STATIC = Path(__file__).parent / "static"
@@ -36,6 +35,10 @@ def create_app(settings: Settings, engine: Engine | None = None, store: Feedback
     from .webchat import ChatPage
 
     engine = engine or Engine.load(settings)
+    from .batching import QueryBatcher
+
+    # Concurrent requests share the model's forward passes (see batching.py).
+    engine.retriever.embedder = QueryBatcher(engine.embedder)
     engine.ask(texts_fr.EXAMPLE_QUESTIONS[0])  # warm-up: the first patient does not wait for it
     store = store or FeedbackStore(settings.feedback_db)
     app = FastAPI(
@@ -63,6 +66,12 @@ def create_app(settings: Settings, engine: Engine | None = None, store: Feedback
             media_type="text/javascript; charset=utf-8",
             headers={"Cache-Control": "public, max-age=300"},  # CORS adds Vary: Origin
         )
+
+    @app.get("/embed", include_in_schema=False)
+    def embed_slash() -> Any:
+        from fastapi.responses import RedirectResponse
+
+        return RedirectResponse("embed/", status_code=308)  # relative: works under a path prefix
 
     page = ChatPage(engine, store)
     css = (STATIC / "chat.css").read_text(encoding="utf-8")

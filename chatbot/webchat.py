@@ -187,7 +187,7 @@ class ChatPage:
         return gr.update(visible=False), None, "", ""
 
     def build(self, compact: bool = False) -> gr.Blocks:
-        examples = [{"text": q} for q in texts_fr.EXAMPLE_QUESTIONS]
+        examples: list[Any] = [{"text": q} for q in texts_fr.EXAMPLE_QUESTIONS]
         with gr.Blocks(title=texts_fr.APP_TITLE, fill_height=compact) as demo:
             with gr.Row(elem_classes="sep-top", equal_height=True):
                 if compact:
