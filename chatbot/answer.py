@@ -87,6 +87,10 @@ _NUMERIC_QUESTION = re.compile(
 )
 
 
+# A figure on its own ("34 %", "10 mars 2020", "0.3"), not a digit inside a name ("SPI2").
+_HAS_NUMBER = re.compile(r"(?<![\w])\d+(?:[.,]\d+)?(?![\w])")
+
+
 class SentenceRanker:
     """Scores the sentences of the retrieved passages against the question."""
 
@@ -124,7 +128,7 @@ class SentenceRanker:
                 coverage = sum(w for t, w in weights.items() if t in present) / total
                 # A prior for the passage's rank: the best passage usually holds the answer.
                 score = dense + self.lexical_weight * coverage - self.passage_prior * (hit.rank - 1)
-                if wants_number and any(ch.isdigit() for ch in sentence.text):
+                if wants_number and _HAS_NUMBER.search(sentence.text):
                     score += self.number_bonus
                 scored.append(ScoredSentence(hit, sentence, i, score, dense, coverage))
         scored.sort(key=lambda s: -s.score)

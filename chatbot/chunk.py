@@ -22,10 +22,25 @@ _ABBREVIATIONS = re.compile(
 _LINE_BREAK = re.compile(r"\n+")
 
 
+# e5 reads 512 tokens; the passage is embedded with its title and the "passage: " prefix.
+MAX_CHUNK_TOKENS = 440
+
+
 @dataclass(frozen=True)
 class ChunkSettings:
     chunk_tokens: int
     chunk_overlap_tokens: int
+
+    def __post_init__(self) -> None:
+        if not 16 <= self.chunk_tokens <= MAX_CHUNK_TOKENS:
+            raise ValueError(
+                f"chunk_tokens must be between 16 and {MAX_CHUNK_TOKENS}. Currently, it is {self.chunk_tokens}"
+            )
+        if not 0 <= self.chunk_overlap_tokens < self.chunk_tokens:
+            raise ValueError(
+                "chunk_overlap_tokens must be at least 0 and less than chunk_tokens. "
+                f"Currently, it is {self.chunk_overlap_tokens}"
+            )
 
 
 def split_sentences(text: str) -> list[Sentence]:

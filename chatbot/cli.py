@@ -102,18 +102,18 @@ def cmd_index(args: argparse.Namespace) -> int:
     corpus_dir, out_dir = settings.corpus_dir.resolve(), settings.index_dir
     t0 = time.perf_counter()
     digest = corpus_hash(corpus_dir) if corpus_dir.is_dir() else ""
-    if args.if_stale and (out_dir / "manifest.json").is_file():
-        try:
-            if read_manifest(out_dir).get("corpus_sha256") == digest:
-                print(f"Index à jour : {out_dir}")
-                return 0
-        except ChatbotError:
-            pass  # an unreadable manifest is rebuilt below
+    if args.if_stale and _index_is_current(out_dir, digest, settings):
+        print(f"Index à jour : {out_dir}")
+        return 0
     report = load_corpus(corpus_dir)
     for skipped in report.skipped:
         print(f"Ignoré : {skipped.path} — {skipped.reason}", file=sys.stderr)
     embedder = load_embedder(settings.cache_dir)
-    chunking = ChunkSettings(settings.chunk_tokens, settings.chunk_overlap_tokens)
+    try:
+        chunking = ChunkSettings(settings.chunk_tokens, settings.chunk_overlap_tokens)
+    except ValueError as exc:
+        print(f"Erreur : {exc}", file=sys.stderr)
+        return 2
     index = build_index(report.documents, embedder, chunking, digest, progress=sys.stderr.isatty())
     index.manifest["corpus_dir"] = str(corpus_dir)
     save_index(index, out_dir)
@@ -123,6 +123,26 @@ def cmd_index(args: argparse.Namespace) -> int:
         f"{m['sentences']} phrases, en {time.perf_counter() - t0:.1f} s."
     )
     return 0
+
+
+def _index_is_current(out_dir: Path, digest: str, settings: Settings) -> bool:
+    """True when the index was built from these documents, by this code, model and chunking."""
+    from .index import FORMAT_VERSION, read_manifest
+    from .model import WEIGHTS_SHA256
+
+    if not (out_dir / "manifest.json").is_file():
+        return False
+    try:
+        m = read_manifest(out_dir)
+    except ChatbotError:
+        return False  # an unreadable manifest is rebuilt
+    return (
+        m.get("format_version") == FORMAT_VERSION
+        and m.get("corpus_sha256") == digest
+        and m.get("weights_sha256") == WEIGHTS_SHA256
+        and m.get("chunking")
+        == {"chunk_tokens": settings.chunk_tokens, "chunk_overlap_tokens": settings.chunk_overlap_tokens}
+    )
 
 
 # --- ask ----------------------------------------------------------------------------------------

@@ -81,8 +81,11 @@ def corpus_hash(corpus_dir: Path) -> str:
 
 
 def passage_text(chunk: Chunk) -> str:
-    """What is embedded and lexically indexed: the title helps short passages be found."""
-    return f"{chunk.title}\n{chunk.text}"
+    """What is embedded and lexically indexed: the title helps short passages be found.
+
+    Titles are cut to 30 words so that title + passage stay inside the model's window.
+    """
+    return f"{' '.join(chunk.title.split()[:30])}\n{chunk.text}"
 
 
 def build_index(

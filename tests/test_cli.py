@@ -1,0 +1,55 @@
+"""The `chatbot` command with bad input: a clear message, a non-zero exit, nothing lost."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chatbot.cli import main
+
+pytestmark = pytest.mark.integration
+
+
+def test_indexing_an_empty_folder_says_so(tmp_path, capsys):
+    (tmp_path / "vide").mkdir()
+    code = main(["index", "--corpus", str(tmp_path / "vide"), "--out", str(tmp_path / "ix")])
+    assert code == 2
+    assert "vide" in capsys.readouterr().err
+    assert not (tmp_path / "ix" / "manifest.json").exists()
+
+
+def test_garbage_and_latin1_files_are_reported_and_the_rest_is_indexed(tmp_path, capsys):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "bon.md").write_text("# Fatigue\n\nLa fatigue est un symptôme fréquent de la SEP.", encoding="utf-8")
+    (corpus / "ancien.txt").write_bytes("La biotine à forte dose n'a pas montré d'efficacité.".encode("cp1252"))
+    (corpus / "binaire.pdf").write_bytes(bytes(range(256)) * 40)
+    code = main(["index", "--corpus", str(corpus), "--out", str(tmp_path / "ix")])
+    err = capsys.readouterr()
+    assert code == 0
+    assert "binaire.pdf" in err.err
+    chunks = [json.loads(line) for line in (tmp_path / "ix" / "chunks.jsonl").read_text().splitlines()]
+    assert {c["source"] for c in chunks} == {"bon.md", "ancien.txt"}
+    assert any("forte dose n'a pas montré d'efficacité" in c["text"] for c in chunks)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("", "vide"),
+        ("x" * 50_000, "trop long"),
+        ("What are the side effects of ocrelizumab?", "français"),
+    ],
+)
+def test_bad_questions_get_a_french_message(question, expected, capsys):
+    assert main(["ask", question]) == 1
+    assert expected in capsys.readouterr().out
+
+
+def test_ask_json_writes_the_shared_result_format(capsys):
+    assert main(["ask", "le pilates c bien pour la fatigue ?", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert {"answer", "refused", "safety", "citations", "retrieved", "timings_ms"} <= set(result)
+    assert len(result["retrieved"]) >= 10
+    assert result["citations"][0]["source"].endswith(".md")

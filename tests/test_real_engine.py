@@ -1,0 +1,91 @@
+"""The real engine on the real index, as a patient meets it (integration: model + index)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from chatbot.config import Settings
+from chatbot.errors import IndexMismatch
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def engine():
+    from chatbot.engine import Engine
+
+    return Engine.load(Settings.from_env())
+
+
+def test_loading_and_answering_open_no_network_connection(monkeypatch):
+    from chatbot.engine import Engine
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network connection attempted: {args!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    engine = Engine.load(Settings.from_env())
+    answer = engine.ask("la biotine a forte dose ca marche ?")
+    assert answer.citations and not answer.refused
+
+
+def test_answer_quotes_the_documents_with_sources(engine):
+    answer = engine.ask("la biotine a forte dose ca marche dans les formes progressives ?")
+    assert not answer.refused
+    assert "efficacité" in answer.text
+    cited = answer.citations[0]
+    assert cited.chunk.source == "courrier-2019-03-biotine.md"
+    assert cited.chunk.authors and cited.chunk.date and cited.chunk.publication
+    assert cited.quote in cited.chunk.text
+
+
+def test_follow_up_finds_the_side_effects_of_the_drug_of_the_previous_question(engine):
+    first = "C'est quoi l'ocrelizumab ?"
+    history = [{"role": "user", "content": first}, {"role": "assistant", "content": engine.ask(first).text}]
+    answer = engine.ask("Et ses effets secondaires ?", history)
+    assert not answer.refused
+    assert answer.citations[0].chunk.source == "courrier-2019-10-ocrelizumab.md"
+
+
+def test_a_topic_the_documents_never_mention_is_refused(engine):
+    answer = engine.ask("est ce que fumer des cigarettes aggrave la sep")
+    assert answer.refused
+    assert "Je n'ai pas trouvé" in answer.text
+
+
+def test_a_changed_corpus_makes_the_index_stale(tmp_path):
+    """Loading an index built from other documents is refused with the rebuild command."""
+    from chatbot.index import load_index, read_manifest
+    from chatbot.model import load_embedder
+
+    settings = Settings.from_env()
+    corpus = tmp_path / "corpus"
+    shutil.copytree(settings.corpus_dir, corpus)
+    (corpus / "nouveau.md").write_text("# Nouveau\n\nUn document ajouté.", encoding="utf-8")
+    from chatbot.index import corpus_hash
+
+    assert read_manifest(settings.index_dir)["corpus_sha256"] != corpus_hash(corpus)
+    with pytest.raises(IndexMismatch, match="make index"):
+        load_index(settings.index_dir, load_embedder(settings.cache_dir), corpus_hash(corpus))
+
+
+def test_the_index_records_what_built_it():
+    from chatbot.index import FORMAT_VERSION, read_manifest
+    from chatbot.model import WEIGHTS_SHA256
+
+    m = read_manifest(Settings.from_env().index_dir)
+    assert m["format_version"] == FORMAT_VERSION and m["weights_sha256"] == WEIGHTS_SHA256
+    assert m["chunking"]["chunk_tokens"] <= 440 and len(m["corpus_sha256"]) == 64
+
+
+def test_no_passage_is_truncated_by_the_model_window(engine):
+    from chatbot.index import passage_text
+
+    counts = engine.embedder.count_tokens([passage_text(c) for c in engine.index.chunks])
+    assert max(counts) <= 512
