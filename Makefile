@@ -9,15 +9,19 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test setup model index eval calibrate lint corpus clean
+.PHONY: run test setup model index eval calibrate lint corpus clean browser
 
 ## make run: set everything up, then serve the chat on http://127.0.0.1:7860
 run: index
 	$(PY) app.py
 
 ## make test: set everything up, then run the whole test suite (what CI runs)
-test: index
+test: index browser
 	$(PY) -m pytest -q
+
+## headless Chromium for the browser tests (Debian's package; Playwright downloads nothing)
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
 setup: $(VENV)/.installed model
 
@@ -54,3 +58,9 @@ lint: $(VENV)/.installed
 
 clean:
 	rm -rf embeddings eval/results
+
+## make bench: index build, cold start, warm latency and a 100k-passage scale run, measured on
+## this machine; prints them and writes bench/results/latest.json and bench/results/scale.png
+.PHONY: bench
+bench: setup
+	$(PY) -m bench.run

@@ -1,12 +1,14 @@
-"""The chat app: a Gradio chat in French on http://127.0.0.1:7860, answering from the index.
+"""The chat app on http://127.0.0.1:7860: the chat (/), the widget (/widget.js), the API (/api/).
 
-Run with `make run` (which builds everything first) or `python app.py`.
+Run with `make run` (which builds everything first) or `python app.py`. Settings come from
+`CHATBOT_*` variables (see chatbot/config.py), e.g. CHATBOT_ALLOWED_ORIGINS for the widget.
 """
 
 from __future__ import annotations
 
 import os
 
+# Before gradio is imported: no call to the Hugging Face hub, no Gradio telemetry.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -14,11 +16,10 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 def main() -> None:
     from chatbot.config import Settings
-    from chatbot.web import build_app, serve
+    from chatbot.web import create_app, serve
 
     settings = Settings.from_env()
-    app = build_app(settings)
-    serve(app, settings)
+    serve(create_app(settings), settings)
 
 
 if __name__ == "__main__":

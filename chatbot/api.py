@@ -86,7 +86,9 @@ class AskResult(BaseModel):
     question: str
     answer: str = Field(description="Le texte montré au patient, avec ses marqueurs [1], [2]…")
     refused: bool
-    safety: str | None = Field(description="La règle de sécurité qui a répondu (ex. `emergency`), sinon null.")
+    safety: str | None = Field(
+        description="La règle de sécurité qui a répondu (ex. `emergency`), sinon null."
+    )
     citations: list[CitationOut]
     retrieved: list[RetrievedOut]
     timings_ms: dict[str, float]
@@ -95,7 +97,9 @@ class AskResult(BaseModel):
 
 class ApiError(BaseModel):
     detail: str = Field(description="Message en français, à montrer tel quel.")
-    code: str = Field(description="Code stable : json_invalid, empty, too_long, missing, string_type…")
+    code: str = Field(
+        description="Code stable : json_invalid, empty, too_long, missing, string_type…"
+    )
     errors: list[dict[str, Any]] = Field(default_factory=list)
 
 
@@ -143,10 +147,13 @@ def ask(body: AskRequest, request: Request) -> Any:
         if exc.reason == "not_french":
             return _refusal(body.id, body.question, message)
         return JSONResponse({"detail": message, "code": exc.reason}, status_code=400)
-    return answer.to_result(body.id, body.question)
+    # Already the documented shape: returned as is, without a second validation pass.
+    return JSONResponse(answer.to_result(body.id, body.question))
 
 
-@router.post("/feedback", response_model=FeedbackOut, responses=ERRORS, summary="Donner un avis 👍/👎")
+@router.post(
+    "/feedback", response_model=FeedbackOut, responses=ERRORS, summary="Donner un avis 👍/👎"
+)
 def feedback(body: FeedbackIn, request: Request) -> Any:
     """Store a vote on an answer (no IP address nor anything else about the person)."""
     fb = Feedback(
@@ -184,17 +191,33 @@ def docs(request: Request) -> str:
     ]
     for path, methods in spec["paths"].items():
         for method, op in methods.items():
-            parts.append(f"<h2><code>{method.upper()} {html.escape(path)}</code> — {html.escape(op.get('summary', ''))}</h2>")
-            parts.append(f"<p>{html.escape(op.get('description', '')).replace(chr(10) + chr(10), '</p><p>')}</p>")
-            schema = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+            parts.append(
+                f"<h2><code>{method.upper()} {html.escape(path)}</code> — {html.escape(op.get('summary', ''))}</h2>"
+            )
+            parts.append(
+                f"<p>{html.escape(op.get('description', '')).replace(chr(10) + chr(10), '</p><p>')}</p>"
+            )
+            schema = (
+                op.get("requestBody", {})
+                .get("content", {})
+                .get("application/json", {})
+                .get("schema")
+            )
             if schema:
-                parts.append(f"<h3>Corps</h3><pre>{html.escape(json.dumps(schema, ensure_ascii=False, indent=2))}</pre>")
-            codes = ", ".join(f"{c} ({html.escape(r.get('description', ''))})" for c, r in op.get("responses", {}).items())
+                parts.append(
+                    f"<h3>Corps</h3><pre>{html.escape(json.dumps(schema, ensure_ascii=False, indent=2))}</pre>"
+                )
+            codes = ", ".join(
+                f"{c} ({html.escape(r.get('description', ''))})"
+                for c, r in op.get("responses", {}).items()
+            )
             parts.append(f"<p><strong>Réponses :</strong> {codes}</p>")
     schemas = spec.get("components", {}).get("schemas", {})
     parts.append("<h2>Schémas</h2>")
     for name, schema in schemas.items():
-        parts.append(f"<h3 id='{html.escape(name)}'>{html.escape(name)}</h3><pre>{html.escape(json.dumps(schema, ensure_ascii=False, indent=2))}</pre>")
+        parts.append(
+            f"<h3 id='{html.escape(name)}'>{html.escape(name)}</h3><pre>{html.escape(json.dumps(schema, ensure_ascii=False, indent=2))}</pre>"
+        )
     return "".join(parts)
 
 
@@ -204,8 +227,17 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     errors = list(exc.errors())
     messages = [_error_message(e) for e in errors]
     json_invalid = any(e.get("type") == "json_invalid" for e in errors)
-    code = "json_invalid" if json_invalid else str(errors[0].get("type", "invalid")) if errors else "invalid"
-    details = [{"field": ".".join(str(x) for x in e.get("loc", ())[1:]), "type": e.get("type")} for e in errors]
+    code = (
+        "json_invalid"
+        if json_invalid
+        else str(errors[0].get("type", "invalid"))
+        if errors
+        else "invalid"
+    )
+    details = [
+        {"field": ".".join(str(x) for x in e.get("loc", ())[1:]), "type": e.get("type")}
+        for e in errors
+    ]
     return JSONResponse(
         {"detail": " ".join(dict.fromkeys(messages)), "code": code, "errors": details},
         status_code=400 if json_invalid else 422,

@@ -1,9 +1,10 @@
 """Encode the questions of concurrent web requests together: one forward pass for many.
 
 On a 2-core machine one question costs ~50 ms of model time but sixteen cost ~220 ms together,
-so under load batching multiplies the throughput of the embedding step. A single background
-thread runs the model; each request waits for its own vector. With one request at a time the
-batch is that request alone, and nothing waits.
+so under load batching multiplies the throughput of the embedding step. `workers` background
+threads (one per core: the model encodes a question on one thread) take what is waiting, up
+to `max_batch`; each request waits for its own vector. With one request at a time the batch
+is that request alone, and nothing waits.
 """
 
 from __future__ import annotations
@@ -27,14 +28,17 @@ class _Pending:
 class QueryBatcher:
     """Wraps an embedder; `encode_query([one question])` calls are batched across threads."""
 
-    def __init__(self, embedder: Any, max_batch: int = 32) -> None:
+    def __init__(self, embedder: Any, max_batch: int = 32, workers: int = 2) -> None:
         if max_batch <= 0:
             raise ValueError(f"max_batch must be greater than 0. Currently, it is {max_batch}")
+        if workers <= 0:
+            raise ValueError(f"workers must be greater than 0. Currently, it is {workers}")
         self.embedder = embedder
         self.max_batch = max_batch
         self._queue: deque[_Pending] = deque()
         self._ready = threading.Condition()
-        threading.Thread(target=self._run, name="query-batcher", daemon=True).start()
+        for k in range(workers):
+            threading.Thread(target=self._run, name=f"query-batcher-{k}", daemon=True).start()
 
     def __getattr__(self, name: str) -> Any:  # dim, model_id, encode_document...
         return getattr(self.embedder, name)
@@ -57,7 +61,9 @@ class QueryBatcher:
             with self._ready:
                 while not self._queue:
                     self._ready.wait()
-                batch = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
+                batch = [
+                    self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))
+                ]
             try:
                 vectors = self.embedder.encode_query([p.text for p in batch])
                 for p, v in zip(batch, vectors, strict=True):

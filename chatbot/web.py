@@ -10,6 +10,7 @@ widget nor frame the chat. Imported only by app.py and the tests: gradio is heav
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,7 +25,9 @@ PAGES = ("/", "/embed", "/embed/")  # the chat pages, which get the French head 
 API_MAX_BODY = 256 * 1024  # bytes; a 50,000-character question fits, a flood does not
 
 
-def create_app(settings: Settings, engine: Engine | None = None, store: FeedbackStore | None = None) -> Any:
+def create_app(
+    settings: Settings, engine: Engine | None = None, store: FeedbackStore | None = None
+) -> Any:
     """The whole app; `engine` and `store` default to the ones `settings` name."""
     import gradio as gr
     from fastapi import FastAPI
@@ -32,13 +35,12 @@ def create_app(settings: Settings, engine: Engine | None = None, store: Feedback
     from fastapi.middleware.cors import CORSMiddleware
 
     from . import api
+    from .batching import QueryBatcher
     from .webchat import ChatPage
 
     engine = engine or Engine.load(settings)
-    from .batching import QueryBatcher
-
     # Concurrent requests share the model's forward passes (see batching.py).
-    engine.retriever.embedder = QueryBatcher(engine.embedder)
+    engine.retriever.embedder = QueryBatcher(engine.embedder, workers=os.cpu_count() or 1)
     engine.ask(texts_fr.EXAMPLE_QUESTIONS[0])  # warm-up: the first patient does not wait for it
     store = store or FeedbackStore(settings.feedback_db)
     app = FastAPI(
@@ -53,8 +55,10 @@ def create_app(settings: Settings, engine: Engine | None = None, store: Feedback
     app.include_router(api.router)
     app.add_exception_handler(RequestValidationError, api.validation_error)
 
-    widget = (STATIC / "widget.js").read_text(encoding="utf-8").replace(
-        "__SEP_TEXTS__", json.dumps(texts_fr.WIDGET_TEXTS, ensure_ascii=False)
+    widget = (
+        (STATIC / "widget.js")
+        .read_text(encoding="utf-8")
+        .replace("__SEP_TEXTS__", json.dumps(texts_fr.WIDGET_TEXTS, ensure_ascii=False))
     )
 
     @app.get("/widget.js", include_in_schema=False)
@@ -87,16 +91,28 @@ def create_app(settings: Settings, engine: Engine | None = None, store: Feedback
         "enable_monitoring": False,
     }
     # Routes match in order: the API and the widget first, then /embed, then the chat at /.
-    gr.mount_gradio_app(app, page.build(compact=True).queue(default_concurrency_limit=8), "/embed", **common)
+    gr.mount_gradio_app(
+        app, page.build(compact=True).queue(default_concurrency_limit=8), "/embed", **common
+    )
     gr.mount_gradio_app(app, page.build().queue(default_concurrency_limit=8), "", **common)
 
-    head = "<script>" + (STATIC / "chat.js").read_text(encoding="utf-8").replace(
-        "__SEP_LABELS__",
-        json.dumps(
-            {"sep-smaller": texts_fr.TEXT_SMALLER_LABEL, "sep-larger": texts_fr.TEXT_LARGER_LABEL, "log": texts_fr.CHAT_LABEL},
-            ensure_ascii=False,
-        ),
-    ) + "</script>"
+    head = (
+        "<script>"
+        + (STATIC / "chat.js")
+        .read_text(encoding="utf-8")
+        .replace(
+            "__SEP_LABELS__",
+            json.dumps(
+                {
+                    "sep-smaller": texts_fr.TEXT_SMALLER_LABEL,
+                    "sep-larger": texts_fr.TEXT_LARGER_LABEL,
+                    "log": texts_fr.CHAT_LABEL,
+                },
+                ensure_ascii=False,
+            ),
+        )
+        + "</script>"
+    )
     app.add_middleware(SitePolicy, allowed=settings.allowed_origins, head=head)
     # Outermost: answers preflights and adds CORS headers for the allowed sites only. Gradio
     # adds none of its own when the parent app has this middleware.
@@ -157,7 +173,9 @@ class SitePolicy:
         page = path in PAGES and scope["method"] in ("GET", "HEAD")
         if page:  # plain HTML, so that the head script can be inserted
             scope = dict(scope)
-            scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() != b"accept-encoding"]
+            scope["headers"] = [
+                (k, v) for k, v in scope["headers"] if k.lower() != b"accept-encoding"
+            ]
         await self.app(scope, receive, self._sender(send, page))
 
     def _origin_ok(self, origin: str, host: str) -> bool:
@@ -170,7 +188,9 @@ class SitePolicy:
         async def wrapped(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 hdrs = list(message.get("headers", []))
-                is_html = any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in hdrs)
+                is_html = any(
+                    k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in hdrs
+                )
                 if is_html:
                     hdrs.append((b"content-security-policy", self.csp))
                     hdrs.append((b"referrer-policy", b"same-origin"))
@@ -202,7 +222,10 @@ async def _json(send: Any, status: int, payload: dict[str, Any]) -> None:
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json; charset=utf-8"), (b"content-length", str(len(data)).encode())],
+            "headers": [
+                (b"content-type", b"application/json; charset=utf-8"),
+                (b"content-length", str(len(data)).encode()),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": data})

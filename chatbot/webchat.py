@@ -38,7 +38,11 @@ def _text_html(text: str) -> str:
 
 
 def render_question(question: str) -> str:
-    shown = question if len(question) <= SHOWN_QUESTION_CHARS else question[:SHOWN_QUESTION_CHARS] + " […]"
+    shown = (
+        question
+        if len(question) <= SHOWN_QUESTION_CHARS
+        else question[:SHOWN_QUESTION_CHARS] + " […]"
+    )
     hidden = f'<span class="sep-visually-hidden">{html.escape(texts_fr.SR_QUESTION)} </span>'
     return f'<div class="sep-question">{hidden}{_text_html(shown)}</div>'
 
@@ -63,7 +67,9 @@ def _highlighted_passage(c: Citation) -> str:
     text, quote = c.chunk.text, c.quote
     start = text.find(quote) if quote else -1
     if start < 0:  # the quote is always a span of the passage; if not, show both apart
-        return f"<blockquote><mark>{html.escape(quote)}</mark></blockquote><p>{html.escape(text)}</p>"
+        return (
+            f"<blockquote><mark>{html.escape(quote)}</mark></blockquote><p>{html.escape(text)}</p>"
+        )
     before, after = text[:start], text[start + len(quote) :]
     body = f"{html.escape(before)}<mark>{html.escape(quote)}</mark>{html.escape(after)}"
     return f"<blockquote>{body.replace(chr(10), '<br>')}</blockquote>"
@@ -130,7 +136,11 @@ class ChatPage:
         self.index_version = index_version(engine.index.manifest)
 
     def respond(
-        self, message: str, chat: list[dict[str, Any]], turns: list[dict[str, str]], records: dict[int, Any]
+        self,
+        message: str,
+        chat: list[dict[str, Any]],
+        turns: list[dict[str, str]],
+        records: dict[int, Any],
     ) -> Iterator[tuple[Any, ...]]:
         """Show the question, then the answer word by word, then its sources."""
         message = message if isinstance(message, str) else ""
@@ -141,7 +151,14 @@ class ChatPage:
         try:
             answer = self.engine.ask(message, list(turns or []))
         except InvalidQuestion as exc:
-            chat.append({"role": "assistant", "content": render_error(input_error(exc, message, self.engine.settings.max_question_chars))})
+            chat.append(
+                {
+                    "role": "assistant",
+                    "content": render_error(
+                        input_error(exc, message, self.engine.settings.max_question_chars)
+                    ),
+                }
+            )
             yield "", chat, turns, records
             return
         chat.append({"role": "assistant", "content": ""})
@@ -152,7 +169,11 @@ class ChatPage:
             yield "", chat, turns, records
             time.sleep(STREAM_PAUSE_S)
         chat[-1] = {"role": "assistant", "content": render_answer(answer, turn)}
-        turns = [*turns, {"role": "user", "content": message.strip()}, {"role": "assistant", "content": answer.text}]
+        turns = [
+            *turns,
+            {"role": "user", "content": message.strip()},
+            {"role": "assistant", "content": answer.text},
+        ]
         records[turn] = {
             "question": message.strip(),
             "history": list(turns[:-2]),
@@ -191,13 +212,24 @@ class ChatPage:
         with gr.Blocks(title=texts_fr.APP_TITLE, fill_height=compact) as demo:
             with gr.Row(elem_classes="sep-top", equal_height=True):
                 if compact:
-                    gr.HTML(f'<p class="sep-intro-short">{html.escape(texts_fr.WIDGET_INTRO)}</p>', elem_classes="sep-intro")
+                    gr.HTML(
+                        f'<p class="sep-intro-short">{html.escape(texts_fr.WIDGET_INTRO)}</p>',
+                        elem_classes="sep-intro",
+                    )
                 else:
-                    gr.Markdown(f"# {texts_fr.APP_TITLE}\n\n{texts_fr.APP_INTRO}", elem_classes="sep-intro")
+                    gr.Markdown(
+                        f"# {texts_fr.APP_TITLE}\n\n{texts_fr.APP_INTRO}", elem_classes="sep-intro"
+                    )
             with gr.Row(elem_classes="sep-tools"):
-                smaller = gr.Button(texts_fr.TEXT_SMALLER, size="sm", elem_id="sep-smaller", scale=0, min_width=48)
-                larger = gr.Button(texts_fr.TEXT_LARGER, size="sm", elem_id="sep-larger", scale=0, min_width=48)
-                restart = gr.Button(texts_fr.NEW_CONVERSATION, size="sm", elem_id="sep-restart", scale=0)
+                smaller = gr.Button(
+                    texts_fr.TEXT_SMALLER, size="sm", elem_id="sep-smaller", scale=0, min_width=48
+                )
+                larger = gr.Button(
+                    texts_fr.TEXT_LARGER, size="sm", elem_id="sep-larger", scale=0, min_width=48
+                )
+                restart = gr.Button(
+                    texts_fr.NEW_CONVERSATION, size="sm", elem_id="sep-restart", scale=0
+                )
             chatbot = gr.Chatbot(
                 label=texts_fr.CHAT_LABEL,
                 show_label=False,  # its floating label covers the first message; named in chat.js
@@ -223,11 +255,26 @@ class ChatPage:
                     submit_btn=False,
                     autofocus=not compact,
                 )
-                send = gr.Button(texts_fr.SEND, variant="primary", size="md", elem_id="sep-send", scale=1, min_width=90)
+                send = gr.Button(
+                    texts_fr.SEND,
+                    variant="primary",
+                    size="md",
+                    elem_id="sep-send",
+                    scale=1,
+                    min_width=90,
+                )
             status = gr.Markdown("", elem_id="sep-status", elem_classes="sep-status")
             with gr.Row(visible=False, elem_id="sep-comment-row") as comment_row:
-                comment = gr.Textbox(label=texts_fr.FEEDBACK_COMMENT_LABEL, placeholder=texts_fr.FEEDBACK_COMMENT_PLACEHOLDER, elem_id="sep-comment", scale=4, max_length=2000)
-                comment_send = gr.Button(texts_fr.FEEDBACK_COMMENT_SEND, elem_id="sep-comment-send", scale=1)
+                comment = gr.Textbox(
+                    label=texts_fr.FEEDBACK_COMMENT_LABEL,
+                    placeholder=texts_fr.FEEDBACK_COMMENT_PLACEHOLDER,
+                    elem_id="sep-comment",
+                    scale=4,
+                    max_length=2000,
+                )
+                comment_send = gr.Button(
+                    texts_fr.FEEDBACK_COMMENT_SEND, elem_id="sep-comment-send", scale=1
+                )
             gr.HTML(f'<p class="sep-disclaimer">{html.escape(texts_fr.DISCLAIMER_SHORT)}</p>')
             turns = gr.State([])  # the conversation as plain text, for the engine
             records = gr.State({})  # message index -> what a vote on it stores
@@ -235,24 +282,40 @@ class ChatPage:
 
             outs = [box, chatbot, turns, records]
             private: dict[str, Any] = {"api_visibility": "private"}
-            box.submit(self.respond, [box, chatbot, turns, records], outs, concurrency_limit=8, **private)
-            send.click(self.respond, [box, chatbot, turns, records], outs, concurrency_limit=8, **private)
-            chatbot.example_select(self._example, [chatbot, turns, records], outs, concurrency_limit=8, **private)
+            box.submit(
+                self.respond, [box, chatbot, turns, records], outs, concurrency_limit=8, **private
+            )
+            send.click(
+                self.respond, [box, chatbot, turns, records], outs, concurrency_limit=8, **private
+            )
+            chatbot.example_select(
+                self._example, [chatbot, turns, records], outs, concurrency_limit=8, **private
+            )
             chatbot.like(self.vote, [records], [comment_row, vote_id, status], **private)
-            comment_send.click(self.comment, [vote_id, comment], [comment_row, vote_id, comment, status], **private)
-            comment.submit(self.comment, [vote_id, comment], [comment_row, vote_id, comment, status], **private)
+            comment_send.click(
+                self.comment, [vote_id, comment], [comment_row, vote_id, comment, status], **private
+            )
+            comment.submit(
+                self.comment, [vote_id, comment], [comment_row, vote_id, comment, status], **private
+            )
 
             def reset() -> tuple[Any, ...]:
                 return "", [], [], {}, gr.update(visible=False), None, ""
 
-            restart.click(reset, None, [box, chatbot, turns, records, comment_row, vote_id, status], **private)
-            chatbot.clear(reset, None, [box, chatbot, turns, records, comment_row, vote_id, status], **private)
+            restart.click(
+                reset, None, [box, chatbot, turns, records, comment_row, vote_id, status], **private
+            )
+            chatbot.clear(
+                reset, None, [box, chatbot, turns, records, comment_row, vote_id, status], **private
+            )
             smaller.click(None, js="() => window.sepTextSize && window.sepTextSize(-1)", **private)
             larger.click(None, js="() => window.sepTextSize && window.sepTextSize(1)", **private)
             gr.api(self.ask, api_name="ask")
         return demo
 
-    def _example(self, chat: list[Any], turns: list[Any], records: dict[Any, Any], ev: gr.SelectData) -> Iterator[tuple[Any, ...]]:
+    def _example(
+        self, chat: list[Any], turns: list[Any], records: dict[Any, Any], ev: gr.SelectData
+    ) -> Iterator[tuple[Any, ...]]:
         yield from self.respond(ev.value["text"], chat, turns, records)
 
     def ask(self, question: str, history: list[dict[str, str]] | None = None) -> dict[str, Any]:
@@ -260,5 +323,7 @@ class ChatPage:
         try:
             answer = self.engine.ask(question, list(history or []))
         except InvalidQuestion as exc:
-            raise gr.Error(input_error(exc, question, self.engine.settings.max_question_chars)) from exc
+            raise gr.Error(
+                input_error(exc, question, self.engine.settings.max_question_chars)
+            ) from exc
         return answer.to_result("gradio", question)

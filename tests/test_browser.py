@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,8 +25,14 @@ pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--host-resolver-rules=MAP *.asso.test 127.0.0.1, MAP *.pirate.test 127.0.0.1",
 ]
 TIMEOUT_MS = 15_000
@@ -70,7 +75,9 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def page(browser: Any, chat: dict[str, Any]) -> Iterator[Any]:
     """A fresh phone-sized page in French that records every request it makes."""
-    context = browser.new_context(locale="fr-FR", viewport={"width": 412, "height": 860}, is_mobile=True)
+    context = browser.new_context(
+        locale="fr-FR", viewport={"width": 412, "height": 860}, is_mobile=True
+    )
     pg = context.new_page()
     pg.set_default_timeout(TIMEOUT_MS)
     pg.requests = []  # type: ignore[attr-defined]
@@ -100,14 +107,25 @@ def send(scope: Any, question: str) -> Any:
 
 
 def own_origin_only(requests: list[str], *origins: str) -> list[str]:
-    return [u for u in requests if not u.startswith(origins) and not u.startswith(("data:", "blob:"))]
+    return [
+        u for u in requests if not u.startswith(origins) and not u.startswith(("data:", "blob:"))
+    ]
 
 
-def test_question_answered_with_citations_and_highlighted_source(page: Any, chat: dict[str, Any]) -> None:
+def test_question_answered_with_citations_and_highlighted_source(
+    page: Any, chat: dict[str, Any]
+) -> None:
     open_chat(page, chat["url"])
     assert page.evaluate("document.documentElement.lang") == "fr"
     assert page.get_by_text("assistant automatique").first.is_visible()
+    page.evaluate(
+        """() => { window.__partial = new Set(); new MutationObserver(() => {
+             const a = [...document.querySelectorAll('[data-testid="bot"] .sep-answer')].pop();
+             if (a && !a.classList.contains('sep-done')) window.__partial.add(a.textContent.length);
+           }).observe(document.body, {childList: true, subtree: true, characterData: true}); }"""
+    )
     answer = send(page, "quels sont les effets secondaires de l'ocrelizumab ?")
+    assert page.evaluate("window.__partial.size") >= 3  # the answer appeared progressively
     text = answer.inner_text()
     assert "Voici ce que disent les documents" in text and "[1]" in text
     # The [1] link opens its source (title, author, publication, date) with the quote highlighted.
@@ -120,7 +138,9 @@ def test_question_answered_with_citations_and_highlighted_source(page: Any, chat
     assert "[1]" in summary and "—" in summary  # title — author · publication · date
     mark = source.locator("mark").first
     assert mark.is_visible() and len(mark.inner_text()) > 20
-    assert fold_for_match(mark.inner_text()) in fold_for_match(source.locator("blockquote").inner_text())
+    assert fold_for_match(mark.inner_text()) in fold_for_match(
+        source.locator("blockquote").inner_text()
+    )
     assert page.evaluate("document.activeElement.tagName") == "SUMMARY"
     assert own_origin_only(page.requests, chat["url"]) == []
     assert page.errors == []
@@ -154,7 +174,11 @@ def test_thumbs_up_is_stored_with_the_answer_and_a_comment(page: Any, chat: dict
     votes = list(store.all())
     assert len(votes) == before + 1
     fb = votes[-1]
-    assert (fb.vote, fb.question) == ("up", question) and fb.chunk_ids and fb.index_version.startswith("v")
+    assert (
+        (fb.vote, fb.question) == ("up", question)
+        and fb.chunk_ids
+        and fb.index_version.startswith("v")
+    )
     page.locator("#sep-comment textarea").fill("clair et utile")
     page.locator("#sep-comment-send").click()
     page.get_by_text("commentaire a été enregistré").wait_for()
@@ -164,10 +188,14 @@ def test_thumbs_up_is_stored_with_the_answer_and_a_comment(page: Any, chat: dict
 def test_start_over_and_text_size(page: Any, chat: dict[str, Any]) -> None:
     open_chat(page, chat["url"])
     answer = send(page, "quel sport pratiquer avec une sep ?")
-    size = float(answer.evaluate("e => parseFloat(getComputedStyle(e.querySelector('p')).fontSize)"))
+    size = float(
+        answer.evaluate("e => parseFloat(getComputedStyle(e.querySelector('p')).fontSize)")
+    )
     page.locator("#sep-larger").click()
     page.locator("#sep-larger").click()
-    bigger = float(answer.evaluate("e => parseFloat(getComputedStyle(e.querySelector('p')).fontSize)"))
+    bigger = float(
+        answer.evaluate("e => parseFloat(getComputedStyle(e.querySelector('p')).fontSize)")
+    )
     assert bigger >= size * 1.25
     assert page.locator("#sep-larger").get_attribute("aria-label") == "Agrandir la taille du texte"
     page.locator("#sep-restart").click()
@@ -176,14 +204,16 @@ def test_start_over_and_text_size(page: Any, chat: dict[str, Any]) -> None:
     page.locator("#sep-smaller").click()
 
 
-def test_bad_input_in_the_chat_is_shown_as_text_and_never_run(page: Any, chat: dict[str, Any]) -> None:
+def test_bad_input_in_the_chat_is_shown_as_text_and_never_run(
+    page: Any, chat: dict[str, Any]
+) -> None:
     open_chat(page, chat["url"])
     page.locator("#sep-send").click()  # empty
     page.locator(".sep-error").first.wait_for()
     assert "vide" in page.locator(".sep-error").first.inner_text()
     answer = send(page, "x" * 50_000)
     assert "trop long" in answer.inner_text()
-    hostile = "<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=2\"> <b>gras</b> ocrelizumab ?"
+    hostile = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2"> <b>gras</b> ocrelizumab ?'
     send(page, hostile)
     shown = page.locator('[data-testid="user"]').last.inner_text()
     assert "<script>window.__pwned=1</script>" in shown and "<b>gras</b>" in shown
@@ -202,10 +232,12 @@ def test_widget_on_an_allowed_site_answers_a_question(page: Any, chat: dict[str,
     assert "[1]" in answer.inner_text()
     frame.locator("#sep-send").click()  # empty, in the widget too
     frame.locator(".sep-error").first.wait_for()
-    page.keyboard.press("Escape")
-    assert button.is_visible()
+    page.keyboard.press("Escape")  # from inside the chat's frame: closes the panel
+    button.wait_for(state="visible", timeout=3000)
     assert own_origin_only(page.requests, chat["url"], site) == []
-    assert not [u for u in page.requests if u.startswith(site) and not u.startswith(f"{site}/host.html")]
+    assert not [
+        u for u in page.requests if u.startswith(site) and not u.startswith(f"{site}/host.html")
+    ]
 
 
 def test_a_site_that_is_not_allowed_is_refused(page: Any, chat: dict[str, Any]) -> None:
@@ -228,7 +260,9 @@ def test_a_site_that_is_not_allowed_is_refused(page: Any, chat: dict[str, Any]) 
     assert status == "blocked"
 
 
-def test_a_script_inside_a_document_is_shown_inert_in_the_sources(browser: Any, tmp_path: Any) -> None:
+def test_a_script_inside_a_document_is_shown_inert_in_the_sources(
+    browser: Any, tmp_path: Any
+) -> None:
     from chatbot.records import Document
     from chatbot.web import create_app
     from tests.helpers import DOCS, fake_engine
@@ -238,10 +272,14 @@ def test_a_script_inside_a_document_is_shown_inert_in_the_sources(browser: Any, 
         source="hostile.md",
         title="Vaccins <script>window.__pwned=3</script>",
         text="La vaccination antigrippale est recommandée <script>window.__pwned=4</script> "
-        "<img src=x onerror=\"window.__pwned=5\"> chez les patients atteints de SEP.",
+        '<img src=x onerror="window.__pwned=5"> chez les patients atteints de SEP.',
     )
     engine = fake_engine(docs=[*DOCS, hostile])
-    app = create_app(Settings(feedback_db=tmp_path / "fb.sqlite3"), engine, FeedbackStore(tmp_path / "fb.sqlite3"))
+    app = create_app(
+        Settings(feedback_db=tmp_path / "fb.sqlite3"),
+        engine,
+        FeedbackStore(tmp_path / "fb.sqlite3"),
+    )
     context = browser.new_context(locale="fr-FR")
     pg = context.new_page()
     pg.set_default_timeout(TIMEOUT_MS)

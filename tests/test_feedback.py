@@ -21,7 +21,10 @@ def vote(kind: str = "down", **kw: object) -> Feedback:
     fields: dict[str, object] = {
         "vote": kind,
         "question": "et ses effets secondaires ?",
-        "history": [{"role": "user", "content": "c quoi l'ocrelizumab"}, {"role": "assistant", "content": "…"}],
+        "history": [
+            {"role": "user", "content": "c quoi l'ocrelizumab"},
+            {"role": "assistant", "content": "…"},
+        ],
         "answer": "Voici ce que disent les documents de l'association : … [1]",
         "chunk_ids": ("ocrelizumab#1",),
         "index_version": "v1:abc:2026",
@@ -35,9 +38,17 @@ def test_a_vote_and_its_comment_are_stored_with_the_answer_and_nothing_personal(
     vid = store.add(vote("up"))
     store.set_comment(vid, "très clair, merci")
     (fb,) = store.all()
-    assert (fb.vote, fb.comment, fb.chunk_ids, fb.index_version) == ("up", "très clair, merci", ("ocrelizumab#1",), "v1:abc:2026")
+    assert (fb.vote, fb.comment, fb.chunk_ids, fb.index_version) == (
+        "up",
+        "très clair, merci",
+        ("ocrelizumab#1",),
+        "v1:abc:2026",
+    )
     assert fb.created_at.endswith("Z")
-    columns = {r[1] for r in sqlite3.connect(tmp_path / "fb.sqlite3").execute("PRAGMA table_info(feedback)")}
+    columns = {
+        r[1]
+        for r in sqlite3.connect(tmp_path / "fb.sqlite3").execute("PRAGMA table_info(feedback)")
+    }
     assert not columns & {"ip", "ip_address", "user_agent", "session", "session_hash", "user"}
 
 
@@ -50,7 +61,9 @@ def test_a_vote_survives_the_app_being_killed_right_after_it(tmp_path):
         "s.add(Feedback(vote='down', question='q', answer='a'))\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code, str(db)], cwd=ROOT, env={**os.environ}, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(db)], cwd=ROOT, env={**os.environ}, check=False
+    )
     assert proc.returncode == -signal.SIGKILL
     assert [f.question for f in FeedbackStore(db).all()] == ["q"]
 

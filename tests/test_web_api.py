@@ -42,10 +42,21 @@ def ask(client, body, **kw):
 
 
 def test_ask_returns_the_shared_result_format_with_citations(client):
-    r = ask(client, {"question": "quels sont les effets secondaires de l'ocrelizumab ?", "history": []})
+    r = ask(
+        client, {"question": "quels sont les effets secondaires de l'ocrelizumab ?", "history": []}
+    )
     assert r.status_code == 200
     res = r.json()
-    assert set(res) >= {"id", "question", "answer", "refused", "safety", "citations", "retrieved", "timings_ms"}
+    assert set(res) >= {
+        "id",
+        "question",
+        "answer",
+        "refused",
+        "safety",
+        "citations",
+        "retrieved",
+        "timings_ms",
+    }
     assert "[1]" in res["answer"] and not res["refused"]
     c = res["citations"][0]
     assert set(c) >= {"n", "chunk_id", "source", "title", "author", "date", "quote", "text"}
@@ -87,7 +98,9 @@ def test_bad_input_gets_a_4xx_with_a_french_message(client, body, status, words)
 
 
 def test_invalid_json_is_a_400(client):
-    r = client.post("/api/ask", content=b'{"question": "oups', headers={"content-type": "application/json"})
+    r = client.post(
+        "/api/ask", content=b'{"question": "oups', headers={"content-type": "application/json"}
+    )
     assert r.status_code == 400 and "JSON valide" in r.json()["detail"]
 
 
@@ -104,7 +117,9 @@ def test_a_question_in_english_is_a_french_refusal_not_an_error(client):
 
 
 def test_a_huge_body_is_refused_before_parsing(client):
-    r = client.post("/api/ask", content=b"x" * 300_000, headers={"content-type": "application/json"})
+    r = client.post(
+        "/api/ask", content=b"x" * 300_000, headers={"content-type": "application/json"}
+    )
     assert r.status_code == 413 and "volumineuse" in r.json()["detail"]
 
 
@@ -113,9 +128,18 @@ def test_allowed_site_gets_cors_headers_other_sites_are_refused(client):
     assert ok.headers["access-control-allow-origin"] == SITE
     bad = ask(client, {"question": "biotine"}, headers={"Origin": EVIL})
     assert bad.status_code == 403 and "non autorisée" in bad.json()["detail"]
-    pre = client.options("/api/ask", headers={"Origin": EVIL, "Access-Control-Request-Method": "POST"})
+    pre = client.options(
+        "/api/ask", headers={"Origin": EVIL, "Access-Control-Request-Method": "POST"}
+    )
     assert pre.status_code == 400 and "access-control-allow-origin" not in pre.headers
-    pre = client.options("/api/ask", headers={"Origin": SITE, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"})
+    pre = client.options(
+        "/api/ask",
+        headers={
+            "Origin": SITE,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
     assert pre.status_code == 200
 
 
@@ -123,7 +147,11 @@ def test_widget_script_is_served_at_a_stable_url_for_allowed_sites_only(client):
     r = client.get("/widget.js", headers={"Origin": SITE})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/javascript")
     assert r.headers["access-control-allow-origin"] == SITE
-    assert "/embed/" in r.text and "Une question sur la SEP ?" in r.text and "__SEP_TEXTS__" not in r.text
+    assert (
+        "/embed/" in r.text
+        and "Une question sur la SEP ?" in r.text
+        and "__SEP_TEXTS__" not in r.text
+    )
     assert client.get("/widget.js", headers={"Origin": EVIL}).status_code == 403
 
 
@@ -144,11 +172,25 @@ def test_openapi_documents_the_api_on_a_page_that_loads_nothing_outside(client):
 
 
 def test_feedback_endpoint_stores_the_vote(client, store):
-    r = client.post("/api/feedback", json={"vote": "down", "question": "q ?", "answer": "a [1]", "chunk_ids": ["biotine#0"], "comment": "faux"})
+    r = client.post(
+        "/api/feedback",
+        json={
+            "vote": "down",
+            "question": "q ?",
+            "answer": "a [1]",
+            "chunk_ids": ["biotine#0"],
+            "comment": "faux",
+        },
+    )
     assert r.status_code == 200
     stored = {f.id: f for f in store.all()}[r.json()["id"]]
     assert (stored.vote, stored.chunk_ids, stored.comment) == ("down", ("biotine#0",), "faux")
-    assert client.post("/api/feedback", json={"vote": "bof", "question": "q", "answer": "a"}).status_code == 422
+    assert (
+        client.post(
+            "/api/feedback", json={"vote": "bof", "question": "q", "answer": "a"}
+        ).status_code
+        == 422
+    )
 
 
 def test_gradio_python_client_calls_the_chat(app):
@@ -161,3 +203,67 @@ def test_gradio_python_client_calls_the_chat(app):
             question="la biotine a forte dose est-elle efficace ?", history=[], api_name="/ask"
         )
     assert result["citations"] and result["citations"][0]["source"] == "biotine.md"
+
+
+def test_gradio_js_client_calls_the_chat(app, tmp_path):
+    """Gradio's JS client (npm @gradio/client, installed once into build/node) gets an answer."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    from tests.webserver import live_server
+
+    root = Path(__file__).resolve().parent.parent
+    if not shutil.which("node") or not shutil.which("npm"):
+        pytest.skip("node/npm not installed")
+    prefix = root / "build" / "node"
+    if not (prefix / "node_modules" / "@gradio" / "client").is_dir():
+        proc = subprocess.run(
+            [
+                "npm",
+                "install",
+                "--prefix",
+                str(prefix),
+                "--no-audit",
+                "--no-fund",
+                "@gradio/client@2.7.0",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        if proc.returncode != 0:
+            pytest.skip(f"npm could not install @gradio/client: {proc.stderr[-300:]}")
+    script = prefix / "gradio_client.mjs"  # next to node_modules, so that the import resolves
+    shutil.copy(root / "examples" / "gradio_client.mjs", script)
+    with live_server(app) as url:
+        out = subprocess.run(
+            ["node", str(script), url, "la biotine a forte dose est-elle efficace ?"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+    assert "[1]" in out and "biotine.md" in out
+
+
+def test_rendering_escapes_documents_and_links_each_marker_to_its_highlighted_source():
+    from chatbot.records import Document
+    from chatbot.webchat import render_answer, render_question
+
+    hostile = Document(
+        doc_id="h",
+        source="h.md",
+        title="Grippe <script>x()</script>",
+        authors=("Dr A",),
+        date="2021",
+        text="La vaccination antigrippale est recommandée <img src=x onerror=y()> chez les patients SEP.",
+    )
+    answer = fake_engine(docs=[hostile]).ask("la vaccination antigrippale est recommandée ?")
+    html = render_answer(answer, turn=2)
+    assert "<script" not in html and "<img" not in html and "&lt;img src=x onerror=y()&gt;" in html
+    assert '<a class="sep-cite" href="#sep-src-2-1">[1]' in html and 'id="sep-src-2-1"' in html
+    assert "<mark>" in html and "Dr A · 2021" in html and "sep-done" in html
+    assert "sep-done" not in render_answer(answer, turn=2, upto=3)  # still appearing
+    assert "&lt;b&gt;" in render_question("<b>gras</b>") and "\n\n" not in html

@@ -43,7 +43,9 @@ def live_server(app: Any, port: int | None = None) -> Iterator[str]:
 @contextmanager
 def host_site(chat_origin: str, port: int | None = None) -> Iterator[int]:
     """Serve examples/host.html (its widget pointed at `chat_origin`) as the association's site."""
-    page = (Path(__file__).resolve().parent.parent / "examples" / "host.html").read_text(encoding="utf-8")
+    page = (Path(__file__).resolve().parent.parent / "examples" / "host.html").read_text(
+        encoding="utf-8"
+    )
     body = page.replace("http://127.0.0.1:7860", chat_origin).encode("utf-8")
 
     class Handler(SimpleHTTPRequestHandler):
