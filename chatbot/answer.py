@@ -107,6 +107,16 @@ class SentenceRanker:
         self.passages = passages
         self.lexical_weight = lexical_weight
         self.number_bonus = number_bonus
+        # Folding and stemming a sentence costs more than scoring it: done once per sentence.
+        self._term_cache: dict[str, frozenset[str]] = {}
+
+    def _terms(self, text: str) -> frozenset[str]:
+        terms = self._term_cache.get(text)
+        if terms is None:
+            if len(self._term_cache) > 100_000:  # bounded: a large corpus must not grow it forever
+                self._term_cache.clear()
+            terms = self._term_cache[text] = frozenset(content_terms(text))
+        return terms
 
     def rank(self, request: AnswerRequest) -> list[ScoredSentence]:
         wants_number = bool(_NUMERIC_QUESTION.search(" ".join(words(request.question))))
@@ -124,7 +134,7 @@ class SentenceRanker:
                 if row is None:
                     continue
                 dense = float(self.index.sentence_vectors[row] @ request.query_vector)
-                present = set(content_terms(sentence.text))
+                present = self._terms(sentence.text)
                 coverage = sum(w for t, w in weights.items() if t in present) / total
                 # A prior for the passage's rank: the best passage usually holds the answer.
                 score = dense + self.lexical_weight * coverage - self.passage_prior * (hit.rank - 1)
