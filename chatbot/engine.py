@@ -26,7 +26,7 @@ from .errors import InvalidQuestion
 from .index import Embedder, Index, corpus_hash, load_index, read_manifest
 from .records import Answer, AnswerRequest
 from .retrieve import Mode, Retriever
-from .textnorm import content_terms, fold, looks_english
+from .textnorm import STOP_WORDS, content_terms, fold, looks_english, with_lay_terms, words
 
 # Words that point back to an earlier turn: "Et ses effets secondaires ?", "ça marche ?"
 _ANAPHORA = re.compile(
@@ -134,7 +134,7 @@ class Engine:
         self, question: str, history: list[dict[str, str]] | None, mode: Mode = "hybrid"
     ) -> tuple[AnswerRequest, list[ScoredSentence]]:
         """Retrieve the passages and rank their sentences: everything before the decision."""
-        search_query = contextualize(question, history or [])
+        search_query = with_lay_terms(contextualize(question, history or []))
         retrieval = self.retriever.search(search_query, self.settings.top_k, mode)
         request = AnswerRequest(
             question=question,
@@ -155,13 +155,18 @@ def _with_treatment_warning(answer: Answer) -> Answer:
 
 
 def contextualize(question: str, history: list[dict[str, str]]) -> str:
-    """The question completed with the previous user turn when it depends on it."""
+    """The question completed with the subject of the previous user turn when it depends on it.
+
+    Only the previous turn's content words are carried over ("c'est quoi l'ocrevus ?" gives
+    "ocrevus"): its question words would pull retrieval back to the previous answer.
+    """
     previous = [t.get("content", "") for t in history if t.get("role") == "user"]
     if not previous:
         return question
     folded = re.sub(r"[\s'’\-]+", " ", fold(question)).strip()
     if _ANAPHORA.search(folded) or len(content_terms(question)) <= 2:
-        return f"{previous[-1]} {question}"
+        subject = [w for w in words(previous[-1]) if w not in STOP_WORDS and (len(w) >= 4 or w.isdigit())]
+        return f"{' '.join(subject) or previous[-1]} {question}"
     return question
 
 

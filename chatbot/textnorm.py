@@ -110,3 +110,38 @@ def looks_english(text: str) -> bool:
     en = sum(t in _EN_MARKERS for t in tokens)
     fr = sum(t in _FR_MARKERS for t in tokens)
     return en >= 2 and en > 2 * fr
+
+
+# Patients' everyday words next to the words the documents use. A question containing the
+# first is searched with the second too ("effets secondaires" -> "tolérance").
+LAY_TERMS = {
+    "effets secondaires": "tolérance effets indésirables",
+    "effet secondaire": "tolérance effets indésirables",
+    "piqure": "injection sous-cutanée",
+    "piqures": "injection sous-cutanée",
+    "bebe": "grossesse",
+    "enceinte": "grossesse",
+    "mourir": "mortalité décès",
+    "meurt": "mortalité décès",
+    "cachet": "comprimé voie orale",
+    "cachets": "comprimé voie orale",
+    "medoc": "traitement",
+    "medocs": "traitement",
+    "medicament": "traitement",
+    "medicaments": "traitement",
+    "deprime": "dépressifs",
+    "moral": "dépressifs qualité de vie",
+    "sport": "activité physique",
+    "vaccin": "vaccination",
+    "vaccins": "vaccination",
+    "neuro": "neurologue",
+    "greffe": "transplantation",
+    "autogreffe": "transplantation autologue",
+}
+_LAY_PATTERN = re.compile(r"\b(" + "|".join(sorted(map(re.escape, LAY_TERMS), key=len, reverse=True)) + r")\b")
+
+
+def with_lay_terms(text: str) -> str:
+    """`text` followed by the documents' words for the everyday words it uses."""
+    found = dict.fromkeys(LAY_TERMS[m] for m in _LAY_PATTERN.findall(" ".join(words(text))))
+    return f"{text} ({' '.join(found)})" if found else text
