@@ -134,8 +134,10 @@ class Engine:
         self, question: str, history: list[dict[str, str]] | None, mode: Mode = "hybrid"
     ) -> tuple[AnswerRequest, list[ScoredSentence]]:
         """Retrieve the passages and rank their sentences: everything before the decision."""
-        search_query = with_lay_terms(contextualize(question, history or []))
-        retrieval = self.retriever.search(search_query, self.settings.top_k, mode)
+        search_query = contextualize(question, history or [])
+        # The documents' words for lay words help retrieval; they are not the patient's words,
+        # so the support decision and the sentence ranking do not see them.
+        retrieval = self.retriever.search(with_lay_terms(search_query), self.settings.top_k, mode)
         request = AnswerRequest(
             question=question,
             search_query=search_query,

@@ -58,11 +58,11 @@ DOCS = [
     ),
 ]
 
-# Fitted by hand for the fake embedder: answer when the question's words are in the passage.
+# Set by hand for the fake embedder: answer when the question's words are in a sentence.
 FAKE_CALIBRATION = Calibration(
-    weights={"passage_coverage": 6.0, "unknown_terms": -2.0},
-    means={"passage_coverage": 0.3, "unknown_terms": 0.5},
-    scales={"passage_coverage": 1.0, "unknown_terms": 1.0},
+    weights={"sentence_coverage": 6.0, "unknown_terms": -2.0},
+    means={"sentence_coverage": 0.3, "unknown_terms": 0.5},
+    scales={"sentence_coverage": 1.0, "unknown_terms": 1.0},
     bias=0.0,
 )
 
