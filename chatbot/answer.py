@@ -21,7 +21,7 @@ import numpy as np
 from . import texts_fr
 from .index import Index
 from .records import Answer, AnswerRequest, Chunk, Citation, Hit, Sentence
-from .textnorm import content_terms, looks_english, words
+from .textnorm import content_terms, looks_english, with_lay_terms, words
 
 CALIBRATION_PATH = Path(__file__).with_name("calibration.json")
 MIN_SENTENCE_WORDS = 5  # shorter lines are headings, author lines or captions
@@ -120,7 +120,8 @@ class SentenceRanker:
 
     def rank(self, request: AnswerRequest) -> list[ScoredSentence]:
         wants_number = bool(_NUMERIC_QUESTION.search(" ".join(words(request.question))))
-        terms = _query_terms(self.index, request)
+        # The documents' words for the patient's lay words count as the patient's own here.
+        terms = list(dict.fromkeys(self.index.lexical.query_terms(with_lay_terms(request.search_query))))
         weights = {t: self.index.lexical.idf_of(t) for t in terms}
         total = sum(weights.values()) or 1.0
         seen: set[str] = set()
@@ -151,7 +152,9 @@ def _query_terms(index: Index, request: AnswerRequest) -> list[str]:
 
 def _quotable(text: str) -> bool:
     tokens = words(text)
-    if len(tokens) < MIN_SENTENCE_WORDS:
+    # Too short: headings, signatures, captions. A question (an interview's heading) answers
+    # nothing either.
+    if len(tokens) < MIN_SENTENCE_WORDS or text.rstrip().endswith("?"):
         return False
     # Bibliographic references (English titles, journal volumes) are no answer for a patient.
     return not looks_english(text) and "doi" not in tokens

@@ -13,7 +13,13 @@ from typing import Any
 
 import pytest
 
-from chatbot.evaluate import Question, compute_metrics, failures, first_relevant_rank, read_questions
+from chatbot.evaluate import (
+    Question,
+    compute_metrics,
+    failures,
+    first_relevant_rank,
+    read_questions,
+)
 from chatbot.report import ACCEPTANCE, RunReport, acceptance_gates, write_reports
 
 pytestmark = pytest.mark.integration
@@ -72,7 +78,8 @@ def test_question_set_meets_the_acceptance_level(metric: str, run: Any) -> None:
     value, level = metrics[metric], ACCEPTANCE[metric]
     assert value is not None, f"{metric} : aucune question de {QUESTIONS.name} ne le mesure"
     culprits = _culprits(metric, questions, results)
+    shown = ", ".join(culprits[:15]) + (f" … (+{len(culprits) - 15})" if len(culprits) > 15 else "")
     assert value >= level - 1e-9, (
-        f"{metric} = {value:.3f} < {level:.2f} ; en cause : {', '.join(culprits)} "
+        f"{metric} = {value:.3f} < {level:.2f} ; en cause : {shown} "
         f"(détail : {REPORT_DIR / 'gate.html'})"
     )

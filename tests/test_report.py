@@ -119,10 +119,9 @@ def test_html_report_is_self_contained_and_escapes_corpus_text(engine):
     tags = _tags(page)
     assert {t for t, _ in tags} <= {"html", "head", "meta", "title", "style", "body", "main", "h1", "h2", "h3", "p",
                                     "code", "b", "br", "table", "tr", "th", "td", "section", "div", "span", "ul",
-                                    "li", "details", "summary"}  # fmt: skip
-    assert not [
-        a for _, attrs in tags for a, _ in attrs if a in ("src", "href") or a.startswith("on")
-    ]
+                                    "li", "details", "summary", "a"}  # fmt: skip
+    assert not [a for _, attrs in tags for a, _ in attrs if a == "src" or a.startswith("on")]
+    assert all(v.startswith("#q-") for _, attrs in tags for a, v in attrs if a == "href")
     assert not re.search(r"@import|url\(", page[page.index("<style>") : page.index("</style>")])
     assert "default-src 'none'" in page
 
