@@ -120,9 +120,13 @@ class SentenceRanker:
 
     def rank(self, request: AnswerRequest) -> list[ScoredSentence]:
         wants_number = bool(_NUMERIC_QUESTION.search(" ".join(words(request.question))))
-        # The documents' words for the patient's lay words count as the patient's own here.
-        terms = list(dict.fromkeys(self.index.lexical.query_terms(with_lay_terms(request.search_query))))
-        weights = {t: self.index.lexical.idf_of(t) for t in terms}
+        # The message's own words (with the documents' words for its lay words) count twice
+        # as much as the subject carried over from the conversation: in a follow-up such as
+        # "Et ses effets secondaires ?" they are what is asked.
+        lexical = self.index.lexical
+        own = set(lexical.query_terms(with_lay_terms(request.question)))
+        terms = list(dict.fromkeys([*own, *_query_terms(self.index, request)]))
+        weights = {t: lexical.idf_of(t) * (2.0 if t in own else 1.0) for t in terms}
         total = sum(weights.values()) or 1.0
         seen: set[str] = set()
         scored: list[ScoredSentence] = []

@@ -137,13 +137,6 @@ LAY_TERMS = {
     "neuro": "neurologue",
     "greffe": "transplantation",
     "autogreffe": "transplantation autologue",
-    # brand and molecule names of the same drug, as the documents pair them
-    "ocrevus": "ocrelizumab",
-    "ocrelizumab": "ocrevus",
-    "gilenya": "fingolimod",
-    "fingolimod": "gilenya",
-    "qizenday": "biotine",
-    "kesimpta": "ofatumumab",
 }
 _LAY_PATTERN = re.compile(r"\b(" + "|".join(sorted(map(re.escape, LAY_TERMS), key=len, reverse=True)) + r")\b")
 
