@@ -124,7 +124,9 @@ class SentenceRanker:
         # as much as the subject carried over from the conversation: in a follow-up such as
         # "Et ses effets secondaires ?" they are what is asked.
         lexical = self.index.lexical
-        own = set(lexical.query_terms(with_lay_terms(request.question)))
+        said = set(lexical.query_terms(request.question))
+        # An equivalent the documents never use would only dilute the coverage.
+        own = said | {t for t in lexical.query_terms(with_lay_terms(request.question)) if t in lexical.terms}
         terms = list(dict.fromkeys([*own, *_query_terms(self.index, request)]))
         weights = {t: lexical.idf_of(t) * (2.0 if t in own else 1.0) for t in terms}
         total = sum(weights.values()) or 1.0

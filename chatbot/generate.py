@@ -282,7 +282,9 @@ def renumber(kept: list[CheckedSentence], passages: dict[int, Chunk]) -> tuple[s
                 citations.append(Citation(numbers[key], passages[quote.n], quote.text))
             markers.append(f"[{numbers[key]}]")
         sentences.append(_with_markers(sentence.claim, "".join(dict.fromkeys(markers))))
-    return " ".join(sentences), citations
+    # One sentence a line: a verified sentence is never glued to the next one, whatever the
+    # next one starts with (a bullet, a lower-case word), so it is read and checked alone.
+    return "\n".join(sentences), citations
 
 
 def _with_markers(claim: str, markers: str) -> str:

@@ -50,6 +50,14 @@ class FakeOpenAIServer:
         """Stream `text` in pieces of `piece` characters, then finish_reason and [DONE]."""
         self._behaviour = _stream(text, piece=piece, finish=finish)
 
+    def reply_from(self, write: Callable[[dict[str, Any]], str]) -> None:
+        """Stream the text `write(request_body)` returns: an answer made from the prompt."""
+
+        def respond(h: _Handler) -> None:
+            _stream(write(h.server.fake.requests[-1]))(h)  # type: ignore[attr-defined]
+
+        self._behaviour = respond
+
     def reply_cut(self, text: str, *, after: int) -> None:
         """Stream the first `after` characters of `text`, then close the connection."""
         self._behaviour = _stream(text, piece=7, cut_after=after)

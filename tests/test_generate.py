@@ -195,8 +195,8 @@ def test_good_answer_is_kept_and_renumbered(server, fallback) -> None:
 
     assert answer.backend == "generative" and fallback.calls == 0
     assert answer.text == (
-        "L'activité physique adaptée est efficace sur la fatigue chronique [1]. "
-        "Dans une étude, la fatigue a diminué de 34 % après douze semaines [2]. "
+        "L'activité physique adaptée est efficace sur la fatigue chronique [1].\n"
+        "Dans une étude, la fatigue a diminué de 34 % après douze semaines [2].\n"
         "L'ocrelizumab réduit le taux annualisé de poussées de 46 % [3]."
     )
     # one citation per marker, each quoting the exact span of its passage that supports it
