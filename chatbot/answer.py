@@ -100,7 +100,7 @@ class SentenceRanker:
         passages: int = 4,
         lexical_weight: float = 0.15,
         number_bonus: float = 0.02,
-        passage_prior: float = 0.005,
+        passage_prior: float = 0.04,  # fact coverage 0.663 -> 0.653, citation precision 0.637 -> 0.738
     ) -> None:
         self.index = index
         self.passage_prior = passage_prior

@@ -74,7 +74,7 @@ def main() -> None:
                 )
                 page.goto(chat)
                 page.wait_for_selector("#sep-question textarea")
-                answer = ask(page, "quels sont les effets secondaires de l'ocrelizumab ?")
+                answer = ask(page, "la biotine a forte dose ca marche ?")
                 answer.locator("a.sep-cite").first.click()
                 page.wait_for_timeout(400)
                 page.locator('[data-testid="user"]').last.evaluate(

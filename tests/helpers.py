@@ -58,11 +58,12 @@ DOCS = [
     ),
 ]
 
-# Set by hand for the fake embedder: answer when the question's words are in a sentence.
+# Set by hand for the fake embedder: answer when the corpus knows the question's words and a
+# passage shares them.
 FAKE_CALIBRATION = Calibration(
-    weights={"sentence_coverage": 6.0, "unknown_terms": -2.0},
-    means={"sentence_coverage": 0.3, "unknown_terms": 0.5},
-    scales={"sentence_coverage": 1.0, "unknown_terms": 1.0},
+    weights={"unknown_terms": -4.0, "passage_dense": 10.0, "rankings_agree": 1.0},
+    means={"unknown_terms": 0.5, "passage_dense": 0.25, "rankings_agree": 0.5},
+    scales={"unknown_terms": 1.0, "passage_dense": 1.0, "rankings_agree": 1.0},
     bias=0.0,
 )
 
