@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from . import texts_fr
 from .errors import InvalidQuestion
 from .feedback import Feedback, index_version
+from .records import refusal_result
 
 DESCRIPTION = (
     "Questions-réponses citées sur les documents de l'association. `POST /api/ask` renvoie "
@@ -145,7 +146,7 @@ def ask(body: AskRequest, request: Request) -> Any:
             length=len(body.question.strip()), limit=engine.settings.max_question_chars
         )
         if exc.reason == "not_french":
-            return _refusal(body.id, body.question, message)
+            return refusal_result(body.id, body.question, message)
         return JSONResponse({"detail": message, "code": exc.reason}, status_code=400)
     # Already the documented shape: returned as is, without a second validation pass.
     return JSONResponse(answer.to_result(body.id, body.question))
@@ -263,15 +264,3 @@ def _error_message(error: dict[str, Any]) -> str:
     return template.format(field=field)
 
 
-def _refusal(qid: str, question: str, message: str) -> dict[str, Any]:
-    return {
-        "id": qid,
-        "question": question,
-        "answer": message,
-        "refused": True,
-        "safety": None,
-        "citations": [],
-        "retrieved": [],
-        "timings_ms": {"retrieve": 0.0, "answer": 0.0, "total": 0.0},
-        "backend": "extractive",
-    }

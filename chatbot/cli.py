@@ -8,7 +8,6 @@ import json
 import os
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 from . import texts_fr  # noqa: E402
 from .config import Settings  # noqa: E402
 from .errors import ChatbotError, InvalidQuestion  # noqa: E402
+from .records import refusal_result  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
 # --- index ------------------------------------------------------------------------------------
 def cmd_index(args: argparse.Namespace) -> int:
     from .chunk import ChunkSettings
-    from .index import build_index, corpus_hash, read_manifest, save_index
+    from .index import build_index, corpus_hash, save_index
     from .ingest import load_corpus
     from .model import load_embedder
 
@@ -161,7 +161,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     except InvalidQuestion as exc:
         message = input_error_message(exc, engine.settings.max_question_chars, args.question)
         if args.json:
-            print(json.dumps(_invalid_result("ask", args.question, message), ensure_ascii=False))
+            print(json.dumps(refusal_result("ask", args.question, message), ensure_ascii=False))
         else:
             print(message)
         return 1
@@ -184,19 +184,6 @@ def input_error_message(exc: InvalidQuestion, limit: int, question: object) -> s
     return texts_fr.INPUT_ERRORS[exc.reason].format(length=length, limit=limit)
 
 
-def _invalid_result(qid: str, question: str, message: str) -> dict[str, Any]:
-    return {
-        "id": qid,
-        "question": question,
-        "answer": message,
-        "refused": True,
-        "safety": None,
-        "citations": [],
-        "retrieved": [],
-        "timings_ms": {"retrieve": 0.0, "answer": 0.0, "total": 0.0},
-    }
-
-
 # --- eval ---------------------------------------------------------------------------------------
 def _gate(text: str) -> Any:
     from .report import parse_gate
@@ -216,7 +203,7 @@ def answer_questions(engine: Any, questions: list[Any], mode: str = "hybrid", pr
             return engine.ask(q.question, q.history, mode=mode).to_result(q.id, q.question)
         except InvalidQuestion as exc:
             message = input_error_message(exc, engine.settings.max_question_chars, q.question)
-            return _invalid_result(q.id, q.question, message)
+            return refusal_result(q.id, q.question, message)
 
     return run(questions, ask, progress=progress)
 

@@ -11,7 +11,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-
 from . import safety, texts_fr
 from .answer import (
     AnswerBackend,

@@ -98,7 +98,6 @@ def build_index(
     corpus_digest: str,
     progress: bool = False,
 ) -> Index:
-    import faiss
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from .textnorm import fold
 
 
-class Rule(str, Enum):
+class Rule(StrEnum):
     SUICIDE = "suicide"
     EMERGENCY = "emergency"
     TREATMENT_DECISION = "treatment_decision"
@@ -69,7 +69,7 @@ EMERGENCY = _any(
 )
 
 TREATMENT_DECISION = _any(
-    rf"\b(?:est ce que|est-ce que|estce que|esque|je peux|je peut|j peux|puis je|dois je|je dois|je devrais|faut il que je|je vais|je veux|je voudrais|j aimerais|on peut|peut on)\b.*\b(?:arret\w*|stopp\w*|interromp\w*|chang\w*|switch\w*|diminu\w*|baiss\w*|augment\w*|doubl\w*|saut\w*|espac\w*|reduir\w*|prendre|remplac\w*|passer (?:a|au|sous)|demand\w*|commenc\w*|essay\w*|tent\w*)\b",
+    r"\b(?:est ce que|est-ce que|estce que|esque|je peux|je peut|j peux|puis je|dois je|je dois|je devrais|faut il que je|je vais|je veux|je voudrais|j aimerais|on peut|peut on)\b.*\b(?:arret\w*|stopp\w*|interromp\w*|chang\w*|switch\w*|diminu\w*|baiss\w*|augment\w*|doubl\w*|saut\w*|espac\w*|reduir\w*|prendre|remplac\w*|passer (?:a|au|sous)|demand\w*|commenc\w*|essay\w*|tent\w*)\b",
     r"\b(?:j\s*)?(?:arret\w*|stopp?\w*|chang\w*|doubl\w*|diminu\w*|augment\w*|saut\w*)\s+(?:de\s+)?(?:mon|ma|mes)\s+\w+",
     r"\bje (?:veux|voudrais|vais) (?:une|un|le|la|les|des)\s+(?:traitement|greffe|perfusion|injection|medicament|ocrevus|biotine|interferon)\w*",
     r"\bquelle dose\b.*\b(?:je|dois|prendre)\b|\bcombien (?:de mg|je dois prendre)\b",

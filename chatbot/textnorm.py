@@ -16,26 +16,11 @@ _WORD = re.compile(r"[0-9]+(?:[.,][0-9]+)?|[^\W\d_]+", re.UNICODE)
 # French function words, folded (no accents). Kept short and explicit rather than imported,
 # so that what the lexical index ignores is visible here.
 STOP_WORDS = frozenset(
-    """
-    a ai aie aient aies ait alors as au aucun aucune aupres auquel aussi autre autres aux
-    avaient avais avait avant avec avez aviez avoir avons ayant c ca ce ceci cela celle celles
-    celui ces cet cette ceux chaque chez ci comme comment d dans de des deja depuis dont du
-    elle elles en encore entre es est et etaient etais etait etant ete etes etre eu eux fait
-    faire fais font fut il ils j je jusqu l la le les leur leurs lui m ma mais me meme memes
-    mes moi mon n ne ni nos notre nous on ont ou par parce pas peu peut peuvent plus pour
-    pourquoi qu quand que quel quelle quelles quels qui quoi s sa sans se ses si sien soi soit
-    son sont sous suis sur t ta te tes toi ton tous tout toute toutes tres tu un une unes uns
-    vers via vos votre vous y
-    bonjour svp merci stp slt salut
-    """.split()
+    ["a", "ai", "aie", "aient", "aies", "ait", "alors", "as", "au", "aucun", "aucune", "aupres", "auquel", "aussi", "autre", "autres", "aux", "avaient", "avais", "avait", "avant", "avec", "avez", "aviez", "avoir", "avons", "ayant", "c", "ca", "ce", "ceci", "cela", "celle", "celles", "celui", "ces", "cet", "cette", "ceux", "chaque", "chez", "ci", "comme", "comment", "d", "dans", "de", "des", "deja", "depuis", "dont", "du", "elle", "elles", "en", "encore", "entre", "es", "est", "et", "etaient", "etais", "etait", "etant", "ete", "etes", "etre", "eu", "eux", "fait", "faire", "fais", "font", "fut", "il", "ils", "j", "je", "jusqu", "l", "la", "le", "les", "leur", "leurs", "lui", "m", "ma", "mais", "me", "meme", "memes", "mes", "moi", "mon", "n", "ne", "ni", "nos", "notre", "nous", "on", "ont", "ou", "par", "parce", "pas", "peu", "peut", "peuvent", "plus", "pour", "pourquoi", "qu", "quand", "que", "quel", "quelle", "quelles", "quels", "qui", "quoi", "s", "sa", "sans", "se", "ses", "si", "sien", "soi", "soit", "son", "sont", "sous", "suis", "sur", "t", "ta", "te", "tes", "toi", "ton", "tous", "tout", "toute", "toutes", "tres", "tu", "un", "une", "unes", "uns", "vers", "via", "vos", "votre", "vous", "y", "bonjour", "svp", "merci", "stp", "slt", "salut"]
 ) | frozenset(
     # What patients wrap a question in: interrogatives, modal verbs, fillers. They say
     # nothing about the topic, so neither retrieval nor the refusal decision should use them.
-    """
-    combien quoi lequel laquelle lesquels peux peut veux veut voudrais faut faudrait dois
-    doit devrais sert servent exactement vraiment normal normalement truc trucs chose choses
-    ok oui non bien mieux alors donc voila ici quand maintenant bref genre
-    """.split()
+    ["combien", "quoi", "lequel", "laquelle", "lesquels", "peux", "peut", "veux", "veut", "voudrais", "faut", "faudrait", "dois", "doit", "devrais", "sert", "servent", "exactement", "vraiment", "normal", "normalement", "truc", "trucs", "chose", "choses", "ok", "oui", "non", "bien", "mieux", "alors", "donc", "voila", "ici", "quand", "maintenant", "bref", "genre"]
 )
 
 # SMS spellings of function words, as patients type them on a phone.
@@ -94,11 +79,10 @@ def content_terms(text: str) -> list[str]:
 
 
 _EN_MARKERS = frozenset(
-    "the is are what which how does do can should my with and of to for side effects about".split()
+    ["the", "is", "are", "what", "which", "how", "does", "do", "can", "should", "my", "with", "and", "of", "to", "for", "side", "effects", "about"]
 )
 _FR_MARKERS = frozenset(
-    "le la les est sont quels quelles quel comment que qui une des du je mon ma mes pour avec "
-    "et effets sur il elle on peut ca sep".split()
+    ["le", "la", "les", "est", "sont", "quels", "quelles", "quel", "comment", "que", "qui", "une", "des", "du", "je", "mon", "ma", "mes", "pour", "avec", "et", "effets", "sur", "il", "elle", "on", "peut", "ca", "sep"]
 )
 
 

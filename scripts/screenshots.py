@@ -22,20 +22,9 @@ from chatbot.config import Settings  # noqa: E402
 from chatbot.engine import Engine  # noqa: E402
 from chatbot.feedback import FeedbackStore  # noqa: E402
 from chatbot.web import create_app  # noqa: E402
-from tests.webserver import free_port, host_site, live_server  # noqa: E402
+from tests.webserver import CHROMIUM_ARGS, free_port, host_site, live_server  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP *.asso.test 127.0.0.1",
-]
 
 
 def ask(scope, question: str):  # type: ignore[no-untyped-def]
@@ -61,7 +50,7 @@ def main() -> None:
         app = create_app(settings, Engine.load(settings), FeedbackStore(settings.feedback_db))
         chat = f"http://chat.asso.test:{chat_port}"
         with live_server(app, chat_port), host_site(chat, site_port), sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             for name, viewport, mobile in (
                 ("chat", (1100, 1100), False),
                 ("chat-phone", (412, 915), True),

@@ -19,22 +19,10 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 from chatbot.config import Settings  # noqa: E402
 from chatbot.feedback import FeedbackStore  # noqa: E402
 from chatbot.textnorm import fold_for_match  # noqa: E402
-from tests.webserver import free_port, host_site, live_server  # noqa: E402
+from tests.webserver import CHROMIUM, CHROMIUM_ARGS, free_port, host_site, live_server  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP *.asso.test 127.0.0.1, MAP *.pirate.test 127.0.0.1",
-]
 TIMEOUT_MS = 15_000
 
 

@@ -11,6 +11,21 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+# Debian's chromium, headless, with nothing reaching outside (DEVELOPERS.md).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    # Test host names on loopback: the association's site and a site that is not allowed.
+    "--host-resolver-rules=MAP *.asso.test 127.0.0.1, MAP *.pirate.test 127.0.0.1",
+]
+
 
 def free_port() -> int:
     with socket.socket() as s:
