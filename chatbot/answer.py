@@ -13,6 +13,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
@@ -175,6 +176,12 @@ def assess_support(
     return Support(answered=p >= calibration.threshold, probability=p, features=features)
 
 
+@lru_cache(maxsize=4096)
+def _passage_terms(text: str) -> frozenset[str]:
+    # The same few passages come first for many questions: stem each once.
+    return frozenset(content_terms(text))
+
+
 def support_features(
     index: Index, request: AnswerRequest, ranked: list[ScoredSentence]
 ) -> dict[str, float]:
@@ -185,7 +192,7 @@ def support_features(
     total = sum(weights.values()) or 1.0
     unknown = sum(w for t, w in weights.items() if t not in lexical.terms) / total
     best = ranked[0] if ranked else None
-    top_passage = set(content_terms(request.hits[0].chunk.text)) if request.hits else set()
+    top_passage = _passage_terms(request.hits[0].chunk.text) if request.hits else frozenset()
     passage_cov = sum(w for t, w in weights.items() if t in top_passage) / total
     top = request.hits[0] if request.hits else None
     agree = 1.0 if top and top.dense_rank and top.lexical_rank and max(top.dense_rank, top.lexical_rank) <= 3 else 0.0

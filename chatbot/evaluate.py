@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,21 +32,29 @@ class Question:
     facts: list[list[str]] = field(default_factory=list)
 
 
-def read_questions(path: Path) -> list[Question]:
-    """Read a question file, with the line number and the bad value in every error."""
+def read_jsonl(
+    path: Path, error: type[Exception], what: str
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line; `error` names the file and the line."""
     if not path.is_file():
-        raise QuestionFileError(f"Fichier de questions introuvable : {path}")
-    questions: list[Question] = []
-    seen: set[str] = set()
+        raise error(f"{what} introuvable : {path}")
     for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
         try:
             raw = json.loads(line)
         except ValueError as exc:
-            raise QuestionFileError(f"{path}:{lineno}: JSON invalide ({exc})") from exc
+            raise error(f"{path}:{lineno}: JSON invalide ({exc})") from exc
         if not isinstance(raw, dict):
-            raise QuestionFileError(f"{path}:{lineno}: un objet JSON est attendu, pas {raw!r:.60}")
+            raise error(f"{path}:{lineno}: un objet JSON est attendu, pas {raw!r:.60}")
+        yield lineno, raw
+
+
+def read_questions(path: Path) -> list[Question]:
+    """Read a question file, with the line number and the bad value in every error."""
+    questions: list[Question] = []
+    seen: set[str] = set()
+    for lineno, raw in read_jsonl(path, QuestionFileError, "Fichier de questions"):
         for key in ("id", "question"):
             if not isinstance(raw.get(key), str):
                 raise QuestionFileError(f"{path}:{lineno}: champ {key!r} manquant ou non texte")

@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ResultFileError
-from .evaluate import Question, compute_metrics, failures, first_relevant_rank, is_relevant
+from .evaluate import (
+    Question,
+    compute_metrics,
+    failures,
+    first_relevant_rank,
+    is_relevant,
+    read_jsonl,
+)
 
 # The acceptance levels of the engine issue: `make test` fails below any of them.
 ACCEPTANCE: dict[str, float] = {
@@ -97,17 +104,9 @@ def acceptance_gates() -> list[Gate]:
 # --- result files and comparison ----------------------------------------------------------------
 def read_results(path: Path) -> list[dict[str, Any]]:
     """A result file of ../shared/EVAL_FORMAT.md (JSON Lines)."""
-    if not path.is_file():
-        raise ResultFileError(f"Fichier de résultats introuvable : {path}")
     out = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as exc:
-            raise ResultFileError(f"{path}:{lineno}: JSON invalide ({exc})") from exc
-        if not isinstance(row, dict) or not isinstance(row.get("id"), str):
+    for lineno, row in read_jsonl(path, ResultFileError, "Fichier de résultats"):
+        if not isinstance(row.get("id"), str):
             raise ResultFileError(f"{path}:{lineno}: un résultat avec un champ 'id' est attendu")
         out.append(row)
     return out
