@@ -79,8 +79,8 @@ def _culprits(metric: str, questions: list[Question], results: list[dict[str, An
 NOT_YET_MET = {
     "recall@5": 0.949,
     "mrr@10": 0.828,
-    "fact_coverage": 0.653,
-    "refusal_accuracy_answerable": 0.939,
+    "fact_coverage": 0.694,
+    "refusal_accuracy_answerable": 0.949,
 }
 
 

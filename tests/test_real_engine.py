@@ -44,6 +44,14 @@ def test_answer_quotes_the_documents_with_sources(engine):
     assert cited.quote in cited.chunk.text
 
 
+def test_a_question_asking_how_often_is_answered_with_the_frequency(engine):
+    # The sentence on the premedication shares more words with the question; the one that
+    # answers "tous les combien" is the one with the interval.
+    answer = engine.ask("les perfusions d'ocrevus c'est tous les combien ?")
+    assert not answer.refused
+    assert "tous les 6 mois" in answer.text
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="not reached yet: retrieval finds the ocrelizumab article (rank 2) but the quoted "
