@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,7 +34,9 @@ class Settings:
 
     # --- retrieval ------------------------------------------------------------------------
     top_k: int = 10  # passages returned (the result format asks for at least 10)
-    candidates: int = 40  # depth of the dense and lexical lists before fusion
+    # Depth of the dense, lexical and sentence lists before fusion: 60 put one more relevant
+    # passage in the top 5 than 40 did (recall@5 0.959 -> 0.969); 80 and 100 changed nothing.
+    candidates: int = 60
     rrf_k: int = 10  # reciprocal-rank-fusion constant; 10 beat 30 and 60 on the question set
 
     # --- answer ---------------------------------------------------------------------------
@@ -71,5 +74,5 @@ class Settings:
         origins = os.environ.get("CHATBOT_ALLOWED_ORIGINS")
         if origins:  # comma- or space-separated, e.g. "https://www.asso.fr,https://asso.fr"
             s = replace(s, allowed_origins=tuple(o.rstrip("/") for o in origins.replace(",", " ").split()))
-        clean = {k: v for k, v in overrides.items() if v is not None}
+        clean: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
         return replace(s, **clean)

@@ -134,9 +134,11 @@ class Engine:
     ) -> tuple[AnswerRequest, list[ScoredSentence]]:
         """Retrieve the passages and rank their sentences: everything before the decision."""
         search_query = contextualize(question, history or [])
+        # What a follow-up is about: the words carried over from the previous turn.
+        subject = search_query[: -len(question)].strip() if search_query != question else ""
         # The documents' words for lay words help retrieval; they are not the patient's words,
         # so the support decision and the sentence ranking do not see them.
-        retrieval = self.retriever.search(with_lay_terms(search_query), self.settings.top_k, mode)
+        retrieval = self.retriever.search(with_lay_terms(search_query), self.settings.top_k, mode, subject)
         request = AnswerRequest(
             question=question,
             search_query=search_query,

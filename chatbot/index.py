@@ -241,7 +241,8 @@ def save_index(index: Index, out_dir: Path) -> None:
     os.replace(partial, out_dir / "sentences.npy")
     with (out_dir / "sentences.json").open("w", encoding="utf-8") as f:
         json.dump(sorted(index.sentence_ids, key=index.sentence_ids.__getitem__), f, ensure_ascii=False)
-    np.savez(out_dir / "lexical.npz", **index.lexical.to_arrays())
+    arrays: dict[str, Any] = index.lexical.to_arrays()
+    np.savez(out_dir / "lexical.npz", **arrays)
     # The manifest is written last: a build interrupted half-way leaves no valid index.
     (out_dir / "manifest.json").write_text(json.dumps(index.manifest, indent=2), encoding="utf-8")
 

@@ -52,11 +52,6 @@ def test_a_question_asking_how_often_is_answered_with_the_frequency(engine):
     assert "tous les 6 mois" in answer.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not reached yet: retrieval finds the ocrelizumab article (rank 2) but the quoted "
-    "sentences are its definition and the ofatumumab comparison, not its tolerance paragraph",
-)
 def test_follow_up_finds_the_side_effects_of_the_drug_of_the_previous_question(engine):
     first = "C'est quoi l'ocrelizumab ?"
     history = [{"role": "user", "content": first}, {"role": "assistant", "content": engine.ask(first).text}]
