@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
@@ -122,12 +122,14 @@ class SentenceRanker:
         # 0.12; 0.03 changed nothing).
         shape_bonus: float = 0.12,
         passage_prior: float = 0.04,  # fact coverage 0.663 -> 0.653, citation precision 0.637 -> 0.738
+        repeat_penalty: float = 0.1,  # for a sentence the previous answer already gave
     ) -> None:
         self.index = index
         self.passage_prior = passage_prior
         self.passages = passages
         self.lexical_weight = lexical_weight
         self.shape_bonus = shape_bonus
+        self.repeat_penalty = repeat_penalty
         # Folding and stemming a sentence costs more than scoring it: done once per sentence.
         self._term_cache: dict[str, frozenset[str]] = {}
 
@@ -151,6 +153,8 @@ class SentenceRanker:
         terms = list(dict.fromkeys([*own, *_query_terms(self.index, request)]))
         weights = {t: lexical.idf_of(t) * (2.0 if t in own else 1.0) for t in terms}
         total = sum(weights.values()) or 1.0
+        # What the previous answer already said: a follow-up asks for something else.
+        said_before = _last_answer_terms(request.history)
         seen: set[str] = set()
         scored: list[ScoredSentence] = []
         for hit in request.hits[: self.passages]:
@@ -168,9 +172,20 @@ class SentenceRanker:
                 score = dense + self.lexical_weight * coverage - self.passage_prior * (hit.rank - 1)
                 if shape is not None and shape.search(fold(sentence.text)):
                     score += self.shape_bonus
+                if said_before and len(present & said_before) >= REPEATED_SHARE * len(present):
+                    score -= self.repeat_penalty
                 scored.append(ScoredSentence(hit, sentence, i, score, dense, coverage))
         scored.sort(key=lambda s: -s.score)
         return scored
+
+
+# A sentence whose words were, for this share or more, in the previous answer repeats it.
+REPEATED_SHARE = 0.7
+
+
+def _last_answer_terms(history: list[dict[str, str]]) -> frozenset[str]:
+    answers = [turn.get("content", "") for turn in history if turn.get("role") == "assistant"]
+    return frozenset(content_terms(answers[-1])) if answers else frozenset()
 
 
 def _query_terms(index: Index, request: AnswerRequest) -> list[str]:
@@ -263,6 +278,7 @@ class ExtractiveAnswerer:
         # The sentence that matches a question best often sets the scene ("277 patients were
         # followed for 10 years") and the next one holds the answer ("51 % developed MS").
         self.with_next = with_next
+        self._positions: dict[str, int] | None = None  # chunk id -> row, made on first use
 
     def answer(self, request: AnswerRequest, ranked: list[ScoredSentence] | None = None) -> Answer:
         ranked = self.ranker.rank(request) if ranked is None else ranked
@@ -274,7 +290,7 @@ class ExtractiveAnswerer:
     def choose(self, ranked: list[ScoredSentence]) -> list[ScoredSentence]:
         if not ranked:
             return []
-        best = ranked[0]
+        best = self._with_room_after(ranked[0])
         chosen = [best]
         following = _next_sentence(best) if self.with_next else None
         if following is not None:
@@ -286,21 +302,72 @@ class ExtractiveAnswerer:
             if s.sentence.text not in taken:
                 chosen.append(s)
                 taken.add(s.sentence.text)
-        # A quote that opens on "Ce résultat…", "Ces patients…" or "Il…" means nothing, or
-        # something else, without the sentence it refers to: that sentence is quoted too.
-        for s in list(chosen):
+        # A quote that opens on "Ce résultat…", "Ces patients…" or "Ils…" means nothing, or
+        # something else, without the sentence it refers to: that sentence is quoted too. One
+        # that ends on "…deux prix ont été décernés à de jeunes chercheurs :" comes with what
+        # it announces.
+        for k, s in enumerate(list(chosen)):
+            if s.sentence.text.endswith(":"):
+                s = chosen[k] = self._with_room_after(s)
             before = _previous_sentence(s) if _REFERS_BACK.match(s.sentence.text) else None
-            if before is not None and before.sentence.text not in taken:
-                chosen.append(before)
-                taken.add(before.sentence.text)
+            context = ([before] if before else []) + _announced(s)
+            for c in context:
+                if c.sentence.text not in taken:
+                    chosen.append(c)
+                    taken.add(c.sentence.text)
         return chosen
+
+    def _with_room_after(self, s: ScoredSentence) -> ScoredSentence:
+        """`s`, or the same sentence in the document's next passage when `s` ends its own.
+
+        Passages overlap, so a sentence cut off from what follows it ("…décernés à de jeunes
+        chercheurs :" | "Nolwenn Jegou et Nilser Laines Medina") is whole in the next one.
+        """
+        if s.index + 1 < len(s.hit.chunk.sentences):
+            return s
+        following = self._next_chunk(s.hit.chunk)
+        if following is None:
+            return s
+        for i, sentence in enumerate(following.sentences[:-1]):
+            if sentence.text == s.sentence.text:
+                return ScoredSentence(replace(s.hit, chunk=following), sentence, i, s.score, s.dense, s.coverage)
+        return s
+
+    def _next_chunk(self, chunk: Chunk) -> Chunk | None:
+        chunks = self.ranker.index.chunks
+        if self._positions is None:
+            self._positions = {c.chunk_id: i for i, c in enumerate(chunks)}
+        i = self._positions.get(chunk.chunk_id)
+        if i is None or i + 1 >= len(chunks) or chunks[i + 1].doc_id != chunk.doc_id:
+            return None
+        return chunks[i + 1]
 
 
 # Openings that refer to the sentence before.
+# An impersonal "Il" ("Il a été montré", "Il existe", "Il faut") refers to nothing.
 _REFERS_BACK = re.compile(
-    r"^(?:Ce|Cet|Cette|Ces|Il|Elle|Ils|Elles|Celui|Celle|Ceux|Celles|Ceci|Cela|Leurs?|En effet"
-    r"|De plus|Par contre|Cependant|Toutefois|Néanmoins|Ainsi|Parmi eux|Parmi elles)\b"
+    r"^(?:Ce|Cet|Cette|Ces|Elle|Ils|Elles|Celui|Celle|Ceux|Celles|Ceci|Cela|Leurs?|En effet"
+    r"|De plus|Par contre|Cependant|Toutefois|Néanmoins|Ainsi|Parmi eux|Parmi elles"
+    r"|Il(?! (?:a |y a|est |existe|faut|s’agit|s'agit|semble|reste|convient|apparaît|importe|suffit)))\b"
 )
+
+
+def _announced(s: ScoredSentence, most: int = 4) -> list[ScoredSentence]:
+    """The lines a sentence ending with a colon introduces: a list, names, a link."""
+    if not s.sentence.text.endswith(":"):
+        return []
+    sentences = s.hit.chunk.sentences
+    out: list[ScoredSentence] = []
+    for i in range(s.index + 1, min(s.index + 1 + most, len(sentences))):
+        text = sentences[i].text
+        # What the colon announces may start a paragraph; a further paragraph is something else.
+        new_paragraph = i > s.index + 1 and "\n\n" in s.hit.chunk.text[sentences[i - 1].end : sentences[i].start]
+        if new_paragraph or _BYLINE.match(text) or text.endswith("?") or looks_english(text):
+            break
+        out.append(ScoredSentence(s.hit, sentences[i], i, s.score, s.dense, 0.0))
+        if text.endswith((".", "!", "…")):  # the end of the list
+            break
+    return out
 
 
 def _next_sentence(s: ScoredSentence) -> ScoredSentence | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from chatbot.answer import ExtractiveAnswerer, ScoredSentence, SentenceRanker, _quotable, compose
 from chatbot.chunk import split_sentences
 from chatbot.records import Chunk, Hit
@@ -11,21 +13,28 @@ TEXT = (
     "Par le Dr Hélène Zéphir, Neurologue - Hôpital Roger Salengro, Lille\n\n"
     "Une étude a suivi 277 patients dont l'IRM montrait des anomalies découvertes par hasard. "
     "Ce résultat était retrouvé chez les hommes et chez les femmes. "
-    "Par contre, la procédure reste réservée aux formes particulièrement actives."
+    "Par contre, la procédure reste réservée aux formes particulièrement actives.\n\n"
+    "Il a ainsi été montré que le risque était diminué de 32 %. "
+    "Deux prix ont été décernés à de jeunes chercheurs :\n\n"
+    "Nolwenn Jegou (Rennes) et Nilser Laines Medina (Marseille)\n\n"
+    "Ces distinctions soulignent l'engagement de la nouvelle génération."
 )
 
 
-def _hit() -> Hit:
-    chunk = Chunk(
-        chunk_id="greffe#0",
+def _chunk(text: str, position: int = 0) -> Chunk:
+    return Chunk(
+        chunk_id=f"greffe#{position}",
         doc_id="greffe",
-        position=0,
-        text=TEXT,
-        sentences=tuple(split_sentences(TEXT)),
+        position=position,
+        text=text,
+        sentences=tuple(split_sentences(text)),
         source="greffe.md",
         title="Greffe",
     )
-    return Hit(chunk=chunk, score=1.0, rank=1)
+
+
+def _hit(text: str = TEXT) -> Hit:
+    return Hit(chunk=_chunk(text), score=1.0, rank=1)
 
 
 def _scored(hit: Hit, starting: str, score: float) -> ScoredSentence:
@@ -33,8 +42,10 @@ def _scored(hit: Hit, starting: str, score: float) -> ScoredSentence:
     return ScoredSentence(hit, hit.chunk.sentences[i], i, score, score, 0.0)
 
 
-def _answerer() -> ExtractiveAnswerer:
-    return ExtractiveAnswerer(SentenceRanker.__new__(SentenceRanker), max_sentences=1, with_next=False)
+def _answerer(*chunks: Chunk) -> ExtractiveAnswerer:
+    ranker = SentenceRanker.__new__(SentenceRanker)
+    ranker.index = SimpleNamespace(chunks=list(chunks))  # only its passages are looked at
+    return ExtractiveAnswerer(ranker, max_sentences=1, with_next=False)
 
 
 def test_a_quote_that_refers_back_comes_with_the_sentence_it_refers_to():
@@ -57,3 +68,29 @@ def test_headings_and_bylines_are_never_quoted_as_an_answer():
     quotable = [s.text for s in _hit().chunk.sentences if _quotable(s.text)]
     assert not any(t.startswith(("Transplantation", "Par le Dr")) for t in quotable)
     assert any(t.startswith("Par contre") for t in quotable)
+
+
+def test_an_impersonal_il_needs_no_preceding_sentence():
+    hit = _hit()
+    chosen = _answerer().choose([_scored(hit, "Il a ainsi", 0.9)])
+    assert [s.sentence.text[:10] for s in chosen] == ["Il a ainsi"]
+
+
+def test_a_sentence_announcing_a_list_comes_with_the_list():
+    hit = _hit()
+    chosen = _answerer().choose([_scored(hit, "Deux prix", 0.9)])
+    text = compose(chosen, [hit]).text
+    # The names are a short line without a full stop, which alone would pass for a heading.
+    assert "Nolwenn Jegou (Rennes) et Nilser Laines Medina (Marseille)" in text
+    assert "Ces distinctions" not in text
+
+
+def test_a_list_cut_off_by_the_end_of_its_passage_is_taken_from_the_next_passage():
+    announcing = "Deux prix ont été décernés à de jeunes chercheurs :"
+    hit = _hit(f"Le congrès a eu lieu à Paris.\n\n{announcing}")
+    following = _chunk(f"{announcing}\n\nNolwenn Jegou (Rennes) et Nilser Laines Medina (Marseille)", 1)
+    chosen = _answerer(hit.chunk, following).choose([_scored(hit, "Deux prix", 0.9)])
+    answer = compose(chosen, [hit])
+    assert "Nolwenn Jegou" in answer.text
+    # One quote, from the passage that holds both.
+    assert len(answer.citations) == 1 and answer.citations[0].chunk.chunk_id == "greffe#1"

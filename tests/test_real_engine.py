@@ -52,6 +52,15 @@ def test_a_question_asking_how_often_is_answered_with_the_frequency(engine):
     assert "tous les 6 mois" in answer.text
 
 
+def test_a_follow_up_is_not_answered_with_what_was_just_said(engine):
+    first = "est-ce que l'interferon diminue le risque de deces ?"
+    said = engine.ask(first)
+    assert "32" in said.text
+    history = [{"role": "user", "content": first}, {"role": "assistant", "content": said.text}]
+    answer = engine.ask("et si on le prend plus de 3 ans ?", history)
+    assert "plus de 3 ans" in answer.text and "moitié" in answer.text
+
+
 def test_follow_up_finds_the_side_effects_of_the_drug_of_the_previous_question(engine):
     first = "C'est quoi l'ocrelizumab ?"
     history = [{"role": "user", "content": first}, {"role": "assistant", "content": engine.ask(first).text}]
