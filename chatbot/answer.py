@@ -269,6 +269,9 @@ class ExtractiveAnswerer:
         max_sentences: int = 3,
         margin: float = 0.025,
         with_next: bool = True,
+        # Fact coverage 0.714 -> 0.745 with 0.12 (0.724 with 0.06), citation precision 0.766
+        # -> 0.768; answers grow from 516 to 607 characters (median).
+        passage_margin: float = 0.12,
     ) -> None:
         if max_sentences <= 0:
             raise ValueError(f"max_sentences must be greater than 0. Currently, it is {max_sentences}")
@@ -278,6 +281,7 @@ class ExtractiveAnswerer:
         # The sentence that matches a question best often sets the scene ("277 patients were
         # followed for 10 years") and the next one holds the answer ("51 % developed MS").
         self.with_next = with_next
+        self.passage_margin = passage_margin
         self._positions: dict[str, int] | None = None  # chunk id -> row, made on first use
 
     def answer(self, request: AnswerRequest, ranked: list[ScoredSentence] | None = None) -> Answer:
@@ -302,6 +306,15 @@ class ExtractiveAnswerer:
             if s.sentence.text not in taken:
                 chosen.append(s)
                 taken.add(s.sentence.text)
+        # The best passage's next best sentence, within a wider margin: it costs no further
+        # source, and often holds the figure the best one leads to.
+        for s in ranked[1:]:
+            if s.score < best.score - self.passage_margin:
+                break
+            if s.hit.chunk.chunk_id == best.hit.chunk.chunk_id and s.sentence.text not in taken:
+                chosen.append(s)
+                taken.add(s.sentence.text)
+                break
         # A quote that opens on "Ce résultat…", "Ces patients…" or "Ils…" means nothing, or
         # something else, without the sentence it refers to: that sentence is quoted too. One
         # that ends on "…deux prix ont été décernés à de jeunes chercheurs :" comes with what

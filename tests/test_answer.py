@@ -94,3 +94,15 @@ def test_a_list_cut_off_by_the_end_of_its_passage_is_taken_from_the_next_passage
     assert "Nolwenn Jegou" in answer.text
     # One quote, from the passage that holds both.
     assert len(answer.citations) == 1 and answer.citations[0].chunk.chunk_id == "greffe#1"
+
+
+def test_the_best_passage_s_second_sentence_is_quoted_when_nearly_as_good():
+    hit = _hit()
+    answerer = ExtractiveAnswerer(_answerer().ranker, max_sentences=1, with_next=False, passage_margin=0.1)
+
+    def quoted(second_score: float) -> str:
+        ranked = [_scored(hit, "Une étude", 0.9), _scored(hit, "Il a ainsi", second_score)]
+        return " ".join(s.sentence.text for s in answerer.choose(ranked))
+
+    assert "32 %" in quoted(0.85)
+    assert "32 %" not in quoted(0.7)
