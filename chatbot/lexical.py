@@ -7,6 +7,8 @@ query words are corrected to the nearest corpus word within one or two edits, so
 
 from __future__ import annotations
 
+import bisect
+import os
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +33,7 @@ class LexicalIndex:
     _corrections: dict[str, str | None] = field(default_factory=dict, repr=False)
     _by_initial: dict[str, list[str]] = field(default_factory=dict, repr=False)
     _stems_by_initial: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    _sorted_terms: list[str] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         # Shortest words first, so that among equally close words the shorter one wins.
@@ -121,7 +124,28 @@ class LexicalIndex:
                 return stem(longer)
         # Misspelt endings that the stemmer keeps: "fatig" -> stem "fatigu", "vacin" -> "vaccin".
         fixed_stem = self._correct_stem(term)
-        return fixed_stem or term
+        if fixed_stem:
+            return fixed_stem
+        return self._same_family(term) or term
+
+    def _same_family(self, term: str, shared: int = 7) -> str | None:
+        """A known stem of the same word family: "temoignag" (témoignages) -> "temoignent".
+
+        Both must share their first seven letters, so that "transport" is no "transplant".
+        """
+        if len(term) < shared:
+            return None
+        if self._sorted_terms is None:
+            self._sorted_terms = sorted(self.terms)
+        prefix = term[:shared]
+        start = bisect.bisect_left(self._sorted_terms, prefix)
+        family = []
+        for known in self._sorted_terms[start:]:
+            if not known.startswith(prefix):
+                break
+            family.append(known)
+        # The closest relative: the longest common beginning, then the shortest stem.
+        return max(family, key=lambda k: (len(os.path.commonprefix([k, term])), -len(k)), default=None)
 
     def _correct_stem(self, term: str) -> str | None:
         if len(term) < 5:

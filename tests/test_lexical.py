@@ -1,0 +1,29 @@
+"""How patients' words meet the documents' words in the lexical index."""
+
+from __future__ import annotations
+
+from chatbot.lexical import LexicalIndex
+
+INDEX = LexicalIndex.build(
+    [
+        "Patients et neurologues témoignent de leur vécu avec la sclérose en plaques.",
+        "La transplantation de cellules souches hématopoïétiques autologues.",
+        "Le natalizumab et le satralizumab sont des anticorps.",
+    ]
+)
+
+
+def test_a_word_of_the_same_family_finds_the_documents_word():
+    # "témoignages" never occurs, "témoignent" does: same family, same documents.
+    (term,) = INDEX.query_terms("y a des temoignages ?")
+    assert term in INDEX.terms
+    assert INDEX.search([term], 3)[0][0] == 0
+
+
+def test_words_that_only_share_a_beginning_stay_apart():
+    (term,) = INDEX.query_terms("transport")
+    assert term not in INDEX.terms  # not "transplantation": an unknown word stays unknown
+
+
+def test_a_drug_name_is_never_corrected_into_another_drug():
+    assert INDEX.query_terms("natalizumab") != INDEX.query_terms("satralizumab")
