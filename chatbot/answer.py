@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -22,7 +23,7 @@ import numpy as np
 from . import texts_fr
 from .index import Index
 from .records import Answer, AnswerRequest, Chunk, Citation, Hit, Sentence
-from .textnorm import content_terms, fold, looks_english, with_lay_terms, words
+from .textnorm import SMS_WORDS, content_terms, fold, looks_english, with_lay_terms, words
 
 CALIBRATION_PATH = Path(__file__).with_name("calibration.json")
 MIN_SENTENCE_WORDS = 5  # shorter lines are headings, author lines or captions
@@ -88,24 +89,44 @@ _MONTH = r"(?:janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre
 # The shape of the answer a question asks for, and how a sentence of that shape looks (on
 # its folded text). The first question pattern that matches decides: "tous les combien"
 # wants a frequency ("tous les 6 mois"), "quand" a date, "combien" a figure.
-_ANSWER_SHAPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
+_NAMED = re.compile(
+    r"(?:\b(?:Dr|Pr|Professeure?|Docteure?)\.? [A-ZÉ]"
+    r"|\b(?:Ministère|Société|Agence|Haute Autorité|Fondation|Ligue|Assurance Maladie|laboratoires?)\b"
+    r"|(?<=\s)[A-ZÉÈ][a-zéèêëàâîïôöûüç]+[- ][A-ZÉÈ][a-zéèêëàâîïôöûüç]+)"
+)
+
+
+def _folded(pattern: re.Pattern[str]) -> Callable[[str], bool]:
+    return lambda text: pattern.search(fold(text)) is not None
+
+
+# The shape of the answer a question asks for, and how a sentence of that shape looks. The
+# first question pattern that matches decides: "tous les combien" wants a frequency ("tous
+# les 6 mois"), "quand" a date, "combien" a figure, a question opening on "qui" a name.
+_ANSWER_SHAPES: tuple[tuple[re.Pattern[str], Callable[[str], bool]], ...] = (
     (
         re.compile(r"\b(?:tous les combien|toutes les combien|combien de fois|a quel rythme|quelle frequence|a quelle frequence)\b"),
-        re.compile(r"\b(?:tous les|toutes les|chaque|fois par|par (?:jour|semaine|mois|an))\b"),
+        _folded(re.compile(r"\b(?:tous les|toutes les|chaque|fois par|par (?:jour|semaine|mois|an))\b")),
     ),
     (
         re.compile(r"\b(?:quand|quelle date|quelle annee|a partir de quand|depuis quand|de quand|en quelle annee)\b"),
-        re.compile(rf"\b(?:\d{{1,2}}(?:er)? {_MONTH}|{_MONTH} \d{{4}}|(?:19|20)\d\d)\b"),
+        _folded(re.compile(rf"\b(?:\d{{1,2}}(?:er)? {_MONTH}|{_MONTH} \d{{4}}|(?:19|20)\d\d)\b")),
     ),
     (
         re.compile(r"\b(?:combien|pourcentage|proportion|taux|quel age|a partir de quel|nombre|chiffre)\b"),
-        _HAS_NUMBER,
+        lambda text: _HAS_NUMBER.search(text) is not None,
+    ),
+    (
+        # "qui" opening the question ("qui finance…", "et qui les paye ?"), not a relative
+        # pronoun ("les gens qui ont une sep").
+        re.compile(r"^(?:(?:et|mais|alors|c|c est|ce sont) )?qui\b"),
+        lambda text: _NAMED.search(text) is not None,
     ),
 )
 
 
-def _answer_shape(question: str) -> re.Pattern[str] | None:
-    asked = " ".join(words(question))
+def _answer_shape(question: str) -> Callable[[str], bool] | None:
+    asked = " ".join(SMS_WORDS.get(w, w) for w in words(question))
     return next((shape for wanted, shape in _ANSWER_SHAPES if wanted.search(asked)), None)
 
 
@@ -170,7 +191,7 @@ class SentenceRanker:
                 coverage = sum(w for t, w in weights.items() if t in present) / total
                 # A prior for the passage's rank: the best passage usually holds the answer.
                 score = dense + self.lexical_weight * coverage - self.passage_prior * (hit.rank - 1)
-                if shape is not None and shape.search(fold(sentence.text)):
+                if shape is not None and shape(sentence.text):
                     score += self.shape_bonus
                 if said_before and len(present & said_before) >= REPEATED_SHARE * len(present):
                     score -= self.repeat_penalty

@@ -121,6 +121,10 @@ LAY_TERMS = {
     "neuro": "neurologue",
     "greffe": "transplantation",
     "autogreffe": "transplantation autologue",
+    "paye": "financement dotation",
+    "payer": "financement dotation",
+    "paie": "financement dotation",
+    "finance": "financement dotation",
 }
 _LAY_PATTERN = re.compile(r"\b(" + "|".join(sorted(map(re.escape, LAY_TERMS), key=len, reverse=True)) + r")\b")
 

@@ -106,3 +106,18 @@ def test_the_best_passage_s_second_sentence_is_quoted_when_nearly_as_good():
 
     assert "32 %" in quoted(0.85)
     assert "32 %" not in quoted(0.7)
+
+
+def test_the_question_word_decides_the_shape_of_the_answer_preferred():
+    from chatbot.answer import _answer_shape
+
+    dated = "Ce résultat a été annoncé le 10 mars 2020 par le laboratoire."
+    every = "Deux perfusions initiales, puis tous les 6 mois."
+    named = "Ils reçoivent une dotation annuelle par le Ministère de la Santé."
+    plain = "La tolérance est globalement bonne chez les patients traités."
+    when, often, who = (_answer_shape(q) for q in ("c'était quand ?", "c tous les combien ?", "et qui les paye ?"))
+    assert when(dated) and not when(plain)
+    assert often(every) and not often(dated)
+    assert who(named) and not who(plain)
+    # "qui" inside the question is a relative pronoun: no name is asked for.
+    assert _answer_shape("pourquoi plus de femmes qui ont une sep") is None
