@@ -115,9 +115,13 @@ def test_the_question_word_decides_the_shape_of_the_answer_preferred():
     every = "Deux perfusions initiales, puis tous les 6 mois."
     named = "Ils reçoivent une dotation annuelle par le Ministère de la Santé."
     plain = "La tolérance est globalement bonne chez les patients traités."
-    when, often, who = (_answer_shape(q) for q in ("c'était quand ?", "c tous les combien ?", "et qui les paye ?"))
+    cause = "Le chromosome X pourrait expliquer que la maladie soit plus fréquente chez les femmes."
+    when, often, who, why = (
+        _answer_shape(q) for q in ("c'était quand ?", "c tous les combien ?", "et qui les paye ?", "pk plus de femmes ?")
+    )
+    assert why(cause) and not why(plain)
     assert when(dated) and not when(plain)
     assert often(every) and not often(dated)
     assert who(named) and not who(plain)
     # "qui" inside the question is a relative pronoun: no name is asked for.
-    assert _answer_shape("pourquoi plus de femmes qui ont une sep") is None
+    assert _answer_shape("les gens qui ont une sep peuvent se vacciner ?") is None
