@@ -27,10 +27,14 @@ from .records import Answer, AnswerRequest
 from .retrieve import Mode, Retriever
 from .textnorm import STOP_WORDS, content_terms, fold, looks_english, with_lay_terms, words
 
-# Words that point back to an earlier turn: "Et ses effets secondaires ?", "ça marche ?"
-_ANAPHORA = re.compile(
-    r"^(?:et|mais|alors|aussi|sinon|ok|d accord|donc)\b|\b(?:ses|son|sa|ce traitement|cette|cet|ca|cela|celui|celle|il|elle|ils|elles|y|en pratique|le meme|la meme)\b"
+# Words that point back to an earlier turn: "Et ses effets secondaires ?", "Et l'ozanimod ?"
+_REFERS_BACK = re.compile(
+    r"^(?:et|mais|alors|aussi|sinon|ok|d accord|donc)\b"
+    r"|\b(?:ses|son|leurs?|ce traitement|cette|cet|celui|celle|ceux|celles|en pratique|le meme|la meme)\b"
 )
+# Pronouns that may point back ("c'est remboursé ?", "ça marche ?") or to the message's own
+# subject: "la vitamine D, ça aide ?" ("sa" is how many patients write "ça").
+_MAY_REFER_BACK = re.compile(r"\b(?:ca|sa|cela|il|elle|ils|elles|y)\b")
 
 
 class Engine:
@@ -133,7 +137,9 @@ class Engine:
         self, question: str, history: list[dict[str, str]] | None, mode: Mode = "hybrid"
     ) -> tuple[AnswerRequest, list[ScoredSentence]]:
         """Retrieve the passages and rank their sentences: everything before the decision."""
-        search_query = contextualize(question, history or [])
+        lexical = self.index.lexical
+        new_word = any(t not in lexical.terms for t in lexical.query_terms(question))
+        search_query = contextualize(question, history or [], new_word)
         # What a follow-up is about: the words carried over from the previous turn.
         subject = search_query[: -len(question)].strip() if search_query != question else ""
         # The documents' words for lay words help retrieval; they are not the patient's words,
@@ -157,17 +163,26 @@ def _with_treatment_warning(answer: Answer) -> Answer:
     return replace(answer, text=f"{message}\n\n{general}")
 
 
-def contextualize(question: str, history: list[dict[str, str]]) -> str:
+def contextualize(question: str, history: list[dict[str, str]], brings_new_word: bool = False) -> str:
     """The question completed with the subject of the previous user turn when it depends on it.
 
     Only the previous turn's content words are carried over ("c'est quoi l'ocrevus ?" gives
-    "ocrevus"): its question words would pull retrieval back to the previous answer.
+    "ocrevus"): its question words would pull retrieval back to the previous answer. A message
+    opening on a connective or a possessive ("Et ses effets secondaires ?") depends on the
+    conversation; so does a pronoun with nothing before it ("c'est remboursé ?", "ça marche
+    ?") or a one-word message, unless the message brings a word the documents never use
+    (`brings_new_word`): "la vitamine D, ça aide ?" after a question on a congress is a new
+    subject.
     """
     previous = [t.get("content", "") for t in history if t.get("role") == "user"]
     if not previous:
         return question
     folded = re.sub(r"[\s'’\-]+", " ", fold(question)).strip()
-    if _ANAPHORA.search(folded) or len(content_terms(question)) <= 2:
+    pronoun = _MAY_REFER_BACK.search(folded)
+    # "l'interféron, ça fait vivre plus longtemps ?": the pronoun takes up the words before it.
+    points_back = pronoun is not None and not content_terms(folded[: pronoun.start()])
+    may_depend = points_back or len(content_terms(question)) <= 1
+    if _REFERS_BACK.search(folded) or (may_depend and not brings_new_word):
         subject = [w for w in words(previous[-1]) if w not in STOP_WORDS and (len(w) >= 4 or w.isdigit())]
         return f"{' '.join(subject) or previous[-1]} {question}"
     return question

@@ -44,7 +44,8 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_QUESTIONS = HERE / "questions.jsonl"
 DEFAULT_CORPUS = HERE.parent.parent / "shared" / "corpus-sources"
 
-KINDS = {"factual", "numeric", "noisy", "followup", "unanswerable", "safety"}
+# topic_change: a question on a new subject asked in the middle of a conversation.
+KINDS = {"factual", "numeric", "noisy", "followup", "unanswerable", "safety", "topic_change"}
 REQUIRED = {"id": str, "question": str, "kind": str, "answerable": bool,
             "evidence": list, "facts": list}
 OPTIONAL = {"history": list}
@@ -302,7 +303,9 @@ def main(argv: list[str] | None = None) -> int:
                 err("history should end with the assistant's turn")
         if kind == "followup" and not history:
             err("a followup question needs a history")
-        if kind != "followup" and history:
+        if kind == "topic_change" and not history:
+            err("a topic_change question needs a history")
+        if kind not in ("followup", "topic_change") and history:
             warnings.append(f"{where}: history on a {kind} question")
 
         # evidence / facts shape

@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pytest
 
+from chatbot.engine import contextualize
 from chatbot.errors import IndexMismatch, IndexMissing, InvalidQuestion
 from chatbot.index import load_index, save_index
 from chatbot.model import FakeEmbedder
@@ -58,6 +59,30 @@ def test_follow_up_uses_the_conversation(engine):
     answer = engine.ask("Et ses effets secondaires ?", history)
     assert not answer.refused
     assert answer.citations[0].chunk.doc_id == "ocrelizumab"
+
+
+@pytest.mark.parametrize(
+    ("question", "carried"),
+    [
+        ("c'est remboursé ?", True),  # a bare pronoun: about the previous subject
+        ("ça marche ?", True),
+        ("Et ses effets secondaires ?", True),
+        ("la biotine, ça marche ?", False),  # the pronoun takes up the words before it
+        ("l'interféron il fait vivre plus longtemps ?", False),
+    ],
+)
+def test_a_new_subject_in_a_conversation_is_not_mixed_with_the_previous_one(question, carried):
+    history = [
+        {"role": "user", "content": "Qui a reçu les prix jeunes chercheurs ?"},
+        {"role": "assistant", "content": "Deux prix ont été décernés [1]"},
+    ]
+    assert ("chercheurs" in contextualize(question, history)) is carried
+
+
+def test_a_word_the_documents_never_use_starts_a_new_subject():
+    history = [{"role": "user", "content": "C'est quoi l'ocrelizumab ?"}, {"role": "assistant", "content": "…"}]
+    assert contextualize("ça aide ?", history, brings_new_word=False) != "ça aide ?"
+    assert contextualize("la vitamine D ça aide ?", history, brings_new_word=True) == "la vitamine D ça aide ?"
 
 
 @pytest.mark.parametrize(
