@@ -25,16 +25,31 @@ from .errors import InvalidQuestion
 from .index import Embedder, Index, corpus_hash, load_index, read_manifest
 from .records import Answer, AnswerRequest
 from .retrieve import Mode, Retriever
-from .textnorm import STOP_WORDS, content_terms, fold, looks_english, with_lay_terms, words
+from .textnorm import (
+    LAY_TERMS,
+    STOP_WORDS,
+    content_terms,
+    fold,
+    looks_english,
+    with_lay_terms,
+    words,
+)
 
 # Words that point back to an earlier turn: "Et ses effets secondaires ?", "Et l'ozanimod ?"
+# and a preposition left hanging: "on peut tomber enceinte avec ?"
 _REFERS_BACK = re.compile(
     r"^(?:et|mais|alors|aussi|sinon|ok|d accord|donc)\b"
     r"|\b(?:ses|son|leurs?|ce traitement|cette|cet|celui|celle|ceux|celles|en pratique|le meme|la meme)\b"
+    r"|\b(?:avec|sans|pendant|apres|avant)\s*\?*$"
 )
 # Pronouns that may point back ("c'est remboursé ?", "ça marche ?") or to the message's own
-# subject: "la vitamine D, ça aide ?" ("sa" is how many patients write "ça").
-_MAY_REFER_BACK = re.compile(r"\b(?:ca|sa|cela|il|elle|ils|elles|y)\b")
+# subject: "la vitamine D, ça aide ?" ("sa" is how many patients write "ça"). An impersonal
+# "il" or "y" ("faut-il", "il y a", "y en a") points nowhere.
+_MAY_REFER_BACK = re.compile(
+    r"\b(?:ca|sa|cela|elle|ils|elles)\b"
+    r"|(?<!faut )(?<!y a t )\bil\b(?! (?:faut|y a|existe|s agit)\b)"
+    r"|(?<!il )\by\b(?! (?:a|en a)\b)"
+)
 
 
 class Engine:
@@ -107,6 +122,13 @@ class Engine:
             answer = Answer(text=texts_fr.SAFETY_MESSAGES[match.rule.value], safety=match.rule.value)
             answer.timings_ms = {"retrieve": 0.0, "answer": 0.0, "total": _ms(t0)}
             return answer
+        small_talk = _small_talk(text)
+        if small_talk is not None:
+            # A greeting or a thank-you is no question: answered as such, never searched.
+            answer = Answer(text=texts_fr.SMALL_TALK[small_talk])
+            answer.notes.append(f"small_talk={small_talk}")
+            answer.timings_ms = {"retrieve": 0.0, "answer": 0.0, "total": _ms(t0)}
+            return answer
         if looks_english(text):
             raise InvalidQuestion("not_french")
 
@@ -138,7 +160,10 @@ class Engine:
     ) -> tuple[AnswerRequest, list[ScoredSentence]]:
         """Retrieve the passages and rank their sentences: everything before the decision."""
         lexical = self.index.lexical
-        new_word = any(t not in lexical.terms for t in lexical.query_terms(question))
+        # A word the documents never use, unless it is an everyday word for one of theirs
+        # ("dangereux" for "tolérance"), is a new subject.
+        plain = " ".join(w for w in words(question) if w not in LAY_TERMS)
+        new_word = any(t not in lexical.terms for t in lexical.query_terms(plain))
         search_query = contextualize(question, history or [], new_word)
         # What a follow-up is about: the words carried over from the previous turn.
         subject = search_query[: -len(question)].strip() if search_query != question else ""
@@ -161,6 +186,21 @@ def _with_treatment_warning(answer: Answer) -> Answer:
         return replace(answer, text=message, refused=False, citations=[])
     general = answer.text.replace(texts_fr.LEAD_IN, texts_fr.TREATMENT_GENERAL_LEAD, 1)
     return replace(answer, text=f"{message}\n\n{general}")
+
+
+_SMALL_TALK = (
+    ("hello", re.compile(
+        r"^(?:(?:bonjour|bonsoir|salut|coucou|hello|allo)(?: a (?:vous|toi|tous))?|(?:qui es tu|t es qui|tu es qui|vous etes qui|qui etes vous|c est quoi ce (?:chat|site|robot))|(?:comment )?(?:ca va|vous allez bien|tu vas bien))$"
+    )),
+    ("thanks", re.compile(r"^(?:(?:ok|d accord|super|parfait|top|genial|tres bien|cool)\s*)*(?:merci(?: beaucoup| bien| bcp| a vous| pour (?:tout|votre aide|ta reponse|votre reponse|l info))?|ok|d accord|super|parfait|top|genial|tres bien|cool)$")),
+    ("bye", re.compile(r"^(?:merci(?: beaucoup)? )?(?:et )?(?:au revoir|bye|a bientot|a plus|bonne (?:journee|soiree|nuit))$")),
+)
+
+
+def _small_talk(text: str) -> str | None:
+    """Which kind of small talk the whole message is ("merci !", "bonjour"), if it is."""
+    folded = re.sub(r"[\s'’\-!?.,…]+", " ", fold(text)).strip()
+    return next((kind for kind, pattern in _SMALL_TALK if pattern.match(folded)), None)
 
 
 def contextualize(question: str, history: list[dict[str, str]], brings_new_word: bool = False) -> str:

@@ -44,6 +44,10 @@ SUICIDE = _any(
     r"\b(?:veux|voudrais) plus vivre\b|\bplus envie de vivre\b|\bmarre de vivre\b",
     r"\b(?:me|m|jme)\s+(?:suis\s+)?(?:encore\s+|deja\s+)?(?:faire|fait|fais)\s+du mal\b|\bme (?:scarifier|mutiler|couper les veines|couper)\b|\bscarif\w*|\bavec une lame\b",
     r"\bmettre fin a (?:mes jours|ma vie)\b",
+    # The words patients use for it without naming it.
+    r"\bidees? (?:noires?|suicidaires?|de mort)\b|\bpense\w* (?:a|au) (?:la mort|mourir)\b",
+    r"\bplus (?:le |aucun )?gout (?:a|pour) (?:rien|la vie|vivre)\b|\bla vie ne vaut (?:plus|pas) (?:la peine|le coup)\b",
+    r"\b(?:seraient|serait|seront|sera) mieux sans moi\b|\bpeux plus (?:continuer a vivre|vivre comme ca)\b",
 )
 
 EMERGENCY = _any(

@@ -12,6 +12,17 @@ REFUSAL = (
     "médecin traitant ; pour une question sur l'association, contactez-la directement."
 )
 
+# Messages that are not questions: greetings, thanks, goodbyes, "who are you?".
+SMALL_TALK = {
+    "hello": (
+        "Bonjour ! Je suis un programme, pas un médecin : je réponds à vos questions sur la "
+        "sclérose en plaques à partir des documents de l'association, en citant chaque passage. "
+        "Quelle est votre question ?"
+    ),
+    "thanks": "Je vous en prie. Si vous avez une autre question sur la sclérose en plaques, posez-la.",
+    "bye": "Au revoir, prenez soin de vous.",
+}
+
 # --- bad input --------------------------------------------------------------------------
 INPUT_ERRORS = {
     "empty": "Votre question est vide. Écrivez votre question, par exemple : "

@@ -69,6 +69,9 @@ def test_follow_up_uses_the_conversation(engine):
         ("Et ses effets secondaires ?", True),
         ("la biotine, ça marche ?", False),  # the pronoun takes up the words before it
         ("l'interféron il fait vivre plus longtemps ?", False),
+        ("on peut tomber enceinte avec ?", True),  # a preposition left hanging
+        ("faut-il du gadolinium à chaque IRM ?", False),  # an impersonal "il" points nowhere
+        ("y a-t-il un programme contre la fatigue ?", False),
     ],
 )
 def test_a_new_subject_in_a_conversation_is_not_mixed_with_the_previous_one(question, carried):
@@ -77,6 +80,14 @@ def test_a_new_subject_in_a_conversation_is_not_mixed_with_the_previous_one(ques
         {"role": "assistant", "content": "Deux prix ont été décernés [1]"},
     ]
     assert ("chercheurs" in contextualize(question, history)) is carried
+
+
+@pytest.mark.parametrize(("message", "expected"), [("Bonjour !", "pas un médecin"), ("merci beaucoup", "Je vous en prie")])
+def test_greetings_and_thanks_are_answered_as_such_not_searched(engine, message, expected):
+    history = [{"role": "user", "content": "C'est quoi l'ocrelizumab ?"}, {"role": "assistant", "content": "…"}]
+    answer = engine.ask(message, history)
+    assert expected in answer.text
+    assert not answer.citations and not answer.refused and answer.safety is None
 
 
 def test_a_word_the_documents_never_use_starts_a_new_subject():

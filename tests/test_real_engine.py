@@ -61,6 +61,16 @@ def test_a_follow_up_is_not_answered_with_what_was_just_said(engine):
     assert "plus de 3 ans" in answer.text and "moitié" in answer.text
 
 
+def test_an_everyday_word_in_a_follow_up_finds_the_documents_word(engine):
+    first = "mon neuro me propose l'ocrevus"
+    history = [{"role": "user", "content": first}, {"role": "assistant", "content": engine.ask(first).text}]
+    answer = engine.ask("c'est dangereux ?", history)  # the documents say "tolérance"
+    assert not answer.refused
+    assert any(
+        c.chunk.source == "courrier-2019-10-ocrelizumab.md" and "tolérance" in c.quote for c in answer.citations
+    )
+
+
 def test_follow_up_finds_the_side_effects_of_the_drug_of_the_previous_question(engine):
     first = "C'est quoi l'ocrelizumab ?"
     history = [{"role": "user", "content": first}, {"role": "assistant", "content": engine.ask(first).text}]
