@@ -378,16 +378,23 @@ def _accuracies(pred: Any, y: Any) -> dict[str, float]:
 
 
 def _best_threshold(probs: Any, y: Any) -> float:
-    """The threshold that maximises the worse of the two refusal accuracies (ties: middle)."""
-    best, best_key = 0.5, (-1.0, -1.0)
-    for t in sorted(set(float(p) for p in probs)):
+    """The threshold that maximises the worse of the two refusal accuracies.
+
+    It is put halfway between the lowest probability it accepts and the highest one below:
+    on a question's own probability, rounding the stored weights would decide its side.
+    """
+    levels = sorted(set(float(p) for p in probs))
+    best, best_key = 0, (-1.0, -1.0)
+    for i, t in enumerate(levels):
         pred = probs >= t
         a = (pred[y == 1]).mean()
         u = (~pred[y == 0]).mean()
         key = (min(a, u), a + u)
         if key > best_key:
-            best, best_key = t, key
-    return best
+            best, best_key = i, key
+    if best == 0:
+        return levels[0] / 2 if levels else 0.5
+    return (levels[best - 1] + levels[best]) / 2
 
 
 # --- feedback -------------------------------------------------------------------------------------

@@ -53,3 +53,15 @@ def test_ask_json_writes_the_shared_result_format(capsys):
     assert {"answer", "refused", "safety", "citations", "retrieved", "timings_ms"} <= set(result)
     assert len(result["retrieved"]) >= 10
     assert result["citations"][0]["source"].endswith(".md")
+
+
+def test_the_refusal_threshold_falls_between_questions_not_on_one():
+    import numpy as np
+
+    from chatbot.cli import _best_threshold
+
+    probs = np.array([0.2, 0.4, 0.6, 0.7, 0.9])
+    y = np.array([0, 0, 1, 1, 1])  # answerable questions score 0.6 and above
+    threshold = _best_threshold(probs, y)
+    # Halfway between the two classes: a rounding of the weights cannot move a question across.
+    assert threshold == 0.5
