@@ -227,6 +227,16 @@ _SENTENCE_END = re.compile(r"[.!…:;»\"”]\s*$")
 _BYLINE = re.compile(r"^(?:Par (?:le |la )?(?:Dr|Pr|Docteur|Professeure?)\b|Propos recueillis par|Entretien avec)")
 
 
+_WORD_AS_WRITTEN = re.compile(r"[^\W\d_][\w’'-]*")
+
+
+def _mostly_names(text: str) -> bool:
+    """Author lists and affiliations ("Emmanuelle Leray, EA 7449 REPERES, Ecole des Hautes
+    Etudes…"): most of their words are capitalised; a sentence's words are not."""
+    tokens = _WORD_AS_WRITTEN.findall(text)
+    return len(tokens) >= 10 and sum(t[0].isupper() for t in tokens) >= 0.6 * len(tokens)
+
+
 def _quotable(text: str) -> bool:
     tokens = words(text)
     # Too short: headings, signatures, captions. A question (an interview's heading) answers
@@ -234,7 +244,7 @@ def _quotable(text: str) -> bool:
     if len(tokens) < MIN_SENTENCE_WORDS or text.rstrip().endswith("?"):
         return False
     heading = len(tokens) <= HEADING_MAX_WORDS and ":" not in text and not _SENTENCE_END.search(text)
-    if heading or _BYLINE.match(text):
+    if heading or _BYLINE.match(text) or _mostly_names(text):
         return False
     # Bibliographic references (English titles, journal volumes) are no answer for a patient.
     return not looks_english(text) and "doi" not in tokens

@@ -125,3 +125,12 @@ def test_the_question_word_decides_the_shape_of_the_answer_preferred():
     assert who(named) and not who(plain)
     # "qui" inside the question is a relative pronoun: no name is asked for.
     assert _answer_shape("les gens qui ont une sep peuvent se vacciner ?") is None
+
+
+def test_author_lists_and_affiliations_are_never_quoted():
+    affiliations = (
+        "Le groupe de recherche est composé de : Emmanuelle Leray, EA 7449 REPERES, Ecole des "
+        "Hautes Etudes en Santé Publique (EHESP), Rennes, France ; Fabien Rollot, Sandra Vukusic."
+    )
+    assert not _quotable(affiliations)
+    assert _quotable("L’étude de la Biotine (Qizenday, MD1003, laboratoire MEDDAY) SPI2 est négative.")
