@@ -32,6 +32,8 @@ SMS_WORDS = {
     "fe": "fait", "ce": "ce", "g": "ai", "jai": "ai", "bcp": "beaucoup", "dc": "donc",
     "qd": "quand", "mm": "meme", "vs": "vous", "jsp": "sais", "pa": "pas", "sa": "ca",
     "cest": "c", "cet": "cet", "dla": "de", "dle": "de", "d": "de",
+    "jsui": "suis", "tjr": "toujours", "tjrs": "toujours", "slt": "salut", "jvoudrais": "voudrais",
+    "kesako": "quoi", "koment": "comment", "pkoi": "pourquoi", "bcq": "beaucoup",
 }
 
 
@@ -126,6 +128,10 @@ LAY_TERMS = {
     "transmet": "génétique héréditaire",
     "transmettre": "génétique héréditaire",
     "hereditaire": "génétique",
+    "foot": "sport activité physique",
+    "football": "sport activité physique",
+    "natation": "sport activité physique",
+    "velo": "sport activité physique",
     "paye": "financement dotation",
     "payer": "financement dotation",
     "paie": "financement dotation",
