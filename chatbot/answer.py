@@ -82,8 +82,9 @@ class Calibration:
         return 1.0 / (1.0 + math.exp(-z))
 
 
-# A figure on its own ("34 %", "10 mars 2020", "0.3"), not a digit inside a name ("SPI2").
-_HAS_NUMBER = re.compile(r"(?<![\w])\d+(?:[.,]\d+)?(?![\w])")
+# A figure on its own ("34 %", "0.3", "10" of "10 mars"), not a digit inside a name ("SPI2").
+# A year ("ECTRIMS 2019") is no answer to "combien".
+_HAS_NUMBER = re.compile(r"(?<![\w])(?!(?:19|20)\d\d(?![\d.,]))\d+(?:[.,]\d+)?(?![\w])")
 _MONTH = r"(?:janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|decembre)"
 
 # The shape of the answer a question asks for, and how a sentence of that shape looks (on
