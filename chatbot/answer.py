@@ -103,8 +103,8 @@ def _folded(pattern: re.Pattern[str]) -> Callable[[str], bool]:
 
 # The shape of the answer a question asks for, and how a sentence of that shape looks. The
 # first question pattern that matches decides: "tous les combien" wants a frequency ("tous
-# les 6 mois"), "quand" a date, "combien" a figure, "pourquoi" a cause, a question opening
-# on "qui" a name.
+# les 6 mois"), "quand" a date, "combien" a figure, "pourquoi" a cause, "c'est quoi" a
+# definition, a question opening on "qui" a name.
 _ANSWER_SHAPES: tuple[tuple[re.Pattern[str], Callable[[str], bool]], ...] = (
     (
         re.compile(r"\b(?:tous les combien|toutes les combien|combien de fois|a quel rythme|quelle frequence|a quelle frequence)\b"),
@@ -121,6 +121,11 @@ _ANSWER_SHAPES: tuple[tuple[re.Pattern[str], Callable[[str], bool]], ...] = (
     (
         re.compile(r"\b(?:pourquoi|pour quelle raison|a cause de quoi|comment ca se fait)\b"),
         _folded(re.compile(r"\b(?:expliqu\w*|parce qu\w*|car|en raison|du fait|a cause|cause\w*|responsables?|lie|liee|lies|liees)\b")),
+    ),
+    (
+        # "c'est quoi X ?": a sentence that says what X is.
+        re.compile(r"\b(?:c est quoi|c quoi|ce quoi|qu est ce que c est|qu est ce que|ca veut dire quoi|definition)\b"),
+        _folded(re.compile(r"\b(?:est|sont) (?:un|une|des|l|le|la|les) \w+|\b(?:designe|correspond|consiste|s appelle)\b")),
     ),
     (
         # "qui" opening the question ("qui finance…", "et qui les paye ?"), not a relative

@@ -120,6 +120,8 @@ def test_the_question_word_decides_the_shape_of_the_answer_preferred():
         _answer_shape(q) for q in ("c'était quand ?", "c tous les combien ?", "et qui les paye ?", "pk plus de femmes ?")
     )
     assert why(cause) and not why(plain)
+    what = _answer_shape("c'est quoi l'ocrelizumab ?")
+    assert what("L'ocrelizumab est un anticorps monoclonal humanisé.") and not what(plain)
     how_many = _answer_shape("ca marche dans combien de cas ?")
     assert how_many("La maladie est contrôlée dans 70 % des cas à 5 ans.")
     assert not how_many("Un débat a eu lieu à l'ECTRIMS 2019 sur ce sujet.")  # a year is no count
