@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -160,10 +161,13 @@ class Engine:
     ) -> tuple[AnswerRequest, list[ScoredSentence]]:
         """Retrieve the passages and rank their sentences: everything before the decision."""
         lexical = self.index.lexical
-        # A word the documents never use, unless it is an everyday word for one of theirs
-        # ("dangereux" for "tolérance"), is a new subject.
-        plain = " ".join(w for w in words(question) if w not in LAY_TERMS)
-        new_word = any(t not in lexical.terms for t in lexical.query_terms(plain))
+
+        def new_word(message: str) -> bool:
+            # A word the documents never use, unless it is an everyday word for one of theirs
+            # ("dangereux" for "tolérance"), is a new subject.
+            plain = " ".join(w for w in words(message) if w not in LAY_TERMS)
+            return any(t not in lexical.terms for t in lexical.query_terms(plain))
+
         search_query = contextualize(question, history or [], new_word)
         # What a follow-up is about: the words carried over from the previous turn.
         subject = search_query[: -len(question)].strip() if search_query != question else ""
@@ -203,7 +207,9 @@ def _small_talk(text: str) -> str | None:
     return next((kind for kind, pattern in _SMALL_TALK if pattern.match(folded)), None)
 
 
-def contextualize(question: str, history: list[dict[str, str]], brings_new_word: bool = False) -> str:
+def contextualize(
+    question: str, history: list[dict[str, str]], brings_new_word: Callable[[str], bool] | None = None
+) -> str:
     """The question completed with the subject of the previous user turn when it depends on it.
 
     Only the previous turn's content words are carried over ("c'est quoi l'ocrevus ?" gives
@@ -212,20 +218,29 @@ def contextualize(question: str, history: list[dict[str, str]], brings_new_word:
     conversation; so does a pronoun with nothing before it ("c'est remboursé ?", "ça marche
     ?") or a one-word message, unless the message brings a word the documents never use
     (`brings_new_word`): "la vitamine D, ça aide ?" after a question on a congress is a new
-    subject.
+    subject. A previous turn that was itself a follow-up brings its own subject along
+    ("l'ocrevus" -> "c'est dangereux ?" -> "Et ses effets secondaires ?").
     """
-    previous = [t.get("content", "") for t in history if t.get("role") == "user"]
-    if not previous:
+    turns = [i for i, t in enumerate(history) if t.get("role") == "user"]
+    if not turns or not _depends_on_conversation(question, brings_new_word):
         return question
+    last = turns[-1]
+    # Three turns back at most: further, the conversation has moved on.
+    earlier = history[last - 4 : last] if last >= 4 else history[:last]
+    previous = contextualize(history[last].get("content", ""), earlier, brings_new_word)
+    subject = dict.fromkeys(w for w in words(previous) if w not in STOP_WORDS and (len(w) >= 4 or w.isdigit()))
+    return f"{' '.join(subject) or previous} {question}"
+
+
+def _depends_on_conversation(question: str, brings_new_word: Callable[[str], bool] | None) -> bool:
     folded = re.sub(r"[\s'’\-]+", " ", fold(question)).strip()
+    if _REFERS_BACK.search(folded):
+        return True
     pronoun = _MAY_REFER_BACK.search(folded)
     # "l'interféron, ça fait vivre plus longtemps ?": the pronoun takes up the words before it.
     points_back = pronoun is not None and not content_terms(folded[: pronoun.start()])
     may_depend = points_back or len(content_terms(question)) <= 1
-    if _REFERS_BACK.search(folded) or (may_depend and not brings_new_word):
-        subject = [w for w in words(previous[-1]) if w not in STOP_WORDS and (len(w) >= 4 or w.isdigit())]
-        return f"{' '.join(subject) or previous[-1]} {question}"
-    return question
+    return may_depend and not (brings_new_word is not None and brings_new_word(question))
 
 
 def _ms(since: float) -> float:

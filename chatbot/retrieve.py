@@ -11,6 +11,7 @@ The weights and the RRF constant were chosen on eval/questions.jsonl (see README
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -19,7 +20,7 @@ import numpy as np
 
 from .index import Embedder, Index
 from .records import Hit
-from .textnorm import content_terms
+from .textnorm import content_terms, fold, words
 
 Mode = Literal["hybrid", "dense", "lexical"]
 
@@ -51,6 +52,7 @@ class Retriever:
         self.rrf_k = rrf_k
         self.weights = weights
         self.subject_weight = subject_weight
+        self._brands: dict[str, str] | None = None  # read from the documents on first use
 
     def search(self, query: str, top_k: int = 10, mode: Mode = "hybrid", subject: str = "") -> Retrieval:
         """The `top_k` best passages for `query`.
@@ -100,6 +102,9 @@ class Retriever:
         Passages of one document share their title, hence their rank (ties rank alike).
         """
         lexical = self.index.lexical
+        # A brand names its molecule: "ocrevus" is the subject of the article on "l'ocrelizumab".
+        aliases = self._aliases()
+        subject += " " + " ".join(aliases[w] for w in words(subject) if w in aliases)
         weights = {t: lexical.idf_of(t) for t in lexical.query_terms(subject) if t in lexical.terms}
         total = sum(weights.values())
         if not total:
@@ -112,6 +117,15 @@ class Retriever:
                 share[i] = value
         values = sorted(share.values(), reverse=True)
         return {i: 1 + values.index(v) for i, v in share.items()}
+
+    def _aliases(self) -> dict[str, str]:
+        """Brand -> molecule, as the documents write them: "l'ocrelizumab (ou Ocrevus®)"."""
+        if self._brands is None:
+            self._brands = {}
+            for chunk in self.index.chunks:
+                for molecule, brand in _BRAND.findall(chunk.text):
+                    self._brands[fold(brand)] = fold(molecule)
+        return self._brands
 
     def _by_sentence(self, vector: np.ndarray, depth: int) -> list[tuple[int, float]]:
         """Passages ranked by their best sentence's similarity to the question."""
@@ -136,6 +150,9 @@ class Retriever:
             return []
         scores, ids = self.index.faiss_index.search(vector[None, :].astype(np.float32), min(depth, n))
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+
+_BRAND = re.compile(r"\b(\w{4,})\s*\((?:ou\s+)?(\w{3,})®\)")
 
 
 @lru_cache(maxsize=4096)

@@ -71,6 +71,16 @@ def test_an_everyday_word_in_a_follow_up_finds_the_documents_word(engine):
     )
 
 
+def test_a_follow_up_of_a_follow_up_stays_on_the_first_subject(engine):
+    history: list[dict[str, str]] = []
+    for message in ("mon neuro me propose l'ocrevus", "c'est dangereux ?"):
+        history += [{"role": "user", "content": message}, {"role": "assistant", "content": engine.ask(message, history).text}]
+    answer = engine.ask("Et ses effets secondaires ?", history)
+    assert not answer.refused
+    # "Ocrevus" is the brand of the molecule the article is titled with: it comes first.
+    assert answer.retrieved[0].chunk.source == "courrier-2019-10-ocrelizumab.md"
+
+
 def test_follow_up_finds_the_side_effects_of_the_drug_of_the_previous_question(engine):
     first = "C'est quoi l'ocrelizumab ?"
     history = [{"role": "user", "content": first}, {"role": "assistant", "content": engine.ask(first).text}]
