@@ -192,12 +192,28 @@ def _with_treatment_warning(answer: Answer) -> Answer:
     return replace(answer, text=f"{message}\n\n{general}")
 
 
+_OK = r"(?:ok|d accord|super|parfait|top|genial|tres bien|cool)"
+# Whole messages that are no question, on their folded text.
 _SMALL_TALK = (
-    ("hello", re.compile(
-        r"^(?:(?:bonjour|bonsoir|salut|coucou|hello|allo)(?: a (?:vous|toi|tous))?|(?:qui es tu|t es qui|tu es qui|vous etes qui|qui etes vous|c est quoi ce (?:chat|site|robot))|(?:comment )?(?:ca va|vous allez bien|tu vas bien))$"
-    )),
-    ("thanks", re.compile(r"^(?:(?:ok|d accord|super|parfait|top|genial|tres bien|cool)\s*)*(?:merci(?: beaucoup| bien| bcp| a vous| pour (?:tout|votre aide|ta reponse|votre reponse|l info))?|ok|d accord|super|parfait|top|genial|tres bien|cool)$")),
-    ("bye", re.compile(r"^(?:merci(?: beaucoup)? )?(?:et )?(?:au revoir|bye|a bientot|a plus|bonne (?:journee|soiree|nuit))$")),
+    (
+        "hello",
+        re.compile(
+            r"^(?:(?:bonjour|bonsoir|salut|coucou|hello|allo)(?: a (?:vous|toi|tous))?"
+            r"|qui es tu|t es qui|tu es qui|vous etes qui|qui etes vous|c est quoi ce (?:chat|site|robot)"
+            r"|(?:comment )?(?:ca va|vous allez bien|tu vas bien))$"
+        ),
+    ),
+    (
+        "thanks",
+        re.compile(
+            rf"^(?:{_OK} )*(?:merci(?: beaucoup| bien| bcp| a vous"
+            rf"| pour (?:tout|votre aide|ta reponse|votre reponse|l info))?|{_OK})$"
+        ),
+    ),
+    (
+        "bye",
+        re.compile(r"^(?:merci(?: beaucoup)? )?(?:et )?(?:au revoir|bye|a bientot|a plus|bonne (?:journee|soiree|nuit))$"),
+    ),
 )
 
 

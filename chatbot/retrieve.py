@@ -123,6 +123,8 @@ class Retriever:
         if self._brands is None:
             self._brands = {}
             for chunk in self.index.chunks:
+                if "®" not in chunk.text:  # a substring test is cheap even on 100,000 passages
+                    continue
                 for molecule, brand in _BRAND.findall(chunk.text):
                     self._brands[fold(brand)] = fold(molecule)
         return self._brands
