@@ -19,9 +19,11 @@ run: index
 test: index browser
 	$(PY) -m pytest -q
 
-## headless Chromium for the browser tests (Debian's package; Playwright downloads nothing)
+## headless Chromium for the browser tests (Debian's package; Playwright downloads nothing),
+## node and npm for the test of Gradio's JS client
 browser:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq nodejs npm)
 
 setup: $(VENV)/.installed model
 

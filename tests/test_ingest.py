@@ -291,7 +291,6 @@ def pdf_bytes(lines: list[str]) -> bytes:
 
 
 def test_pdf_text_is_extracted_and_repaired(tmp_path: Path) -> None:
-    pytest.importorskip("pypdf")
     write(
         tmp_path,
         "etude_ofatumumab.pdf",
