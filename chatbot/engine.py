@@ -198,7 +198,7 @@ _SMALL_TALK = (
     (
         "hello",
         re.compile(
-            r"^(?:(?:bonjour|bonsoir|salut|coucou|hello|allo)(?: a (?:vous|toi|tous))?"
+            r"^(?:(?:bonjour|bjr|bonsoir|salut|slt|coucou|cc|hello|allo)(?: a (?:vous|toi|tous))?"
             r"|qui es tu|t es qui|tu es qui|vous etes qui|qui etes vous|c est quoi ce (?:chat|site|robot)"
             r"|(?:comment )?(?:ca va|vous allez bien|tu vas bien))$"
         ),

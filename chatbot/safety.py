@@ -57,7 +57,7 @@ EMERGENCY = _any(
     # weakness, paralysis
     r"\bparaly\w*",
     rf"\b(?:peux|peu|arrive)\s+(?:plus|pu|pas)\s+(?:a\s+)?(?:bouger|marcher|lever|me lever|tenir debout)\b.*{_SUDDEN}|{_SUDDEN}.*\b(?:peux|peu|arrive)\s+(?:plus|pu|pas)\s+(?:a\s+)?(?:bouger|marcher|lever|me lever|tenir debout)\b",
-    rf"\b(?:bras|jambe|jambes|main|visage|cote)\b.*\b(?:repond plus|ne repond|bouge plus|lache|inerte|engourdi\w*|faible\w*|lourde?s?)\b.*{_SUDDEN}|{_SUDDEN}.*\b(?:bras|jambe|jambes|main|visage|cote)\b",
+    rf"\b(?:bras|jambe|jambes|main|visage|cote)\b.*\b(?:repond\w* plus|ne repond\w*|bouge\w* plus|lach\w*|inerte\w*|engourdi\w*|faible\w*|lourde?s?)\b.*{_SUDDEN}|{_SUDDEN}.*\b(?:bras|jambe|jambes|main|visage|cote)\b",
     r"\bfaiblesse (?:soudaine|brutale)\b|\bvisage (?:paralyse|tordu|de travers)\b|\bbouche de travers\b",
     # speech and face, also about someone else (stroke signs)
     r"\bparle\s+(?:bizarre\w*|mal|plus|de travers)\b|\bmots\s+(?:ne\s+)?(?:sortent|viennent)\s+(?:pas|plus)\b|\b(?:bouche|visage|levre)\s+(?:qui\s+)?(?:tombe|pend|de travers)\w*",

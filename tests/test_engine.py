@@ -82,7 +82,7 @@ def test_a_new_subject_in_a_conversation_is_not_mixed_with_the_previous_one(ques
     assert ("chercheurs" in contextualize(question, history)) is carried
 
 
-@pytest.mark.parametrize(("message", "expected"), [("Bonjour !", "pas un médecin"), ("merci beaucoup", "Je vous en prie")])
+@pytest.mark.parametrize(("message", "expected"), [("Bonjour !", "pas un médecin"), ("slt", "pas un médecin"), ("merci beaucoup", "Je vous en prie")])
 def test_greetings_and_thanks_are_answered_as_such_not_searched(engine, message, expected):
     history = [{"role": "user", "content": "C'est quoi l'ocrelizumab ?"}, {"role": "assistant", "content": "…"}]
     answer = engine.ask(message, history)

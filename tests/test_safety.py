@@ -19,6 +19,8 @@ EMERGENCIES = [
     "il a perdu connaissance",
     "j'ai avale toute la boite de comprimes",
     "Je suis paralysée du côté gauche",
+    "jai les jambes qui lachent d un coup depuis ce matin",
+    "mon bras ne repond plus depuis 1 heure",
 ]
 SUICIDE = [
     "jai envie d'en finir",
