@@ -191,7 +191,7 @@ class SentenceRanker:
         scored: list[ScoredSentence] = []
         for hit in request.hits[: self.passages]:
             for i, sentence in enumerate(hit.chunk.sentences):
-                if sentence.text in seen or not _quotable(sentence.text):
+                if sentence.text in seen or not quotable(sentence.text):
                     continue
                 seen.add(sentence.text)
                 row = self.index.sentence_ids.get(sentence.text)
@@ -243,7 +243,7 @@ def _mostly_names(text: str) -> bool:
     return len(tokens) >= 10 and sum(t[0].isupper() for t in tokens) >= 0.6 * len(tokens)
 
 
-def _quotable(text: str) -> bool:
+def quotable(text: str) -> bool:
     tokens = words(text)
     # Too short: headings, signatures, captions. A question (an interview's heading) answers
     # nothing either.
@@ -338,7 +338,12 @@ class ExtractiveAnswerer:
             return []
         best = self._with_room_after(ranked[0])
         chosen = [best]
-        following = _next_sentence(best) if self.with_next else None
+        # After a sentence that announces a list, "the next one" is the one after the list:
+        # "…deux prix ont été décernés à de jeunes chercheurs :" | names | "Leurs recherches
+        # portent sur…".
+        listed = _announced(best)
+        following = _next_sentence(listed[-1] if listed else best) if self.with_next else None
+        chosen += listed
         if following is not None:
             chosen.append(following)
         taken = {s.sentence.text for s in chosen}
@@ -435,7 +440,7 @@ def _previous_sentence(s: ScoredSentence) -> ScoredSentence | None:
 
 def _neighbour(s: ScoredSentence, i: int) -> ScoredSentence | None:
     sentences = s.hit.chunk.sentences
-    if not 0 <= i < len(sentences) or not _quotable(sentences[i].text):
+    if not 0 <= i < len(sentences) or not quotable(sentences[i].text):
         return None
     return ScoredSentence(s.hit, sentences[i], i, s.score, s.dense, 0.0)
 
@@ -461,9 +466,16 @@ def compose(chosen: list[ScoredSentence], hits: list[Hit]) -> Answer:
 
 
 def _contiguous_runs(group: list[ScoredSentence]) -> list[list[ScoredSentence]]:
+    """Adjacent sentences quoted together, as one span under one marker.
+
+    A line that does not end like a sentence (a list of names, a list item) closes its span:
+    "… Laines Medina (Marseille)" and "Leurs recherches portent sur…" would read as one
+    sentence if joined.
+    """
     runs: list[list[ScoredSentence]] = []
     for s in group:
-        if runs and s.index == runs[-1][-1].index + 1:
+        previous = runs[-1][-1] if runs else None
+        if previous and s.index == previous.index + 1 and _SENTENCE_END.search(previous.sentence.text):
             runs[-1].append(s)
         else:
             runs.append([s])

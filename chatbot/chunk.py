@@ -100,14 +100,13 @@ def chunk_documents(
         separators=["\n\n", "\n", r"(?<=[.!?…])\s+", r"(?<=[;:])\s+", r"(?<=,)\s+", " ", ""],
         is_separator_regex=True,
         keep_separator="end",
-        add_start_index=True,
         strip_whitespace=True,
     )
     chunks: list[Chunk] = []
     for doc in documents:
         pieces = splitter.create_documents([doc.text])
-        for position, piece in enumerate(pieces):
-            text = piece.page_content
+        texts = _without_dangling_announcements([p.page_content for p in pieces])
+        for position, text in enumerate(texts):
             chunks.append(
                 Chunk(
                     chunk_id=f"{doc.doc_id}#{position}",
@@ -123,3 +122,19 @@ def chunk_documents(
                 )
             )
     return chunks
+
+
+def _without_dangling_announcements(texts: list[str]) -> list[str]:
+    """Drop a passage's last paragraph when it announces what only the next passage holds.
+
+    "…deux prix ont été décernés à de jeunes chercheurs :" at the end of a passage, with the
+    names in the next one, makes the passage rank for a question it cannot answer. When the
+    overlap already opens the next passage with that paragraph, nothing is lost.
+    """
+    kept = list(texts)
+    for i, text in enumerate(texts[:-1]):
+        cut = text.rfind("\n\n")
+        last = text[cut:].strip()
+        if cut > 0 and last.endswith(":") and texts[i + 1].startswith(last):
+            kept[i] = text[:cut].rstrip()
+    return kept

@@ -113,10 +113,11 @@ class LexicalIndex:
                 return None
             if stem(candidate) in self.terms:
                 return stem(candidate)
-        for candidate in candidates:
-            fixed = self.correct(candidate)
-            if fixed is not None:
-                return stem(fixed)
+        # A dropped apostrophe counts only when it gives a word of the documents as it is: with
+        # a typo mended on top, "soutenu" would become "s'outenu", then "obtenu".
+        fixed = self.correct(word)
+        if fixed is not None:
+            return stem(fixed)
         # Abbreviations: "gado" -> "gadolinium", "perfu" -> "perfusion".
         if len(word) >= 4:
             longer = next((w for w in self._by_initial.get(word[0], []) if w.startswith(word)), None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from chatbot.answer import ExtractiveAnswerer, ScoredSentence, SentenceRanker, _quotable, compose
+from chatbot.answer import ExtractiveAnswerer, ScoredSentence, SentenceRanker, compose, quotable
 from chatbot.chunk import split_sentences
 from chatbot.records import Chunk, Hit
 
@@ -65,7 +65,7 @@ def test_a_sentence_opening_on_par_contre_is_not_mistaken_for_a_byline():
 
 
 def test_headings_and_bylines_are_never_quoted_as_an_answer():
-    quotable = [s.text for s in _hit().chunk.sentences if _quotable(s.text)]
+    quotable = [s.text for s in _hit().chunk.sentences if quotable(s.text)]
     assert not any(t.startswith(("Transplantation", "Par le Dr")) for t in quotable)
     assert any(t.startswith("Par contre") for t in quotable)
 
@@ -137,5 +137,17 @@ def test_author_lists_and_affiliations_are_never_quoted():
         "Le groupe de recherche est composé de : Emmanuelle Leray, EA 7449 REPERES, Ecole des "
         "Hautes Etudes en Santé Publique (EHESP), Rennes, France ; Fabien Rollot, Sandra Vukusic."
     )
-    assert not _quotable(affiliations)
-    assert _quotable("L’étude de la Biotine (Qizenday, MD1003, laboratoire MEDDAY) SPI2 est négative.")
+    assert not quotable(affiliations)
+    assert quotable("L’étude de la Biotine (Qizenday, MD1003, laboratoire MEDDAY) SPI2 est négative.")
+
+
+def test_after_a_list_the_next_sentence_quoted_is_the_one_that_follows_the_list():
+    hit = _hit()
+    answerer = ExtractiveAnswerer(_answerer().ranker, max_sentences=1, with_next=True)
+    answer = compose(answerer.choose([_scored(hit, "Deux prix", 0.9)]), [hit])
+    lines = [line for line in answer.text.splitlines() if line.strip()]
+    # The names, then what follows them, each line with its marker: a line of names run
+    # into the next sentence would read as one sentence.
+    assert lines[-2].startswith("Deux prix") and lines[-2].endswith("(Marseille) [1]")
+    assert lines[-1].startswith("Ces distinctions") and lines[-1].endswith("[2]")
+    assert all(c.quote in TEXT for c in answer.citations)

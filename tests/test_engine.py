@@ -180,3 +180,35 @@ def test_documents_are_never_mixed_up_in_citations(engine):
         answer = engine.ask(doc.text.split(".")[0])
         for c in answer.citations:
             assert c.quote in c.chunk.text
+
+
+def test_a_reference_list_does_not_outrank_the_passage_that_answers():
+    from chatbot.records import Document
+
+    reference = Document(
+        doc_id="references",
+        source="references.md",
+        title="Références",
+        text=(
+            "The Effects of Dance and Adapted Yoga on Balance in People With Multiple Sclerosis. "
+            "Archives of Physical Medicine and Rehabilitation, 2019."
+        ),
+    )
+    study = Document(
+        doc_id="danse",
+        source="danse.md",
+        title="Bougez !",
+        text=(
+            "Une équipe a comparé la danse et le yoga adapté pendant douze semaines. "
+            "Les tests d'équilibre étaient meilleurs chez les patients qui dansaient."
+        ),
+    )
+    engine = fake_engine(docs=[reference, study])
+    vector = engine.embedder.encode_query(["yoga ou danse pour l'equilibre"])[0]
+    # The English title of a reference is no answer for a patient: it ranks no passage by its
+    # sentence, so the study comes first ...
+    ranked = engine.retriever._by_sentence(vector, 10)
+    assert [engine.index.chunks[i].doc_id for i, _ in ranked] == ["danse"]
+    # ... and is what the answer quotes.
+    answer = engine.ask("yoga ou danse pour l'equilibre ?")
+    assert {c.chunk.doc_id for c in answer.citations} == {"danse"}

@@ -27,3 +27,11 @@ def test_words_that_only_share_a_beginning_stay_apart():
 
 def test_a_drug_name_is_never_corrected_into_another_drug():
     assert INDEX.query_terms("natalizumab") != INDEX.query_terms("satralizumab")
+
+
+def test_a_misspelt_word_is_not_read_as_a_dropped_apostrophe():
+    index = LexicalIndex.build(["Le laboratoire a obtenu un financement.", "L'espace numérique de santé."])
+    # "soutenu" is no "s'outenu" one letter from "obtenu" ...
+    assert "obtenu" not in index.query_terms("quels laboratoires ont soutenu le congres")
+    # ... while a real dropped apostrophe is still read as one.
+    assert index.query_terms("lespace numerique") == index.query_terms("l'espace numérique")
