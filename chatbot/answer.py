@@ -23,7 +23,16 @@ import numpy as np
 from . import texts_fr
 from .index import Index
 from .records import Answer, AnswerRequest, Chunk, Citation, Hit, Sentence
-from .textnorm import SMS_WORDS, content_terms, fold, looks_english, with_lay_terms, words
+from .textnorm import (
+    LAY_TERMS,
+    SMS_WORDS,
+    content_terms,
+    fold,
+    lay_words,
+    looks_english,
+    with_lay_terms,
+    words,
+)
 
 CALIBRATION_PATH = Path(__file__).with_name("calibration.json")
 MIN_SENTENCE_WORDS = 5  # shorter lines are headings, author lines or captions
@@ -229,8 +238,12 @@ def _query_terms(index: Index, request: AnswerRequest) -> list[str]:
 # Cellules Souches Hématopoïétiques Autologues (AHSCT)".
 HEADING_MAX_WORDS = 14
 _SENTENCE_END = re.compile(r"[.!…:;»\"”]\s*$")
-# Author lines: "Par le Dr Nicolas Collongues, Neurologue - Hôpitaux universitaires, Strasbourg".
-_BYLINE = re.compile(r"^(?:Par (?:le |la )?(?:Dr|Pr|Docteur|Professeure?)\b|Propos recueillis par|Entretien avec)")
+# Author lines: "Par le Dr Nicolas Collongues, Neurologue - Hôpitaux universitaires, Strasbourg",
+# and the author's declaration of interests, which says nothing of the disease.
+_BYLINE = re.compile(
+    r"^(?:Par (?:le |la )?(?:Dr|Pr|Docteur|Professeure?)\b|Propos recueillis par|Entretien avec"
+    r"|Conflits? d[’']intérêts?)"
+)
 
 
 _WORD_AS_WRITTEN = re.compile(r"[^\W\d_][\w’'-]*")
@@ -279,7 +292,15 @@ def support_features(
     # not be hidden by the previous turn); coverage on the question completed by the history.
     weights = {t: lexical.idf_of(t) for t in _query_terms(index, request)}
     total = sum(weights.values()) or 1.0
-    unknown = sum(w for t, w in weights.items() if t not in lexical.terms) / total
+    # An everyday word is not unknown when the documents use its equivalent: "bébé" for
+    # "grossesse".
+    translated = {
+        t
+        for lay in lay_words(request.search_query)
+        if any(e in lexical.terms for e in lexical.query_terms(LAY_TERMS[lay]))
+        for t in lexical.query_terms(lay)
+    }
+    unknown = sum(w for t, w in weights.items() if t not in lexical.terms and t not in translated) / total
     best = ranked[0] if ranked else None
     top_passage = _passage_terms(request.hits[0].chunk.text) if request.hits else frozenset()
     passage_cov = sum(w for t, w in weights.items() if t in top_passage) / total

@@ -145,7 +145,12 @@ LAY_TERMS = {
 _LAY_PATTERN = re.compile(r"\b(" + "|".join(sorted(map(re.escape, LAY_TERMS), key=len, reverse=True)) + r")\b")
 
 
+def lay_words(text: str) -> list[str]:
+    """The everyday words of `text` that LAY_TERMS gives the documents' words for."""
+    return _LAY_PATTERN.findall(" ".join(words(text)))
+
+
 def with_lay_terms(text: str) -> str:
     """`text` followed by the documents' words for the everyday words it uses."""
-    found = dict.fromkeys(LAY_TERMS[m] for m in _LAY_PATTERN.findall(" ".join(words(text))))
+    found = dict.fromkeys(LAY_TERMS[m] for m in lay_words(text))
     return f"{text} ({' '.join(found)})" if found else text

@@ -65,9 +65,9 @@ def test_a_sentence_opening_on_par_contre_is_not_mistaken_for_a_byline():
 
 
 def test_headings_and_bylines_are_never_quoted_as_an_answer():
-    quotable = [s.text for s in _hit().chunk.sentences if quotable(s.text)]
-    assert not any(t.startswith(("Transplantation", "Par le Dr")) for t in quotable)
-    assert any(t.startswith("Par contre") for t in quotable)
+    kept = [s.text for s in _hit().chunk.sentences if quotable(s.text)]
+    assert not any(t.startswith(("Transplantation", "Par le Dr")) for t in kept)
+    assert any(t.startswith("Par contre") for t in kept)
 
 
 def test_an_impersonal_il_needs_no_preceding_sentence():
@@ -151,3 +151,11 @@ def test_after_a_list_the_next_sentence_quoted_is_the_one_that_follows_the_list(
     assert lines[-2].startswith("Deux prix") and lines[-2].endswith("(Marseille) [1]")
     assert lines[-1].startswith("Ces distinctions") and lines[-1].endswith("[2]")
     assert all(c.quote in TEXT for c in answer.citations)
+
+
+def test_an_author_s_declaration_of_interests_is_never_quoted():
+    declaration = (
+        "Conflit d’intérêts de l’auteur : LM a reçu des honoraires de consultant des laboratoires "
+        "pharmaceutiques suivants : Merck serono, Biogen, Roche, Teva, Novartis, Sanofi genzyme."
+    )
+    assert not quotable(declaration)

@@ -93,6 +93,13 @@ def test_follow_up_finds_the_side_effects_of_the_drug_of_the_previous_question(e
     )
 
 
+def test_an_everyday_word_the_documents_say_otherwise_does_not_make_a_question_unanswerable(engine):
+    # "bébé" never occurs; the documents speak of "grossesses". The question is answered.
+    answer = engine.ask("sous ocrevus est ce que je pourrais avoir un bebe plus tard ?")
+    assert not answer.refused
+    assert "grossesses futures" in answer.text
+
+
 def test_a_topic_the_documents_never_mention_is_refused(engine):
     answer = engine.ask("est ce que fumer des cigarettes aggrave la sep")
     assert answer.refused
