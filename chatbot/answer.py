@@ -24,6 +24,7 @@ from . import texts_fr
 from .index import Index
 from .records import Answer, AnswerRequest, Chunk, Citation, Hit, Sentence
 from .textnorm import (
+    BYLINE,
     LAY_TERMS,
     SMS_WORDS,
     content_terms,
@@ -238,12 +239,6 @@ def _query_terms(index: Index, request: AnswerRequest) -> list[str]:
 # Cellules Souches Hématopoïétiques Autologues (AHSCT)".
 HEADING_MAX_WORDS = 14
 _SENTENCE_END = re.compile(r"[.!…:;»\"”]\s*$")
-# Author lines: "Par le Dr Nicolas Collongues, Neurologue - Hôpitaux universitaires, Strasbourg",
-# and the author's declaration of interests, which says nothing of the disease.
-_BYLINE = re.compile(
-    r"^(?:Par (?:le |la )?(?:Dr|Pr|Docteur|Professeure?)\b|Propos recueillis par|Entretien avec"
-    r"|Conflits? d[’']intérêts?)"
-)
 
 
 _WORD_AS_WRITTEN = re.compile(r"[^\W\d_][\w’'-]*")
@@ -263,7 +258,7 @@ def quotable(text: str) -> bool:
     if len(tokens) < MIN_SENTENCE_WORDS or text.rstrip().endswith("?"):
         return False
     heading = len(tokens) <= HEADING_MAX_WORDS and ":" not in text and not _SENTENCE_END.search(text)
-    if heading or _BYLINE.match(text) or _mostly_names(text):
+    if heading or BYLINE.match(text) or _mostly_names(text):
         return False
     # Bibliographic references (English titles, journal volumes) are no answer for a patient.
     return not looks_english(text) and "doi" not in tokens
@@ -443,7 +438,7 @@ def _announced(s: ScoredSentence, most: int = 4) -> list[ScoredSentence]:
         text = sentences[i].text
         # What the colon announces may start a paragraph; a further paragraph is something else.
         new_paragraph = i > s.index + 1 and "\n\n" in s.hit.chunk.text[sentences[i - 1].end : sentences[i].start]
-        if new_paragraph or _BYLINE.match(text) or text.endswith("?") or looks_english(text):
+        if new_paragraph or BYLINE.match(text) or text.endswith("?") or looks_english(text):
             break
         out.append(ScoredSentence(s.hit, sentences[i], i, s.score, s.dense, 0.0))
         if text.endswith((".", "!", "…")):  # the end of the list

@@ -23,8 +23,11 @@ from .chunk import ChunkSettings, chunk_documents
 from .errors import IndexMismatch, IndexMissing
 from .lexical import LexicalIndex
 from .records import Chunk, Document, Sentence
+from .textnorm import BYLINE
 
-FORMAT_VERSION = 2  # 2: sentence FAISS index beside the passage index
+# 2: sentence FAISS index beside the passage index. 3: no passage ends on an announcement
+# cut from its list; author lines are not embedded nor indexed.
+FORMAT_VERSION = 3
 REBUILD_HINT = "Reconstruisez l'index : `make index` (ou `chatbot index --corpus DOSSIER`)."
 # Above this many passages an exact flat search gets slow; an HNSW graph keeps queries fast.
 HNSW_THRESHOLD = 50_000
@@ -86,9 +89,13 @@ def corpus_hash(corpus_dir: Path) -> str:
 def passage_text(chunk: Chunk) -> str:
     """What is embedded and lexically indexed: the title helps short passages be found.
 
+    Author paragraphs are left out: who wrote a passage says nothing of what it is about, and the
+    author's "Médecine Physique et Réadaptation" made the article's introduction the best
+    passage for every question on "activité physique". The shown passage keeps them.
     Titles are cut to 30 words so that title + passage stay inside the model's window.
     """
-    return f"{' '.join(chunk.title.split()[:30])}\n{chunk.text}"
+    text = "\n\n".join(p for p in chunk.text.split("\n\n") if not BYLINE.match(p.strip()))
+    return f"{' '.join(chunk.title.split()[:30])}\n{text}"
 
 
 def build_index(

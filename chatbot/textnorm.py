@@ -98,6 +98,14 @@ def looks_english(text: str) -> bool:
     return en >= 2 and en > 2 * fr
 
 
+# Author lines: "Par le Dr Nicolas Collongues, Neurologue - Hôpitaux universitaires, Strasbourg",
+# and the author's declaration of interests. They say who wrote, not what about.
+BYLINE = re.compile(
+    r"^(?:Par (?:le |la )?(?:Dr|Pr|Docteur|Professeure?)\b|Propos recueillis par|Entretien avec"
+    r"|Conflits? d[’']intérêts?)"
+)
+
+
 # Patients' everyday words next to the words the documents use. A question containing the
 # first is searched with the second too ("effets secondaires" -> "tolérance").
 LAY_TERMS = {

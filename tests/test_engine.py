@@ -212,3 +212,25 @@ def test_a_reference_list_does_not_outrank_the_passage_that_answers():
     # ... and is what the answer quotes.
     answer = engine.ask("yoga ou danse pour l'equilibre ?")
     assert {c.chunk.doc_id for c in answer.citations} == {"danse"}
+
+
+def test_who_wrote_a_passage_does_not_decide_what_it_is_found_for():
+    from chatbot.index import passage_text
+    from chatbot.records import Document
+
+    intro = Document(
+        doc_id="sport",
+        source="sport.md",
+        title="Bougez !",
+        text=(
+            "Par le Dr Anne Blanchard-Dauphin, Médecin de Médecine Physique et Réadaptation, CHU de Lille\n\n"
+            "Il est désormais connu que le sport est bénéfique."
+        ),
+    )
+    engine = fake_engine(docs=[intro])
+    chunk = engine.index.chunks[0]
+    # The author's specialty is no "activité physique": neither embedded nor searched ...
+    assert "Réadaptation" not in passage_text(chunk)
+    assert not {"readapt", "lill"} & set(engine.index.lexical.terms)
+    # ... while the passage shown and cited keeps its byline.
+    assert chunk.text.startswith("Par le Dr Anne Blanchard-Dauphin")
