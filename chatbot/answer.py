@@ -251,6 +251,11 @@ def _mostly_names(text: str) -> bool:
     return len(tokens) >= 10 and sum(t[0].isupper() for t in tokens) >= 0.6 * len(tokens)
 
 
+# A journal's volume, year and pages: "Multiple Sclerosis and Related Disorders 28 (2019) 199–212",
+# "Volume 100, Issue 3, March 2019, Pages 391-400".
+_REFERENCE = re.compile(r"\b\d+\s*\((?:19|20)\d\d\)\s*\d+\s*[–-]\s*\d+|\bVolume \d+, Issue \d+|\bPages? \d+\s*[–-]\s*\d+")
+
+
 def quotable(text: str) -> bool:
     tokens = words(text)
     # Too short: headings, signatures, captions. A question (an interview's heading) answers
@@ -261,7 +266,7 @@ def quotable(text: str) -> bool:
     if heading or BYLINE.match(text) or _mostly_names(text):
         return False
     # Bibliographic references (English titles, journal volumes) are no answer for a patient.
-    return not looks_english(text) and "doi" not in tokens
+    return not looks_english(text) and "doi" not in tokens and not _REFERENCE.search(text)
 
 
 def assess_support(

@@ -38,9 +38,10 @@ _SUDDEN = r"(?:d un coup|dun coup|soudain\w*|brutal\w*|depuis (?:ce matin|hier|c
 
 SUICIDE = _any(
     r"suicid\w*",
-    r"\b(?:en finir|finir avec (?:la vie|tout))\b",
-    r"\bme (?:tuer|foutre en l air|pendre|jeter sous)\b",
-    r"\b(?:veux|veut|voudrais|envie de|prefere|préfère)\s+(?:plus|pas)?\s*(?:vivre|mourir|disparaitre)\b",
+    # "d'en finir" typed without apostrophe is "den finir"; "en finir avec la fatigue" is not it.
+    r"\b(?:en|den) finir\b(?! avec (?!la vie|tout))|\bfinir avec (?:la vie|tout)\b",
+    r"\b(?:me|jme|jvais me) (?:tuer|foutre en l air|pendre|jeter sous)\b",
+    r"\b(?:j?veux|veut|j?voudrais|envie de|prefere|préfère)\s+(?:plus|pas)?\s*(?:vivre|mourir|disparaitre)\b",
     r"\b(?:veux|voudrais) plus vivre\b|\bplus envie de vivre\b|\bmarre de vivre\b",
     r"\b(?:me|m|jme)\s+(?:suis\s+)?(?:encore\s+|deja\s+)?(?:faire|fait|fais)\s+du mal\b|\bme (?:scarifier|mutiler|couper les veines|couper)\b|\bscarif\w*|\bavec une lame\b",
     r"\bmettre fin a (?:mes jours|ma vie)\b",

@@ -34,6 +34,10 @@ SUICIDE = [
     "plus gout a rien",
     "ils seraient mieux sans moi",
     "la vie ne vaut plus la peine",
+    # Typed on a phone, without apostrophes.
+    "jai envie den finir",
+    "jveux mourir",
+    "jvais me tuer",
 ]
 TREATMENT = [
     "est-ce que je peux arreter mon ocrevus ?",
@@ -59,6 +63,7 @@ ORDINARY = [
     "on meurt plus tot avec une sep ?",
     "les idées reçues sur la sep",
     "le risque de mourir avec une autogreffe",
+    "comment en finir avec la fatigue ?",
 ]
 
 
