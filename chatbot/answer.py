@@ -252,8 +252,11 @@ def _mostly_names(text: str) -> bool:
 
 
 # A journal's volume, year and pages: "Multiple Sclerosis and Related Disorders 28 (2019) 199–212",
-# "Volume 100, Issue 3, March 2019, Pages 391-400".
-_REFERENCE = re.compile(r"\b\d+\s*\((?:19|20)\d\d\)\s*\d+\s*[–-]\s*\d+|\bVolume \d+, Issue \d+|\bPages? \d+\s*[–-]\s*\d+")
+# "Volume 100, Issue 3, March 2019, Pages 391-400", "2019 May;291(2):429-435".
+_REFERENCE = re.compile(
+    r"\b\d+\s*\((?:19|20)\d\d\)\s*\d+\s*[–-]\s*\d+|\bVolume \d+, Issue \d+|\bPages? \d+\s*[–-]\s*\d+"
+    r"|;\s*\d+\s*\(\d+\)\s*:\s*\d+"
+)
 
 
 def quotable(text: str) -> bool:

@@ -165,4 +165,5 @@ def test_a_journal_reference_is_never_quoted():
     # Both came out of the sport article's reference list, quoted for « quel sport choisir ? ».
     assert not quotable("Multiple Sclerosis and Related Disorders 28 (2019) 199–212.")
     assert not quotable("Volume 100, Issue 3, March 2019, Pages 391-400.")
+    assert not quotable("Radiology. 2019 May;291(2):429-435")
     assert quotable("L'étude ASCLEPIOS (2019) a comparé l'ofatumumab au tériflunomide chez 1 882 patients.")
