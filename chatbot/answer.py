@@ -21,6 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from . import texts_fr
+from .chunk import SENTENCE_END, quotable
 from .index import Index
 from .records import Answer, AnswerRequest, Chunk, Citation, Hit, Sentence
 from .textnorm import (
@@ -36,7 +37,6 @@ from .textnorm import (
 )
 
 CALIBRATION_PATH = Path(__file__).with_name("calibration.json")
-MIN_SENTENCE_WORDS = 5  # shorter lines are headings, author lines or captions
 
 
 class AnswerBackend(Protocol):
@@ -232,44 +232,6 @@ def _last_answer_terms(history: list[dict[str, str]]) -> frozenset[str]:
 
 def _query_terms(index: Index, request: AnswerRequest) -> list[str]:
     return list(dict.fromkeys(index.lexical.query_terms(request.search_query)))
-
-
-# A short line that does not end like a sentence, nor announces something after a colon
-# ("Retrouvez les infos sur : sfsep.org"), is a heading or a caption: "Transplantation de
-# Cellules Souches Hématopoïétiques Autologues (AHSCT)".
-HEADING_MAX_WORDS = 14
-_SENTENCE_END = re.compile(r"[.!…:;»\"”]\s*$")
-
-
-_WORD_AS_WRITTEN = re.compile(r"[^\W\d_][\w’'-]*")
-
-
-def _mostly_names(text: str) -> bool:
-    """Author lists and affiliations ("Emmanuelle Leray, EA 7449 REPERES, Ecole des Hautes
-    Etudes…"): most of their words are capitalised; a sentence's words are not."""
-    tokens = _WORD_AS_WRITTEN.findall(text)
-    return len(tokens) >= 10 and sum(t[0].isupper() for t in tokens) >= 0.6 * len(tokens)
-
-
-# A journal's volume, year and pages: "Multiple Sclerosis and Related Disorders 28 (2019) 199–212",
-# "Volume 100, Issue 3, March 2019, Pages 391-400", "2019 May;291(2):429-435".
-_REFERENCE = re.compile(
-    r"\b\d+\s*\((?:19|20)\d\d\)\s*\d+\s*[–-]\s*\d+|\bVolume \d+, Issue \d+|\bPages? \d+\s*[–-]\s*\d+"
-    r"|;\s*\d+\s*\(\d+\)\s*:\s*\d+"
-)
-
-
-def quotable(text: str) -> bool:
-    tokens = words(text)
-    # Too short: headings, signatures, captions. A question (an interview's heading) answers
-    # nothing either.
-    if len(tokens) < MIN_SENTENCE_WORDS or text.rstrip().endswith("?"):
-        return False
-    heading = len(tokens) <= HEADING_MAX_WORDS and ":" not in text and not _SENTENCE_END.search(text)
-    if heading or BYLINE.match(text) or _mostly_names(text):
-        return False
-    # Bibliographic references (English titles, journal volumes) are no answer for a patient.
-    return not looks_english(text) and "doi" not in tokens and not _REFERENCE.search(text)
 
 
 def assess_support(
@@ -499,7 +461,7 @@ def _contiguous_runs(group: list[ScoredSentence]) -> list[list[ScoredSentence]]:
     runs: list[list[ScoredSentence]] = []
     for s in group:
         previous = runs[-1][-1] if runs else None
-        if previous and s.index == previous.index + 1 and _SENTENCE_END.search(previous.sentence.text):
+        if previous and s.index == previous.index + 1 and SENTENCE_END.search(previous.sentence.text):
             runs[-1].append(s)
         else:
             runs.append([s])

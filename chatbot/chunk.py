@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .records import Chunk, Document, Sentence
+from .textnorm import BYLINE, looks_english, words
 
 # A sentence ends at . ! ? … (optionally followed by a closing quote or bracket) when the next
 # character starts a new sentence. Abbreviations common in the corpus are protected below.
@@ -138,3 +139,45 @@ def _without_dangling_announcements(texts: list[str]) -> list[str]:
         if cut > 0 and last.endswith(":") and texts[i + 1].startswith(last):
             kept[i] = text[:cut].rstrip()
     return kept
+
+
+# What an answer can quote: a sentence of the documents' own, not a heading, a byline, a
+# question or a bibliographic reference. Only these are embedded as sentences (index.py).
+MIN_SENTENCE_WORDS = 5  # shorter lines are headings, author lines or captions
+
+# A short line that does not end like a sentence, nor announces something after a colon
+# ("Retrouvez les infos sur : sfsep.org"), is a heading or a caption: "Transplantation de
+# Cellules Souches Hématopoïétiques Autologues (AHSCT)".
+HEADING_MAX_WORDS = 14
+SENTENCE_END = re.compile(r"[.!…:;»\"”]\s*$")
+
+
+_WORD_AS_WRITTEN = re.compile(r"[^\W\d_][\w’'-]*")
+
+
+def _mostly_names(text: str) -> bool:
+    """Author lists and affiliations ("Emmanuelle Leray, EA 7449 REPERES, Ecole des Hautes
+    Etudes…"): most of their words are capitalised; a sentence's words are not."""
+    tokens = _WORD_AS_WRITTEN.findall(text)
+    return len(tokens) >= 10 and sum(t[0].isupper() for t in tokens) >= 0.6 * len(tokens)
+
+
+# A journal's volume, year and pages: "Multiple Sclerosis and Related Disorders 28 (2019) 199–212",
+# "Volume 100, Issue 3, March 2019, Pages 391-400", "2019 May;291(2):429-435".
+_REFERENCE = re.compile(
+    r"\b\d+\s*\((?:19|20)\d\d\)\s*\d+\s*[–-]\s*\d+|\bVolume \d+, Issue \d+|\bPages? \d+\s*[–-]\s*\d+"
+    r"|;\s*\d+\s*\(\d+\)\s*:\s*\d+"
+)
+
+
+def quotable(text: str) -> bool:
+    tokens = words(text)
+    # Too short: headings, signatures, captions. A question (an interview's heading) answers
+    # nothing either.
+    if len(tokens) < MIN_SENTENCE_WORDS or text.rstrip().endswith("?"):
+        return False
+    heading = len(tokens) <= HEADING_MAX_WORDS and ":" not in text and not SENTENCE_END.search(text)
+    if heading or BYLINE.match(text) or _mostly_names(text):
+        return False
+    # Bibliographic references (English titles, journal volumes) are no answer for a patient.
+    return not looks_english(text) and "doi" not in tokens and not _REFERENCE.search(text)

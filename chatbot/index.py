@@ -19,15 +19,15 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .chunk import ChunkSettings, chunk_documents
+from .chunk import ChunkSettings, chunk_documents, quotable
 from .errors import IndexMismatch, IndexMissing
 from .lexical import LexicalIndex
 from .records import Chunk, Document, Sentence
 from .textnorm import BYLINE
 
 # 2: sentence FAISS index beside the passage index. 3: no passage ends on an announcement
-# cut from its list; author lines are not embedded nor indexed.
-FORMAT_VERSION = 3
+# cut from its list; author lines are not embedded nor indexed. 4: only quotable sentences.
+FORMAT_VERSION = 4
 REBUILD_HINT = "Reconstruisez l'index : `make index` (ou `chatbot index --corpus DOSSIER`)."
 # Above this many passages an exact flat search gets slow; an HNSW graph keeps queries fast.
 HNSW_THRESHOLD = 50_000
@@ -113,8 +113,9 @@ def build_index(
 
     t0 = time.perf_counter()
     vectors = _encode(embedder.encode_document, [passage_text(c) for c in chunks], progress)
-    # Overlapping passages share sentences: each distinct sentence is embedded once.
-    sentence_texts = list(dict.fromkeys(s.text for c in chunks for s in c.sentences))
+    # Overlapping passages share sentences: each distinct sentence is embedded once. Only the
+    # sentences an answer can quote: a heading or a reference ranks nothing and is never quoted.
+    sentence_texts = list(dict.fromkeys(s.text for c in chunks for s in c.sentences if quotable(s.text)))
     sentence_vectors = _encode(embedder.encode_document, sentence_texts, progress)
     timings["embed_s"] = time.perf_counter() - t0
 

@@ -4,8 +4,8 @@
 - lexical: BM25 on accent-folded stems, typos mended (lexical.py);
 - sentence: the passage's best sentence against the question (sentence vectors, FAISS) —
   a passage that holds one sentence answering the question ranks well even if the rest of
-  it is about something else. Only sentences an answer could quote count: a heading or the
-  English title of a reference answers nothing.
+  it is about something else. Only sentences an answer could quote are indexed (index.py):
+  a heading or the English title of a reference answers nothing.
 Neither dense nor lexical alone is enough on French patients' questions (../shared/MODELS.md).
 The weights and the RRF constant were chosen on eval/questions.jsonl (see README, numbers).
 """
@@ -19,7 +19,6 @@ from typing import Literal
 
 import numpy as np
 
-from .answer import quotable
 from .index import Embedder, Index
 from .records import Hit
 from .textnorm import content_terms, fold, words
@@ -55,9 +54,6 @@ class Retriever:
         self.weights = weights
         self.subject_weight = subject_weight
         self._brands: dict[str, str] | None = None  # read from the documents on first use
-        # Sentence row -> whether it could be answered with, worked out as rows come up.
-        self._row_texts: list[str] | None = None
-        self._quotable_rows: dict[int, bool] = {}
 
     def search(self, query: str, top_k: int = 10, mode: Mode = "hybrid", subject: str = "") -> Retrieval:
         """The `top_k` best passages for `query`.
@@ -145,19 +141,11 @@ class Retriever:
         )
         best: dict[int, float] = {}
         for row, score in zip(rows[0], scores[0], strict=True):
-            if row < 0 or not self._quotable_row(int(row)):
+            if row < 0:
                 continue
             for chunk in self.index.sentence_chunks[row]:
                 best.setdefault(chunk, float(score))
         return sorted(best.items(), key=lambda kv: -kv[1])[:depth]
-
-    def _quotable_row(self, row: int) -> bool:
-        """Whether sentence `row` could be quoted as an answer (not a heading, nor a reference)."""
-        if row not in self._quotable_rows:
-            if self._row_texts is None:
-                self._row_texts = list(self.index.sentence_ids)
-            self._quotable_rows[row] = quotable(self._row_texts[row])
-        return self._quotable_rows[row]
 
     def _dense(self, vector: np.ndarray, depth: int) -> list[tuple[int, float]]:
         n = self.index.faiss_index.ntotal
