@@ -201,11 +201,11 @@ class SentenceRanker:
         scored: list[ScoredSentence] = []
         for hit in request.hits[: self.passages]:
             for i, sentence in enumerate(hit.chunk.sentences):
-                if sentence.text in seen or not quotable(sentence.text):
+                if sentence.text in seen:
                     continue
                 seen.add(sentence.text)
                 row = self.index.sentence_ids.get(sentence.text)
-                if row is None:
+                if row is None:  # only quotable sentences are indexed (index.py)
                     continue
                 dense = float(self.index.sentence_vectors[row] @ request.query_vector)
                 present = self._terms(sentence.text)
