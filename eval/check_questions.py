@@ -45,10 +45,16 @@ DEFAULT_QUESTIONS = HERE / "questions.jsonl"
 DEFAULT_CORPUS = HERE.parent.parent / "shared" / "corpus-sources"
 
 # topic_change: a question on a new subject asked in the middle of a conversation.
-KINDS = {"factual", "numeric", "noisy", "followup", "unanswerable", "safety", "topic_change"}
+# paraphrase: the documents' fact asked in lay words. long: a long personal message with the
+# question inside. near_miss: the documents cover the subject but not what is asked (a price, a
+# duration, a date, a treatment they never name): answerable false.
+KINDS = {"factual", "numeric", "noisy", "followup", "unanswerable", "safety", "topic_change",
+         "paraphrase", "long", "near_miss"}
 REQUIRED = {"id": str, "question": str, "kind": str, "answerable": bool,
             "evidence": list, "facts": list}
-OPTIONAL = {"history": list}
+# absent: distinctive words of an unanswerable question that occur nowhere in the corpus (an
+# alternative to the ABSENT_TERMS table). note: why a near miss is not answered by the documents.
+OPTIONAL = {"history": list, "absent": list, "note": str}
 MAX_QUESTION_CHARS = 1000  # chatbot/config.py: longer questions are refused
 
 # Fact alternatives that come from the safety message rather than from the documents.
@@ -274,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
                 warnings.append(f"{where}: unknown field {field!r}")
         if bad:
             continue
-        if not re.fullmatch(r"q\d{3}", q["id"]):
+        if not re.fullmatch(r"q\d{3}|[a-z]+-[a-z0-9]+-\d{3}", q["id"]):
             warnings.append(f"{where}: id not of the form q001")
         kind, answerable = q["kind"], q["answerable"]
         evidence, facts = q["evidence"], q["facts"]
@@ -316,7 +322,9 @@ def main(argv: list[str] | None = None) -> int:
                    for g in facts):
             err("facts must be a list of non-empty lists of non-empty strings")
             continue
-        if kind == "unanswerable":
+        if kind == "near_miss" and not q.get("note"):
+            err("a near_miss question needs a note saying what the documents do not give")
+        if kind in ("unanswerable", "near_miss"):
             if answerable:
                 err("an unanswerable question must have answerable: false")
             if evidence or facts:
@@ -381,11 +389,12 @@ def main(argv: list[str] | None = None) -> int:
 
         # unanswerable: distinctive words absent
         if kind == "unanswerable":
-            terms = ABSENT_TERMS.get(question)
+            terms = q.get("absent") or ABSENT_TERMS.get(question)
             if not terms:
                 err("no distinctive terms in ABSENT_TERMS for this unanswerable question")
             else:
-                used_absent.add(question)
+                if question in ABSENT_TERMS:
+                    used_absent.add(question)
                 for t in terms:
                     ft = fold_noaccent(t)
                     if ft in all_noaccent:
