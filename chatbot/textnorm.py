@@ -6,35 +6,37 @@ therefore compared on an accent-folded, lower-cased, stemmed form.
 
 from __future__ import annotations
 
+import csv
 import re
 import threading
 import unicodedata
 from functools import lru_cache
+from pathlib import Path
+
+from .config import PROFILE_DIR
 
 _WORD = re.compile(r"[0-9]+(?:[.,][0-9]+)?|[^\W\d_]+", re.UNICODE)
 
-# French function words, folded (no accents). Kept short and explicit rather than imported,
-# so that what the lexical index ignores is visible here.
-STOP_WORDS = frozenset(
-    ["a", "ai", "aie", "aient", "aies", "ait", "alors", "as", "au", "aucun", "aucune", "aupres", "auquel", "aussi", "autre", "autres", "aux", "avaient", "avais", "avait", "avant", "avec", "avez", "aviez", "avoir", "avons", "ayant", "c", "ca", "ce", "ceci", "cela", "celle", "celles", "celui", "ces", "cet", "cette", "ceux", "chaque", "chez", "ci", "comme", "comment", "d", "dans", "de", "des", "deja", "depuis", "dont", "du", "elle", "elles", "en", "encore", "entre", "es", "est", "et", "etaient", "etais", "etait", "etant", "ete", "etes", "etre", "eu", "eux", "fait", "faire", "fais", "font", "fut", "il", "ils", "j", "je", "jusqu", "l", "la", "le", "les", "leur", "leurs", "lui", "m", "ma", "mais", "me", "meme", "memes", "mes", "moi", "mon", "n", "ne", "ni", "nos", "notre", "nous", "on", "ont", "ou", "par", "parce", "pas", "peu", "peut", "peuvent", "plus", "pour", "pourquoi", "qu", "quand", "que", "quel", "quelle", "quelles", "quels", "qui", "quoi", "s", "sa", "sans", "se", "ses", "si", "sien", "soi", "soit", "son", "sont", "sous", "suis", "sur", "t", "ta", "te", "tes", "toi", "ton", "tous", "tout", "toute", "toutes", "tres", "tu", "un", "une", "unes", "uns", "vers", "via", "vos", "votre", "vous", "y", "bonjour", "svp", "merci", "stp", "slt", "salut"]
-) | frozenset(
-    # What patients wrap a question in: interrogatives, modal verbs, fillers. They say
-    # nothing about the topic, so neither retrieval nor the refusal decision should use them.
-    ["combien", "quoi", "lequel", "laquelle", "lesquels", "peux", "peut", "veux", "veut", "voudrais", "faut", "faudrait", "dois", "doit", "devrais", "sert", "servent", "exactement", "vraiment", "normal", "normalement", "truc", "trucs", "chose", "choses", "ok", "oui", "non", "bien", "mieux", "alors", "donc", "voila", "ici", "quand", "maintenant", "bref", "genre"]
-)
+def read_table(name: str, profile: Path = PROFILE_DIR) -> list[dict[str, str]]:
+    """A tab-separated word list of the profile (profile/lang/NAME.tsv), comments skipped.
 
-# SMS spellings of function words, as patients type them on a phone.
-SMS_WORDS = {
-    "koi": "quoi", "kel": "quel", "kelle": "quelle", "kels": "quels", "ki": "qui", "ke": "que",
-    "k": "que", "pk": "pourquoi", "pq": "pourquoi", "pr": "pour", "ds": "dans", "tt": "tout",
-    "tte": "toute", "ts": "tous", "ya": "y", "jsuis": "suis", "chui": "suis", "jpeu": "peux",
-    "jpeux": "peux", "jveux": "veux", "mieu": "mieux", "ossi": "aussi", "fo": "faut",
-    "fe": "fait", "ce": "ce", "g": "ai", "jai": "ai", "bcp": "beaucoup", "dc": "donc",
-    "qd": "quand", "mm": "meme", "vs": "vous", "jsp": "sais", "pa": "pas", "sa": "ca",
-    "cest": "c", "cet": "cet", "dla": "de", "dle": "de", "d": "de",
-    "jsui": "suis", "tjr": "toujours", "tjrs": "toujours", "slt": "salut", "jvoudrais": "voudrais",
-    "kesako": "quoi", "koment": "comment", "pkoi": "pourquoi", "bcq": "beaucoup",
-}
+    Every list has a `source` column: where each entry comes from.
+    """
+    path = profile / "lang" / f"{name}.tsv"
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
+    rows = list(csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE))
+    missing = [k for k, row in enumerate(rows, 2) if not row.get("source")]
+    if missing:
+        raise ValueError(f"{path}: entrées sans source, lignes {missing[:5]}")
+    return rows
+
+
+# French function words and the words that wrap a question, folded (no accents): neither
+# retrieval nor the refusal decision uses them.
+STOP_WORDS = frozenset(row["word"] for row in read_table("stop_words"))
+
+# SMS spellings of words, as patients type them on a phone.
+SMS_WORDS = {row["sms"]: row["standard"] for row in read_table("sms")}
 
 
 def fold(text: str) -> str:
@@ -106,50 +108,10 @@ BYLINE = re.compile(
 )
 
 
-# Patients' everyday words next to the words the documents use. A question containing the
-# first is searched with the second too ("effets secondaires" -> "tolérance").
-LAY_TERMS = {
-    "effets secondaires": "tolérance effets indésirables",
-    "effet secondaire": "tolérance effets indésirables",
-    "piqure": "injection sous-cutanée",
-    "piqures": "injection sous-cutanée",
-    "bebe": "grossesse",
-    "enceinte": "grossesse",
-    "mourir": "mortalité décès",
-    "meurt": "mortalité décès",
-    "cachet": "comprimé voie orale",
-    "cachets": "comprimé voie orale",
-    "medoc": "traitement",
-    "medocs": "traitement",
-    "medicament": "traitement",
-    "medicaments": "traitement",
-    "deprime": "dépressifs",
-    "moral": "dépressifs qualité de vie",
-    "sport": "activité physique",
-    "vaccin": "vaccination",
-    "vaccins": "vaccination",
-    "neuro": "neurologue",
-    "greffe": "transplantation",
-    "autogreffe": "transplantation autologue",
-    "dangereux": "tolérance risque effets indésirables",
-    "dangereuse": "tolérance risque effets indésirables",
-    "transmet": "génétique héréditaire",
-    "transmettre": "génétique héréditaire",
-    "hereditaire": "génétique",
-    "mari": "conjoints entourage",
-    "epoux": "conjoints entourage",
-    "epouse": "conjoints entourage",
-    "compagnon": "conjoints entourage",
-    "compagne": "conjoints entourage",
-    "foot": "sport activité physique",
-    "football": "sport activité physique",
-    "natation": "sport activité physique",
-    "velo": "sport activité physique",
-    "paye": "financement dotation",
-    "payer": "financement dotation",
-    "paie": "financement dotation",
-    "finance": "financement dotation",
-}
+# Patients' everyday words next to the words health documents use (a general French
+# lexicon, profile/lang/lay_lexicon.tsv). A question holding the first is searched with the
+# second too: « effets secondaires » -> « effets indésirables tolérance ».
+LAY_TERMS = {row["lay"]: row["medical"] for row in read_table("lay_lexicon")}
 _LAY_PATTERN = re.compile(r"\b(" + "|".join(sorted(map(re.escape, LAY_TERMS), key=len, reverse=True)) + r")\b")
 
 
