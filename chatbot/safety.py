@@ -1,129 +1,270 @@
-"""Safety rules, applied by the engine before retrieval, for every entry point.
+"""The risk detector, run by the engine before retrieval, for every entry point.
 
-Patients write on phones, tired or worried: the patterns run on accent-folded text and
-tolerate common misspellings. A red flag is answered with a fixed message and nothing else;
-a personal treatment decision is sent to the neurologist, then the documents' general answer
-follows; instructions hidden in a question are ignored (the question is answered as usual).
+Two parts, both data (profile/safety/):
+- explicit patterns (`patterns.tsv`), for wordings whose meaning is exact (« idées
+  suicidaires », « j'arrête mon traitement »);
+- a learned detector (`detector.json`): a multinomial logistic regression over the message's
+  e5 vector — the vector the engine computes anyway —, trained on a labelled bank of French
+  messages written from public clinical guidance (eval/safety/, `chatbot safety fit`). It
+  catches what no list of wordings holds: hopelessness said indirectly, a sudden loss of sight
+  described by what one sees, a reaction after an infusion.
+
+A long message is also judged sentence by sentence (the red flag may sit in its middle).
+The detector says which category is at risk, the most serious first (suicide, then
+emergency, then a personal treatment decision), and how sure it is: `certain` risks get the
+fixed safety message instead of retrieval; the others get their answer with a visible notice.
+Instructions injected into a question are recognised and cut out, and the question is answered.
 """
 
 from __future__ import annotations
 
+import csv
+import json
+import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
-from .textnorm import fold
+import numpy as np
+
+from .chunk import split_sentences
+from .config import PROFILE_DIR
+from .textnorm import fold, words
+
+log = logging.getLogger(__name__)
 
 
-class Rule(StrEnum):
+class Category(StrEnum):
     SUICIDE = "suicide"
     EMERGENCY = "emergency"
     TREATMENT_DECISION = "treatment_decision"
     INJECTION = "injection"
 
 
+# The most serious first: when several categories match, the first one answers.
+RISKS = (Category.SUICIDE, Category.EMERGENCY, Category.TREATMENT_DECISION)
+# Risks whose fixed message replaces the answer when certain.
+URGENT = (Category.SUICIDE, Category.EMERGENCY)
+
+
 @dataclass(frozen=True)
-class SafetyMatch:
-    rule: Rule
-    pattern: str  # which pattern fired, for logs and tests
-    cleaned_question: str  # the question without the injected instructions
+class Assessment:
+    """What the detector found in one message."""
+
+    flagged: tuple[Category, ...] = ()  # risk categories found, the most serious first
+    certain: tuple[Category, ...] = ()  # those a pattern, or a sure detector, found
+    pattern: str = ""  # the explicit pattern that fired, for logs and tests
+    probabilities: dict[str, float] = field(default_factory=dict)  # learned detector, per category
+    injection: bool = False  # instructions were injected; `cleaned_question` is without them
+    cleaned_question: str = ""
+
+    @property
+    def category(self) -> Category | None:
+        """The category the answer names: the most serious risk, else an injection, else None."""
+        if self.flagged:
+            return self.flagged[0]
+        return Category.INJECTION if self.injection else None
+
+    @property
+    def urgent(self) -> Category | None:
+        """The urgent risk whose fixed message answers instead of the documents, if any."""
+        return next((c for c in self.certain if c in URGENT), None)
 
 
-def _any(*patterns: str) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{p})" for p in patterns))
+@dataclass(frozen=True)
+class Pattern:
+    category: str
+    regex: re.Pattern[str]
+    source: str
 
 
-_ME = r"(?:j|je|jai|j ai|moi|me|m|mon|ma|mes|suis)"
-_SUDDEN = r"(?:d un coup|dun coup|soudain\w*|brutal\w*|depuis (?:ce matin|hier|cette nuit|tout a l heure|1 heure|une heure|2 heures|deux heures)|tout a coup|subitement|d un seul coup)"
-
-SUICIDE = _any(
-    r"suicid\w*",
-    # "d'en finir" typed without apostrophe is "den finir"; "en finir avec la fatigue" is not it.
-    r"\b(?:en|den) finir\b(?! avec (?!la vie|tout))|\bfinir avec (?:la vie|tout)\b",
-    r"\b(?:me|jme|jvais me) (?:tuer|foutre en l air|pendre|jeter sous)\b",
-    r"\b(?:j?veux|veut|j?voudrais|envie de|prefere|préfère)\s+(?:plus|pas)?\s*(?:vivre|mourir|disparaitre)\b",
-    r"\b(?:veux|voudrais) plus vivre\b|\bplus envie de vivre\b|\bmarre de vivre\b",
-    r"\b(?:me|m|jme)\s+(?:suis\s+)?(?:encore\s+|deja\s+)?(?:faire|fait|fais)\s+du mal\b|\bme (?:scarifier|mutiler|couper les veines|couper)\b|\bscarif\w*|\bavec une lame\b",
-    r"\bmettre fin a (?:mes jours|ma vie)\b",
-    # The words patients use for it without naming it.
-    r"\bidees? (?:noires?|suicidaires?|de mort)\b|\bpense\w* (?:a|au) (?:la mort|mourir)\b",
-    r"\bplus (?:le |aucun )?gout (?:a|pour) (?:rien|la vie|vivre)\b|\bla vie ne vaut (?:plus|pas) (?:la peine|le coup)\b",
-    r"\b(?:seraient|serait|seront|sera) mieux sans moi\b|\bpeux plus (?:continuer a vivre|vivre comme ca)\b",
-)
-
-EMERGENCY = _any(
-    # vision
-    rf"\b(?:(?:perdu|perte|perds|perd)\s+(?:de\s+)?(?:la\s+)?(?:vue|vision)|(?:vois|voit|voie|voi)\s+(?:plus|pu|rien|floue?|double|trouble)\w*|aveugle)\b.*{_SUDDEN}|{_SUDDEN}.*\b(?:(?:perdu|perte|perds|perd)\s+(?:de\s+)?(?:la\s+)?(?:vue|vision)|vois plus|voit plus|vois rien|aveugle|vision)\b",
-    r"\b(?:je|j)\s*(?:ne\s+)?(?:vois|voit|voi)\s+(?:plus rien|plus de l oeil|rien)\b",
-    # weakness, paralysis
-    r"\bparaly\w*",
-    rf"\b(?:peux|peu|arrive)\s+(?:plus|pu|pas)\s+(?:a\s+)?(?:bouger|marcher|lever|me lever|tenir debout)\b.*{_SUDDEN}|{_SUDDEN}.*\b(?:peux|peu|arrive)\s+(?:plus|pu|pas)\s+(?:a\s+)?(?:bouger|marcher|lever|me lever|tenir debout)\b",
-    rf"\b(?:bras|jambe|jambes|main|visage|cote)\b.*\b(?:repond\w* plus|ne repond\w*|bouge\w* plus|lach\w*|inerte\w*|engourdi\w*|faible\w*|lourde?s?)\b.*{_SUDDEN}|{_SUDDEN}.*\b(?:bras|jambe|jambes|main|visage|cote)\b",
-    r"\bfaiblesse (?:soudaine|brutale)\b|\bvisage (?:paralyse|tordu|de travers)\b|\bbouche de travers\b",
-    # speech and face, also about someone else (stroke signs)
-    r"\bparle\s+(?:bizarre\w*|mal|plus|de travers)\b|\bmots\s+(?:ne\s+)?(?:sortent|viennent)\s+(?:pas|plus)\b|\b(?:bouche|visage|levre)\s+(?:qui\s+)?(?:tombe|pend|de travers)\w*",
-    # overdose, poisoning
-    r"\b(?:pris|avale|avaler)\s+(?:toute?s?|tous)\s+(?:ma|mes|la|les|une)\s+(?:plaquette|boite|comprime|cachet|medicament|flacon)\w*|\b(?:overdose|surdose)\b|\btrop de (?:cachets|comprimes|medicaments)\b",
-    # speech
-    r"\bj?(?:arrive|peux|peu)\s+(?:plus|plu|pu|pas)\s+(?:a\s+)?(?:parler|articuler|trouver mes mots)\b|\bmots ne sortent\b|\bje bafouille\b|\bparole\s+(?:bizarre|difficile)\b",
-    # breathing
-    r"\bj?(?:arrive|peux|peu)\s+(?:plus|plu|pu|pas)\s+(?:a\s+)?respirer\b|\b(?:respire|respir)\s+(?:mal|plus|difficilement)\b|\betouff\w*|\bdu mal a respirer\b|\bmanque d air\b|\bessouffl\w* (?:au repos|d un coup)",
-    # chest pain, loss of consciousness, convulsions
-    r"\b(?:douleur|mal|serre\w*|oppression)\b.{0,25}\b(?:poitrine|thorax|thoracique|coeur)\b",
-    r"\b(?:perdu connaissance|evanoui\w*|convuls\w*|crise d epilepsie)\b",
-)
-
-TREATMENT_DECISION = _any(
-    r"\b(?:est ce que|est-ce que|estce que|esque|je peux|je peut|j peux|puis je|dois je|je dois|je devrais|faut il que je|je vais|je veux|je voudrais|j aimerais|on peut|peut on)\b.*\b(?:arret\w*|stopp\w*|interromp\w*|chang\w*|switch\w*|diminu\w*|baiss\w*|augment\w*|doubl\w*|saut\w*|espac\w*|reduir\w*|prendre|remplac\w*|passer (?:a|au|sous)|demand\w*|commenc\w*|essay\w*|tent\w*)\b",
-    r"\b(?:j\s*)?(?:arret\w*|stopp?\w*|chang\w*|doubl\w*|diminu\w*|augment\w*|saut\w*)\s+(?:de\s+)?(?:mon|ma|mes)\s+\w+",
-    r"\bje (?:veux|voudrais|vais) (?:une|un|le|la|les|des)\s+(?:traitement|greffe|perfusion|injection|medicament|ocrevus|biotine|interferon)\w*",
-    r"\bquelle dose\b.*\b(?:je|dois|prendre)\b|\bcombien (?:de mg|je dois prendre)\b",
-)
-
-INJECTION = _any(
-    r"\b(?:ignore|oublie|oublies|ignores|ne tiens pas compte)\w*\s+(?:tes|les|toutes|vos|tous|ce qu|tout ce)\b.{0,40}\b(?:consigne|instruction|regle|directive|prompt)\w*",
-    r"\b(?:ignore|disregard)\s+(?:all|previous|your)\b.{0,30}\binstruction\w*",
-    r"\btu es (?:maintenant|desormais|a present)\s+[^.?!:;]*|\btu es (?:un |mon )?(?:medecin|docteur|neurologue)\b",
-    r"\b(?:fais|fait) comme si\b|\bjoue le role\b|\bagis comme\b|\bsystem prompt\b|\bmode developpeur\b",
-    r"\[?\bsystem\b\]?|\bnouvelles? (?:consigne|instruction|regle)s?\b[^.?!:;]*[:.]?[^.?!:;]*|\bsans (?:citer|aucune limite|limite|source)\b",
-)
-
-# Imperatives that follow an injection ("... et dis-moi que X") are dropped, X is kept.
-_INSTRUCTION_LEAD = re.compile(
-    r"^(?:et\s+|puis\s+|alors\s+)*(?:dis moi|dites moi|confirme|confirmez|affirme|affirmez|ecris|repond|reponds|repondez|explique)(?:\s+(?:que|qu|moi|nous))*\s+"
-)
+def read_patterns(path: Path) -> list[Pattern]:
+    """The explicit patterns of a profile (`category`, `pattern`, `source`, tab-separated)."""
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
+    rows = list(csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE))
+    return [Pattern(r["category"], re.compile(r["pattern"]), r["source"]) for r in rows]
 
 
-def _folded(text: str) -> str:
-    # Apostrophes and hyphens become spaces: "j'ai" -> "j ai", "est-ce" -> "est ce".
+@dataclass(frozen=True)
+class CharNgrams:
+    """TF-IDF of character n-grams within words, on folded text (sklearn's `char_wb`).
+
+    Spelling-level evidence the sentence vector smooths away: « 39 de fievre », « perf ».
+    """
+
+    vocabulary: dict[str, int]
+    idf: np.ndarray
+    ngram_range: tuple[int, int]
+
+    def transform(self, texts: list[str]) -> np.ndarray:
+        analyze = _char_analyzer(self.ngram_range)
+        out = np.zeros((len(texts), len(self.vocabulary)), dtype=np.float32)
+        for row, text in enumerate(texts):
+            counts: dict[int, int] = {}
+            for gram in analyze(text):
+                k = self.vocabulary.get(gram)
+                if k is not None:
+                    counts[k] = counts.get(k, 0) + 1
+            if counts:
+                cols = np.fromiter(counts, dtype=np.int64)
+                values = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float32))) * self.idf[cols]
+                out[row, cols] = values / np.linalg.norm(values)
+        return out
+
+
+@lru_cache(maxsize=4)
+def _char_analyzer(ngram_range: tuple[int, int]) -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(analyzer="char_wb", ngram_range=ngram_range, preprocessor=fold).build_analyzer()
+
+
+@dataclass(frozen=True)
+class LinearDetector:
+    """Multinomial logistic regression over [e5 query vector, character n-grams].
+
+    Fitted by `chatbot safety fit` (safety_fit.py); read from profile/safety/detector.json.
+    """
+
+    classes: tuple[str, ...]  # "none" and the risk categories
+    coef: np.ndarray  # (classes, dim + n-grams)
+    intercept: np.ndarray  # (classes,)
+    ngrams: CharNgrams | None
+    notice: dict[str, float]  # probability from which a category is flagged at all
+    certain: dict[str, float]  # probability from which its fixed message answers
+    weights_sha256: str  # the embedding model it was fitted on
+    manifest: dict[str, Any]
+
+    @classmethod
+    def load(cls, path: Path) -> LinearDetector:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        grams = data.get("ngrams")
+        return cls(
+            classes=tuple(data["classes"]),
+            coef=np.asarray(data["coef"], dtype=np.float32),
+            intercept=np.asarray(data["intercept"], dtype=np.float32),
+            ngrams=CharNgrams(
+                vocabulary={g: k for k, g in enumerate(grams["vocabulary"])},
+                idf=np.asarray(grams["idf"], dtype=np.float32),
+                ngram_range=tuple(grams["ngram_range"]),
+            )
+            if grams
+            else None,
+            notice=dict(data["thresholds"]["notice"]),
+            certain=dict(data["thresholds"]["certain"]),
+            weights_sha256=data["manifest"]["weights_sha256"],
+            manifest=data["manifest"],
+        )
+
+    def features(self, texts: list[str], vectors: np.ndarray) -> np.ndarray:
+        parts = [np.asarray(vectors, dtype=np.float32)]
+        if self.ngrams is not None:
+            parts.append(self.ngrams.transform(texts))
+        return np.hstack(parts)
+
+    def probabilities(self, texts: list[str], vectors: np.ndarray) -> tuple[dict[str, float], dict[str, float]]:
+        """Per category: the whole message's probability, and the highest over its sentences.
+
+        Only the whole message may be `certain`: one sentence of a long message, read alone,
+        says less than the message. Any sentence may raise a notice.
+        """
+        logits = self.features(texts, vectors) @ self.coef.T + self.intercept
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        p /= p.sum(axis=1, keepdims=True)
+        best = p.max(axis=0)
+        whole = {c: float(p[0, k]) for k, c in enumerate(self.classes) if c != "none"}
+        return whole, {c: float(best[k]) for k, c in enumerate(self.classes) if c != "none"}
+
+
+class Detector:
+    """Explicit patterns, then the learned detector when it was fitted for this embedder."""
+
+    def __init__(self, patterns: list[Pattern], model: LinearDetector | None = None) -> None:
+        self.patterns = patterns
+        self.model = model
+
+    @classmethod
+    def load(cls, profile: Path = PROFILE_DIR, weights_sha256: str | None = None) -> Detector:
+        """The profile's detector; its learned part only if fitted on the embedder in use.
+
+        A detector fitted on other weights would read vectors it never saw: it is left out,
+        with a warning, and the explicit patterns alone answer.
+        """
+        patterns = read_patterns(profile / "safety" / "patterns.tsv")
+        model_path = profile / "safety" / "detector.json"
+        model = LinearDetector.load(model_path) if model_path.is_file() else None
+        if model is not None and weights_sha256 is not None and model.weights_sha256 != weights_sha256:
+            log.warning(
+                "%s a été ajusté pour un autre modèle d'embedding : seuls les motifs explicites "
+                "servent. Réajustez-le : `make safety-model`.",
+                model_path,
+            )
+            model = None
+        return cls(patterns, model)
+
+    def texts_to_embed(self, message: str) -> list[str]:
+        """The message, then each of its sentences when it has several (a red flag may be one)."""
+        if self.model is None:
+            return []
+        sentences = [s.text for s in split_sentences(message)]
+        parts = [s for s in sentences if len(words(s)) >= 3] if len(sentences) > 1 else []
+        return [message, *parts[:MAX_SENTENCES]]
+
+    def assess(self, message: str, vectors: np.ndarray | None = None) -> Assessment:
+        """The risks of `message`; `vectors` are the e5 query vectors of `texts_to_embed`."""
+        folded = fold_for_patterns(message)
+        fired = {p.category: p for p in reversed(self.patterns) if p.regex.search(folded)}
+        injection = "injection" in fired
+        cleaned = self._without_instructions(folded) if injection else message
+        whole: dict[str, float] = {}
+        probabilities: dict[str, float] = {}
+        if self.model is not None and vectors is not None and len(vectors):
+            whole, probabilities = self.model.probabilities(self.texts_to_embed(message), vectors)
+        flagged, certain, pattern = [], [], ""
+        for category in RISKS:
+            fired_here = fired.get(category.value)
+            p = probabilities.get(category.value, 0.0)
+            if fired_here is not None:
+                m = fired_here.regex.search(folded)
+                pattern = pattern or (m.group(0) if m else "")
+                flagged.append(category)
+                certain.append(category)
+            elif self.model is not None and p >= self.model.notice[category.value]:
+                flagged.append(category)
+                if whole.get(category.value, 0.0) >= self.model.certain[category.value]:
+                    certain.append(category)
+        return Assessment(tuple(flagged), tuple(certain), pattern, probabilities, injection, cleaned)
+
+    def _without_instructions(self, folded: str) -> str:
+        """The question left once injected instructions are cut out, for retrieval to see."""
+        injections = [p.regex for p in self.patterns if p.category == "injection"]
+        leads = [p.regex for p in self.patterns if p.category == "instruction_lead"]
+        for regex in injections:
+            folded = regex.sub(" ", folded)
+        kept = []
+        for segment in re.split(r"[.?!:;\n]+", folded):
+            segment = re.sub(r"\s+", " ", segment).strip(" ,")
+            for lead in leads:
+                segment = lead.sub("", segment)
+            if len(segment.split()) >= 2:
+                kept.append(segment)
+        return " ? ".join(kept) if kept else folded
+
+
+# A message of more sentences is judged on its first ones (and as a whole): bounded work.
+MAX_SENTENCES = 8
+
+
+def fold_for_patterns(text: str) -> str:
+    """Folded text where apostrophes and hyphens are spaces: « j'ai » -> « j ai »."""
     return re.sub(r"[\s'’`\-_]+", " ", fold(text)).strip()
 
 
-def check(question: str) -> SafetyMatch | None:
-    """The safety rule that must answer this question, if any (most serious first)."""
-    q = _folded(question)
-    for rule, pattern in (
-        (Rule.SUICIDE, SUICIDE),
-        (Rule.EMERGENCY, EMERGENCY),
-    ):
-        m = pattern.search(q)
-        if m:
-            return SafetyMatch(rule, m.group(0), question)
-    injection = INJECTION.search(q)
-    cleaned = _without_instructions(q) if injection else question
-    m = TREATMENT_DECISION.search(q)
-    if m and re.search(rf"\b{_ME}\b", q):
-        return SafetyMatch(Rule.TREATMENT_DECISION, m.group(0), cleaned)
-    if injection:
-        return SafetyMatch(Rule.INJECTION, injection.group(0), cleaned)
-    return None
-
-
-def _without_instructions(folded: str) -> str:
-    """The question left once injected instructions are cut out, for retrieval to see."""
-    kept = []
-    for segment in re.split(r"[.?!:;\n]+", INJECTION.sub(" ", folded)):
-        segment = _INSTRUCTION_LEAD.sub("", re.sub(r"\s+", " ", segment).strip(" ,"))
-        if len(segment.split()) >= 2:
-            kept.append(segment)
-    return " ? ".join(kept) if kept else folded
+@lru_cache(maxsize=4)
+def patterns_only(profile: Path = PROFILE_DIR) -> Detector:
+    """The explicit patterns alone: for callers without an embedder (tests, scripts)."""
+    return Detector(read_patterns(profile / "safety" / "patterns.tsv"))

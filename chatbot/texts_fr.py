@@ -37,8 +37,9 @@ INPUT_ERRORS = {
 SAFETY_MESSAGES = {
     "emergency": (
         "Ce que vous décrivez peut être une urgence. Appelez tout de suite le 15 (SAMU) "
-        "ou le 112. Si vous pensez à une poussée de votre sclérose en plaques, contactez "
-        "aussi votre neurologue ou votre centre SEP sans attendre.\n\n"
+        "ou le 112. Si vous ne pouvez pas parler ou entendre, envoyez un SMS au 114. "
+        "Si vous pensez à une poussée de votre sclérose en plaques, contactez aussi votre "
+        "neurologue ou votre centre SEP sans attendre.\n\n"
         "Je suis un programme qui répond à partir des documents de l'association, pas un "
         "médecin : je ne peux pas évaluer votre situation."
     ),
@@ -51,6 +52,20 @@ SAFETY_MESSAGES = {
     "treatment_decision": (
         "Arrêter, changer ou adapter votre traitement est une décision à prendre avec votre "
         "neurologue : n'en changez pas sans lui en parler. Je suis un programme, pas un médecin."
+    ),
+}
+# Shown above an answer when the message may carry a risk the detector is not sure of: the
+# numbers are there whatever the documents say.
+SAFETY_NOTICES = {
+    "suicide": (
+        "Si vous traversez un moment très difficile ou pensez à mettre fin à vos jours, vous "
+        "n'êtes pas seul·e : appelez le 3114 (prévention du suicide, gratuit, 24 h/24). "
+        "En cas de danger immédiat, appelez le 15 ou le 112."
+    ),
+    "emergency": (
+        "Si ces symptômes sont apparus soudainement ou s'aggravent, appelez le 15 (SAMU) ou le "
+        "112, ou le 114 par SMS si vous ne pouvez pas parler. Pour une possible poussée, "
+        "contactez votre neurologue ou votre centre SEP sans attendre."
     ),
 }
 TREATMENT_GENERAL_LEAD = "Ce que disent les documents de l'association, de façon générale :"

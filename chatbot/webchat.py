@@ -37,6 +37,40 @@ def _text_html(text: str) -> str:
     return "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
 
 
+# The safety texts' numbers, as links a phone can call or text.
+_PHONE_LINKS = (
+    (re.compile(r"(?<![\d])3114(?![\d])"), "tel:3114"),
+    (re.compile(r"(?<![\d])112(?![\d])"), "tel:112"),
+    (re.compile(r"\ble 15\b"), "tel:15"),
+    (re.compile(r"(?<![\d])114(?![\d]) par SMS|SMS au 114"), "sms:114"),
+)
+SAFETY_TEXTS = frozenset(
+    p.strip()
+    for text in (*texts_fr.SAFETY_MESSAGES.values(), *texts_fr.SAFETY_NOTICES.values())
+    for p in re.split(r"\n\s*\n", text)
+)
+
+
+def _safety_html(paragraph: str) -> str:
+    """A safety paragraph: escaped, its numbers as tel:/sms: links, set apart from quotes."""
+    escaped = html.escape(paragraph)
+    for pattern, href in _PHONE_LINKS:
+        escaped = pattern.sub(lambda m, href=href: f'<a class="sep-tel" href="{href}">{m.group(0)}</a>', escaped)
+    return f'<p class="sep-safety-text">{escaped}</p>'
+
+
+def _answer_html(text: str) -> str:
+    """The answer's paragraphs; the safety ones (messages, notices) with callable numbers."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+    out = []
+    for p in paragraphs:
+        if p.strip() in SAFETY_TEXTS:
+            out.append(_safety_html(p.strip()))
+        else:
+            out.append(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>")
+    return "".join(out)
+
+
 def render_question(question: str) -> str:
     shown = (
         question
@@ -108,8 +142,8 @@ def render_answer(answer: Answer, turn: int, upto: int | None = None) -> str:
         words = text.split(" ")
         text = " ".join(words[:upto])
     by_n = {c.n: c for c in answer.citations}
-    body = _link_markers(_text_html(text), turn, by_n)
-    kind = "sep-safety" if answer.safety in ("emergency", "suicide") else "sep-answer"
+    body = _link_markers(_answer_html(text), turn, by_n)
+    kind = "sep-safety" if answer.safety in ("emergency", "suicide") and not answer.citations else "sep-answer"
     sources = render_sources(answer, turn) if upto is None else ""
     if upto is None:
         kind += " sep-done"  # complete: what tests and assistive scripts can wait for

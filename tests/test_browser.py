@@ -144,11 +144,24 @@ def test_follow_up_is_answered_in_context(page: Any, chat: dict[str, Any]) -> No
     assert cited in answer.locator(".sep-sources").inner_text()
 
 
-def test_emergency_gets_the_emergency_message(page: Any, chat: dict[str, Any]) -> None:
+def test_emergency_gets_the_emergency_message_with_numbers_a_phone_can_call(
+    page: Any, chat: dict[str, Any]
+) -> None:
     open_chat(page, chat["url"])
-    answer = send(page, "je vois plus rien de l'oeil droit depuis ce matin d'un coup")
-    assert answer.locator(".sep-safety").is_visible()
-    assert "15" in answer.inner_text() and "112" in answer.inner_text()
+    answer = send(page, "j'arrive plus a respirer depuis 10 minutes")
+    assert answer.locator(".sep-safety").is_visible()  # set apart, not a quote
+    assert answer.locator("blockquote, .sep-sources").count() == 0
+    links = {a.get_attribute("href") for a in answer.locator("a.sep-tel").all()}
+    assert {"tel:15", "tel:112", "sms:114"} <= links
+    # tappable: a link of its own, big enough to hit with a finger
+    box = answer.locator('a[href="tel:112"]').bounding_box()
+    assert box is not None and box["height"] >= 16
+
+
+def test_suicidal_message_gets_3114_as_a_link(page: Any, chat: dict[str, Any]) -> None:
+    open_chat(page, chat["url"])
+    answer = send(page, "jai envie den finir, je supporte plus rien")
+    assert answer.locator('a.sep-tel[href="tel:3114"]').is_visible()
 
 
 def test_thumbs_up_is_stored_with_the_answer_and_a_comment(page: Any, chat: dict[str, Any]) -> None:
