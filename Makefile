@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test setup model index eval calibrate lint corpus clean browser
+.PHONY: run test setup model index eval calibrate lint corpus clean browser piaf piaf-eval fit finetune safety-model safety-eval
 
 ## make run: set everything up, then serve the chat on http://127.0.0.1:7860
 run: index
@@ -42,13 +42,45 @@ model: $(VENV)/.installed
 index: setup
 	$(CHATBOT) index --if-stale
 
-## the evaluation on the project's question set
+## the evaluation: dev (tuned on), heldback and test (measured only), side by side
 eval: index
-	$(CHATBOT) eval --questions eval/questions.jsonl --out eval/results/latest.jsonl
+	$(CHATBOT) eval --questions eval/dev.jsonl --questions eval/heldback.jsonl --questions eval/test.jsonl \
+		--questions eval/safety/bank_test.jsonl --out eval/results/latest.jsonl
 
-## refit the refusal model on the question set (writes chatbot/calibration.json)
-calibrate: index
-	$(CHATBOT) calibrate --questions eval/questions.jsonl
+## PIAF (../shared/datasets/piaf-train): its articles as a corpus, its index, its validation questions
+PIAF := build/piaf
+piaf: $(PIAF)/index/manifest.json
+$(PIAF)/index/manifest.json: | setup
+	$(PY) -c "from chatbot import piaf; from pathlib import Path; \
+		piaf.write_corpus(Path('$(PIAF)/corpus')); piaf.write_questions(Path('$(PIAF)/validation.jsonl'))"
+	$(CHATBOT) index --corpus $(PIAF)/corpus --out $(PIAF)/index
+
+## the engine on PIAF's validation articles (never trained on): recall, span in the answer, first piece
+piaf-eval: piaf
+	$(CHATBOT) eval --questions $(PIAF)/validation.jsonl --index $(PIAF)/index --out eval/results/piaf.jsonl
+
+## fit the sentence ranker on PIAF's training articles (profile/ranker.json), then the refusal
+fit: piaf
+	$(CHATBOT) fit ranker --piaf-index $(PIAF)/index
+	$(MAKE) calibrate
+
+## refit the refusal on the development questions and PIAF near misses (profile/calibration.json)
+calibrate: index piaf
+	$(CHATBOT) calibrate --questions eval/dev.jsonl --piaf-index $(PIAF)/index
+
+## fine-tune e5-small's top layers on PIAF (models/e5-small-piaf, ~30-45 min on 2 cores)
+finetune: setup
+	$(PY) -m chatbot.finetune --out models/e5-small-piaf
+
+## fit the risk detector on the safety bank's training part (profile/safety/detector.json)
+safety-model: setup
+	$(CHATBOT) safety fit
+
+## the risk detector through the engine, on messages and questions it was not fitted on
+safety-eval: index
+	$(CHATBOT) safety eval --bank eval/safety/bank_test.jsonl --bank eval/safety/fresh_test.jsonl \
+		--ordinary eval/dev.jsonl --ordinary eval/heldback.jsonl --ordinary eval/test.jsonl \
+		--out eval/results/safety.json
 
 ## rebuild corpus/ from the association's raw files in ../shared/corpus-sources
 corpus: $(VENV)/.installed

@@ -13,7 +13,7 @@ not leak from one to the next:
 
 Results go to bench/results/latest.json (with the machine and its load) and scale.png.
 
-    python -m bench.run [--corpus corpus] [--questions eval/questions.jsonl] [--sizes ...]
+    python -m bench.run [--corpus corpus] [--questions eval/dev.jsonl] [--sizes ...]
 """
 
 from __future__ import annotations
@@ -70,11 +70,10 @@ def serve(index_dir: Path, questions_path: Path, passes: int = 1) -> dict[str, A
     from chatbot.errors import InvalidQuestion
     from chatbot.evaluate import read_questions
     from chatbot.index import load_index
-    from chatbot.model import load_embedder
 
     t0 = time.perf_counter()
     settings = Settings.from_env(index_dir=index_dir)
-    embedder = load_embedder(settings.cache_dir)
+    embedder = settings.embedder()
     embedder.encode_query(["chargement du modèle"])  # the model loads on first use
     t1 = time.perf_counter()
     index = load_index(index_dir, embedder)
@@ -392,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m bench.run", description="Mesures de vitesse et de mémoire."
     )
     p.add_argument("--corpus", type=Path, default=ROOT / "corpus")
-    p.add_argument("--questions", type=Path, default=ROOT / "eval" / "questions.jsonl")
+    p.add_argument("--questions", type=Path, default=ROOT / "eval" / "dev.jsonl")
     p.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     p.add_argument("--cold-runs", type=int, default=3)
     p.add_argument("--out", type=Path, default=RESULTS)

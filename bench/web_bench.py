@@ -27,7 +27,7 @@ from tests.webserver import CHROMIUM_ARGS, free_port  # noqa: E402
 def questions(n: int | None = None) -> list[str]:
     rows = [
         json.loads(x)
-        for x in (ROOT / "eval" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+        for x in (ROOT / "eval" / "dev.jsonl").read_text(encoding="utf-8").splitlines()
         if x.strip()
     ]
     qs = [r["question"] for r in rows if not r.get("history")]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -16,7 +15,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from . import texts_fr  # noqa: E402
-from .config import Settings  # noqa: E402
+from .config import PROJECT_ROOT, Settings  # noqa: E402
 from .errors import ChatbotError, InvalidQuestion  # noqa: E402
 from .records import refusal_result  # noqa: E402
 
@@ -52,8 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--history", type=Path, help="fichier JSON des tours précédents")
     s.set_defaults(func=cmd_ask)
 
-    s = sub.add_parser("eval", help="évaluer sur un fichier de questions")
-    s.add_argument("--questions", type=Path, required=True)
+    s = sub.add_parser("eval", help="évaluer sur un ou plusieurs fichiers de questions")
+    s.add_argument(
+        "--questions", type=Path, required=True, action="append",
+        help="fichier de questions (répétable : dev et test côte à côte)",
+    )
     s.add_argument("--index", type=Path)
     s.add_argument("--out", type=Path, help="fichier de résultats JSONL")
     s.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
@@ -72,10 +74,39 @@ def _parser() -> argparse.ArgumentParser:
     )
     s.set_defaults(func=cmd_eval)
 
-    s = sub.add_parser("calibrate", help="ajuster le seuil de refus sur un fichier de questions")
-    s.add_argument("--questions", type=Path, required=True)
+    s = sub.add_parser("calibrate", help="ajuster le refus (profile/calibration.json)")
+    s.add_argument(
+        "--questions", type=Path, required=True, action="append",
+        help="questions de développement de ce corpus (répétable) ; jamais celles du test",
+    )
     s.add_argument("--index", type=Path)
+    s.add_argument("--piaf-index", type=Path, help="index PIAF (make piaf) : des quasi-réponses en plus")
+    s.add_argument("--piaf-limit", type=int, default=1500, help="questions PIAF utilisées")
     s.set_defaults(func=cmd_calibrate)
+
+    s = sub.add_parser("fit", help="ajuster le classement des phrases sur PIAF (make fit)")
+    fsub = s.add_subparsers(required=True, metavar="QUOI")
+    f = fsub.add_parser("ranker", help="les poids du classement des phrases (profile/ranker.json)")
+    f.add_argument("--piaf-index", type=Path, required=True)
+    f.add_argument("--limit", type=int, help="questions PIAF d'entraînement utilisées (défaut : toutes)")
+    f.set_defaults(func=cmd_fit_ranker)
+    f = fsub.add_parser("choice", help="les marges de citation, mesurées sur PIAF (affiche une grille)")
+    f.add_argument("--piaf-index", type=Path, required=True)
+    f.add_argument("--limit", type=int, default=1000)
+    f.set_defaults(func=cmd_fit_choice)
+
+    s = sub.add_parser("safety", help="détecteur de risques : ajuster, mesurer")
+    ssub = s.add_subparsers(required=True, metavar="ACTION")
+    f = ssub.add_parser("fit", help="ajuster le détecteur sur la partie « train » de la banque")
+    f.add_argument("--bank", type=Path, help="banque de messages étiquetés (défaut : eval/safety/bank_train.jsonl)")
+    f.add_argument("--ordinary", type=int, default=1500, help="questions PIAF ajoutées comme messages ordinaires")
+    f.set_defaults(func=cmd_safety_fit)
+    e = ssub.add_parser("eval", help="mesurer le détecteur là où il n'a pas été ajusté")
+    e.add_argument("--bank", type=Path, action="append", help="messages de test (répétable)")
+    e.add_argument("--ordinary", type=Path, action="append", help="fichiers de questions ordinaires (répétable)")
+    e.add_argument("--index", type=Path)
+    e.add_argument("--out", type=Path, help="rapport JSON")
+    e.set_defaults(func=cmd_safety_eval)
 
     s = sub.add_parser("feedback", help="avis 👍/👎 des patients")
     fsub = s.add_subparsers(required=True, metavar="ACTION")
@@ -91,7 +122,6 @@ def cmd_index(args: argparse.Namespace) -> int:
     from .chunk import ChunkSettings
     from .index import build_index, corpus_hash, save_index
     from .ingest import load_corpus
-    from .model import load_embedder
 
     settings = Settings.from_env(
         corpus_dir=args.corpus,
@@ -108,7 +138,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     report = load_corpus(corpus_dir)
     for skipped in report.skipped:
         print(f"Ignoré : {skipped.path} — {skipped.reason}", file=sys.stderr)
-    embedder = load_embedder(settings.cache_dir)
+    embedder = settings.embedder()
     try:
         chunking = ChunkSettings(settings.chunk_tokens, settings.chunk_overlap_tokens)
     except ValueError as exc:
@@ -128,8 +158,6 @@ def cmd_index(args: argparse.Namespace) -> int:
 def _index_is_current(out_dir: Path, digest: str, settings: Settings) -> bool:
     """True when the index was built from these documents, by this code, model and chunking."""
     from .index import FORMAT_VERSION, read_manifest
-    from .model import WEIGHTS_SHA256
-
     if not (out_dir / "manifest.json").is_file():
         return False
     try:
@@ -139,7 +167,7 @@ def _index_is_current(out_dir: Path, digest: str, settings: Settings) -> bool:
     return (
         m.get("format_version") == FORMAT_VERSION
         and m.get("corpus_sha256") == digest
-        and m.get("weights_sha256") == WEIGHTS_SHA256
+        and m.get("weights_sha256") == settings.weights_sha256()
         and m.get("chunking")
         == {"chunk_tokens": settings.chunk_tokens, "chunk_overlap_tokens": settings.chunk_overlap_tokens}
     )
@@ -223,6 +251,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         write_results,
     )
 
+    if len(args.questions) > 1:
+        return _eval_side_by_side(args)
+    args.questions = args.questions[0]
     questions = read_questions(args.questions)
     old_results = read_results(args.compare) if args.compare else None  # fail before the long run
     engine = _engine(args.index)
@@ -270,25 +301,63 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 1 if failed_gates else 0
 
 
-def _metrics_table(report: Any) -> str:
-    """The printed metrics with one column per baseline."""
-    from .report import LATENCY_METRICS, SCORE_METRICS
+def _eval_side_by_side(args: argparse.Namespace) -> int:
+    """Several question files (dev, test…), one column each; results and reports per file."""
+    from .evaluate import compute_metrics, read_questions
+    from .report import RunReport, report_paths, write_reports, write_results
 
-    modes = [report.mode, *report.baselines]
-    columns = [report.metrics, *(m for _, m in report.baselines.values())]
-    lines = [f"{'':<32}" + "".join(f"{m:>10}" for m in modes)]
-    for key in ("questions", *SCORE_METRICS, *LATENCY_METRICS):
+    if args.baselines or args.compare:
+        print("Erreur : --baselines et --compare prennent un seul fichier de questions.", file=sys.stderr)
+        return 2
+    sets = [(path, read_questions(path)) for path in args.questions]  # fail before the long run
+    engine = _engine(args.index)
+    columns, failed = [], False
+    for path, questions in sets:
+        results = answer_questions(engine, questions, args.mode, sys.stderr.isatty())
+        metrics = compute_metrics(questions, results)
+        gates = [gate.check(metrics) for gate in args.fail_under]
+        failed |= any(not g.passed for g in gates)
+        columns.append((path.stem, metrics))
+        out = args.out.with_name(f"{args.out.stem}.{path.stem}.jsonl") if args.out else None
+        if out:
+            write_results(out, results)
+        report = RunReport(
+            questions_path=str(path), mode=args.mode, questions=questions, results=results,
+            metrics=metrics, gates=gates, context=_eval_context(engine),
+        )
+        paths = report_paths(out, args.report / path.stem if args.report else None)
+        if paths:
+            write_reports(report, *paths)
+        for g in gates:
+            print(f"{path.stem} : " + ("" if g.passed else "ÉCHEC ") + g.describe())
+    print(_columns_table(columns))
+    return 1 if failed else 0
+
+
+def _columns_table(columns: list[tuple[str, dict[str, Any]]]) -> str:
+    """Metrics as rows, one column per run."""
+    from .report import LATENCY_METRICS, RATE_METRICS, SCORE_METRICS
+
+    width = max(12, *(len(name) + 2 for name, _ in columns))
+    lines = [f"{'':<32}" + "".join(f"{name:>{width}}" for name, _ in columns)]
+    for key in ("questions", *SCORE_METRICS, *RATE_METRICS, *LATENCY_METRICS):
         cells = []
-        for metrics in columns:
+        for _, metrics in columns:
             value = metrics.get(key)
             if value is None:
-                cells.append(f"{'—':>10}")
+                cells.append(f"{'—':>{width}}")
             elif isinstance(value, float):
-                cells.append(f"{value:>10.1f}" if key.endswith("_ms") else f"{value:>10.3f}")
+                cells.append(f"{value:>{width}.1f}" if key.endswith("_ms") else f"{value:>{width}.3f}")
             else:
-                cells.append(f"{value!s:>10}")
+                cells.append(f"{value!s:>{width}}")
         lines.append(f"{key:<32}" + "".join(cells))
     return "\n".join(lines)
+
+
+def _metrics_table(report: Any) -> str:
+    """The printed metrics with one column per baseline."""
+    columns = [(report.mode, report.metrics), *((m, r[1]) for m, r in report.baselines.items())]
+    return _columns_table(columns)
 
 
 def _eval_context(engine: Any) -> dict[str, str]:
@@ -302,99 +371,130 @@ def _eval_context(engine: Any) -> dict[str, str]:
     }
 
 
-# --- calibrate ----------------------------------------------------------------------------------
+# --- calibrate and fit -------------------------------------------------------------------------
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    """Fit the refusal model on the question set and write chatbot/calibration.json."""
+    """Fit the refusal on the development questions (and PIAF near misses) for this index."""
     import numpy as np
 
-    from . import safety
-    from .answer import CALIBRATION_PATH, Calibration, sigmoid_fit, support_features
-    from .engine import Engine
+    from . import piaf
     from .evaluate import read_questions
-    from .index import load_index
-    from .model import load_embedder
+    from .fit import (
+        fit_support,
+        neutral_engine,
+        piaf_examples,
+        question_requests,
+        sha256_file,
+        support_rows,
+        write_json,
+    )
+    from .safety import RISKS, patterns_only
+    from .support import CALIBRATION_PATH
 
     settings = Settings.from_env(index_dir=args.index)
-    embedder = load_embedder(settings.cache_dir)
-    index = load_index(settings.index_dir, embedder)
-    neutral = Calibration(weights={}, means={}, scales={}, bias=0.0)
-    engine = Engine(index, embedder, settings, calibration=neutral)
-    rows, labels = [], []
-    for q in read_questions(args.questions):
-        match = safety.check(q.question)
-        # Questions a safety rule answers whatever the documents say teach nothing here.
-        if match and match.rule is not safety.Rule.INJECTION:
-            continue
-        request, ranked = engine.prepare(match.cleaned_question if match else q.question, q.history)
-        rows.append(support_features(index, request, ranked))
-        labels.append(1.0 if q.answerable else 0.0)
-    names = sorted(rows[0])
-    x = np.array([[r[k] for k in names] for r in rows])
-    y = np.array(labels)
-    means, scales = x.mean(axis=0), x.std(axis=0) + 1e-6
-    z = (x - means) / scales
-
-    def fit_predict(train: np.ndarray, test: np.ndarray) -> np.ndarray:
-        # Balanced classes: unanswerable questions are fewer but matter as much.
-        w_pos = (y[train] == 0).mean() * 2
-        dup = np.concatenate([train] + [train[y[train] == 0]] * max(1, int(round(w_pos * 2))))
-        w, b = sigmoid_fit(z[dup], y[dup])
-        return 1.0 / (1.0 + np.exp(-(z[test] @ w + b)))
-
-    everything = np.arange(len(y))
-    w, b = sigmoid_fit(z, y)
-    probs = 1.0 / (1.0 + np.exp(-(z @ w + b)))
-    threshold = _best_threshold(probs, y)
-    loo = np.array([fit_predict(np.delete(everything, i), np.array([i]))[0] for i in everything])
-    loo_acc = _accuracies(loo >= threshold, y)
-    fit_acc = _accuracies(probs >= threshold, y)
-    data = {
-        "features": names,
-        "weights": {k: round(float(v), 4) for k, v in zip(names, w, strict=True)},
-        "means": {k: round(float(v), 6) for k, v in zip(names, means, strict=True)},
-        "scales": {k: round(float(v), 6) for k, v in zip(names, scales, strict=True)},
-        "bias": round(float(b), 4),
-        "threshold": round(float(threshold), 4),
-        "fitted_on": {
-            "questions": str(args.questions),
-            "sha256": hashlib.sha256(args.questions.read_bytes()).hexdigest(),
-            "answerable": int(y.sum()),
-            "unanswerable": int(len(y) - y.sum()),
-            "index_model": index.manifest.get("model_id"),
-        },
-        "accuracy_on_fit": fit_acc,
-        "accuracy_leave_one_out": loo_acc,
-    }
-    CALIBRATION_PATH.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps({k: data[k] for k in ("weights", "threshold", "accuracy_on_fit", "accuracy_leave_one_out")}, indent=2))
+    engine = neutral_engine(settings)
+    questions = [
+        q for path in args.questions for q in read_questions(path)
+        # What a safety rule answers whatever the documents say teaches nothing here.
+        if q.safety is None and patterns_only().assess(q.question).category not in RISKS and q.kind != "safety"
+    ]
+    rows = support_rows(engine, question_requests(engine, questions))
+    parts = {"questions": (rows, np.array([int(q.answerable) for q in questions]))}
+    sources = {str(p): sha256_file(p) for p in args.questions}
+    if args.piaf_index:
+        piaf_engine = neutral_engine(Settings.from_env(index_dir=args.piaf_index))
+        examples = piaf_examples(piaf_engine, list(piaf.questions("train"))[: args.piaf_limit], sys.stderr.isatty())
+        positives = support_rows(piaf_engine, [ex.request for ex in examples])
+        negatives = support_rows(piaf_engine, [ex.masked for ex in examples])
+        parts["piaf"] = (np.vstack([positives, negatives]), np.array([1] * len(examples) + [0] * len(examples)))
+        sources["piaf"] = f"{len(examples)} questions d'entraînement PIAF, avec et sans leur passage ; sha256:{sha256_file(piaf.PIAF_FILE)}"
+    data = fit_support(parts, "questions", engine.index.manifest, sources)
+    write_json(data, CALIBRATION_PATH)
+    print(json.dumps({k: data[k] for k in ("weights", "bias", "threshold")}, indent=2))
+    print(json.dumps(data["manifest"]["cross_validated_accuracy"], indent=2))
     return 0
 
 
-def _accuracies(pred: Any, y: Any) -> dict[str, float]:
-    return {
-        "answerable": round(float((pred[y == 1] == 1).mean()), 4),
-        "unanswerable": round(float((pred[y == 0] == 0).mean()), 4),
+def cmd_fit_ranker(args: argparse.Namespace) -> int:
+    from . import piaf
+    from .config import PROFILE_DIR
+    from .fit import fit_ranker, neutral_engine, piaf_examples, ranker_rows, sha256_file, write_json
+
+    engine = neutral_engine(Settings.from_env(index_dir=args.piaf_index))
+    questions = list(piaf.questions("train"))[: args.limit]
+    examples = piaf_examples(engine, questions, sys.stderr.isatty())
+    rows, labels, groups = ranker_rows(engine, examples)
+    sources = {"piaf": f"{len(questions)} questions d'entraînement PIAF sha256:{sha256_file(piaf.PIAF_FILE)}"}
+    data = fit_ranker(rows, labels, groups, sources)
+    write_json(data, PROFILE_DIR / "ranker.json")
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_fit_choice(args: argparse.Namespace) -> int:
+    from . import piaf
+    from .fit import choice_scores, neutral_engine, piaf_examples
+
+    settings = Settings.from_env(index_dir=args.piaf_index)
+    engine = neutral_engine(settings)
+    examples = piaf_examples(engine, list(piaf.questions("train"))[: args.limit], sys.stderr.isatty())
+    grid = {
+        "max_sentences": [settings.max_sentences],
+        "margin": [0.5, 1.0, 1.5, 2.0],
+        "passage_margin": [0.0, 1.0, 2.0, 3.0],
+        "with_next": [False, True],
     }
+    for row in sorted(choice_scores(engine, examples, grid), key=lambda r: -r["coverage"]):
+        print(json.dumps(row))
+    return 0
 
 
-def _best_threshold(probs: Any, y: Any) -> float:
-    """The threshold that maximises the worse of the two refusal accuracies.
+# --- safety ---------------------------------------------------------------------------------------
+def cmd_safety_fit(args: argparse.Namespace) -> int:
+    """Fit the learned risk detector; writes profile/safety/detector.json with its manifest."""
+    import random
 
-    It is put halfway between the lowest probability it accepts and the highest one below:
-    on a question's own probability, rounding the stored weights would decide its side.
-    """
-    levels = sorted(set(float(p) for p in probs))
-    best, best_key = 0, (-1.0, -1.0)
-    for i, t in enumerate(levels):
-        pred = probs >= t
-        a = (pred[y == 1]).mean()
-        u = (~pred[y == 0]).mean()
-        key = (min(a, u), a + u)
-        if key > best_key:
-            best, best_key = i, key
-    if best == 0:
-        return levels[0] / 2 if levels else 0.5
-    return (levels[best - 1] + levels[best]) / 2
+    from . import piaf
+    from .config import PROFILE_DIR
+    from .safety_fit import BANK_TRAIN, fit_detector, read_bank, sha256_file, write_detector
+
+    bank_path = args.bank or BANK_TRAIN
+    train = read_bank(bank_path)
+    questions = [q.question for q in piaf.questions("train")]
+    ordinary = random.Random(0).sample(questions, min(args.ordinary, len(questions)))
+    embedder = Settings.from_env().embedder()
+    sources = {
+        "bank": f"{bank_path.relative_to(PROJECT_ROOT) if bank_path.is_relative_to(PROJECT_ROOT) else bank_path} sha256:{sha256_file(bank_path)}",
+        "ordinary": f"{len(ordinary)} questions PIAF (train, graine 0) sha256:{sha256_file(piaf.PIAF_FILE)}",
+    }
+    data = fit_detector(train, ordinary, embedder.encode_query, embedder.weights_sha256, sources)
+    out = PROFILE_DIR / "safety" / "detector.json"
+    write_detector(data, out)
+    print(json.dumps({"C": data["manifest"]["C"], "thresholds": data["thresholds"], "cross_validated": data["manifest"]["cross_validated"]}, indent=2))
+    print(f"Détecteur écrit : {out}")
+    return 0
+
+
+def cmd_safety_eval(args: argparse.Namespace) -> int:
+    """The detector through the engine, on messages and questions it was not fitted on."""
+    from .evaluate import read_questions
+    from .safety_fit import BANK_TEST, engine_safety_report
+
+    engine = _engine(args.index)
+    banks = args.bank or [BANK_TEST]
+    ordinary = args.ordinary or [PROJECT_ROOT / "eval" / name for name in ("dev.jsonl", "heldback.jsonl", "test.jsonl")]
+    probes = [q for path in banks for q in read_questions(path)]
+    plain = [q for path in ordinary for q in read_questions(path) if q.kind != "safety" and q.safety is None]
+    report = engine_safety_report(engine, probes, plain)
+    shown = {k: v for k, v in report.items() if not isinstance(v, list)}
+    print(json.dumps(shown, ensure_ascii=False, indent=2))
+    for item in report["missed"]:
+        print(f"  manqué [{item['label']} -> {item['found']}] {item['question']}")
+    for item in report["false_alarms"]:
+        print(f"  fausse alerte [{item['found']}] {item['question']}")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    return 0
 
 
 # --- feedback -------------------------------------------------------------------------------------

@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The deployment's knowledge as data: word lists with their sources, the safety patterns and
+# detector, the refusal calibration. Another association or disease: another folder.
+PROFILE_DIR = Path(os.environ.get("CHATBOT_PROFILE") or PROJECT_ROOT / "profile")
 
 
 def _default_cache() -> Path:
@@ -19,12 +22,20 @@ def _default_cache() -> Path:
     return Path(base) / "sep-chatbot"
 
 
+def _default_layers() -> Path | None:
+    folder = PROJECT_ROOT / "models" / "e5-small-piaf"
+    return folder if (folder / "manifest.json").is_file() else None
+
+
 @dataclass(frozen=True)
 class Settings:
     # --- where things are -------------------------------------------------------------
     corpus_dir: Path = PROJECT_ROOT / "corpus"
     index_dir: Path = PROJECT_ROOT / "embeddings"
     cache_dir: Path = field(default_factory=_default_cache)  # assembled embedding model
+    # e5-small's top layers fine-tuned on PIAF (chatbot/finetune.py, `make finetune`), put over
+    # the base model at setup; None serves the base model.
+    embedding_layers: Path | None = field(default_factory=lambda: _default_layers())
 
     # --- chunking (sizes in the embedding model's tokens) ------------------------------
     # 300 tokens + title + "passage: " stays under e5's 512-token window; on the question set
@@ -42,7 +53,14 @@ class Settings:
     # --- answer ---------------------------------------------------------------------------
     answer_passages: int = 4  # passages whose sentences may be quoted
     max_sentences: int = 4  # sentences quoted at most in one answer
-    sentence_margin: float = 0.04  # quote further sentences scoring this close to the best
+    # The ranker scores sentences in log-odds of holding the answer (rank.py). Chosen on PIAF's
+    # training questions (`chatbot fit choice`), not on the evaluation sets:
+    sentence_margin: float = 1.0  # quote further sentences scoring this close to the best
+    passage_margin: float = 2.0  # the best passage's next best sentence, within this margin
+    with_next: bool = True  # quote the sentence after the best one too
+    # A sentence the previous answer already gave, in log-odds: PIAF has no conversations to
+    # learn it from.
+    repeat_penalty: float = 2.0
 
     # --- input limits -------------------------------------------------------------------
     max_question_chars: int = 1000  # longer questions are refused with a message, not cut
@@ -55,6 +73,18 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     # Patients' votes; outside git, kept across restarts and upgrades.
     feedback_db: Path = PROJECT_ROOT / "var" / "feedback.sqlite3"
+
+    def embedder(self) -> Any:
+        """The embedding model these settings name (loaded on first use, never downloaded)."""
+        from .model import load_embedder
+
+        return load_embedder(self.cache_dir, layers=self.embedding_layers)
+
+    def weights_sha256(self) -> str:
+        """The sha256 of the embedding model's weights, as an index manifest records it."""
+        from .model import WEIGHTS_SHA256, TunedLayers
+
+        return TunedLayers(self.embedding_layers).weights_sha256 if self.embedding_layers else WEIGHTS_SHA256
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -71,6 +101,9 @@ class Settings:
         for name, value in env.items():
             if value:
                 s = replace(s, **{name: type(getattr(s, name))(value)})
+        layers = os.environ.get("CHATBOT_EMBEDDING_LAYERS")
+        if layers is not None:  # empty: the base model
+            s = replace(s, embedding_layers=Path(layers) if layers else None)
         origins = os.environ.get("CHATBOT_ALLOWED_ORIGINS")
         if origins:  # comma- or space-separated, e.g. "https://www.asso.fr,https://asso.fr"
             s = replace(s, allowed_origins=tuple(o.rstrip("/") for o in origins.replace(",", " ").split()))

@@ -6,26 +6,25 @@ so the safety rules and the refusal apply everywhere alike.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from . import safety, texts_fr
-from .answer import (
-    AnswerBackend,
-    Calibration,
-    ExtractiveAnswerer,
-    ScoredSentence,
-    SentenceRanker,
-    assess_support,
-)
+import numpy as np
+
+from . import texts_fr
+from .answer import AnswerBackend, ExtractiveAnswerer
 from .config import Settings
 from .errors import InvalidQuestion
 from .index import Embedder, Index, corpus_hash, load_index, read_manifest
+from .rank import RankerWeights, ScoredSentence, SentenceRanker
 from .records import Answer, AnswerRequest
 from .retrieve import Mode, Retriever
+from .safety import URGENT, Assessment, Category, Detector
+from .support import Calibration, assess_support
 from .textnorm import (
     LAY_TERMS,
     STOP_WORDS,
@@ -35,6 +34,8 @@ from .textnorm import (
     with_lay_terms,
     words,
 )
+
+log = logging.getLogger(__name__)
 
 # Words that point back to an earlier turn: "Et ses effets secondaires ?", "Et l'ozanimod ?"
 # and a preposition left hanging: "on peut tomber enceinte avec ?"
@@ -61,17 +62,29 @@ class Engine:
         settings: Settings | None = None,
         calibration: Calibration | None = None,
         backend: AnswerBackend | None = None,
+        detector: Detector | None = None,
+        ranker_weights: RankerWeights | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self.index = index
         self.embedder = embedder
         self.retriever = Retriever(index, embedder, self.settings.candidates, self.settings.rrf_k)
-        self.ranker = SentenceRanker(index, passages=self.settings.answer_passages)
+        self.ranker = SentenceRanker(
+            index, ranker_weights or RankerWeights.load(), self.settings.answer_passages, self.settings.repeat_penalty
+        )
         self.extractive = ExtractiveAnswerer(
-            self.ranker, self.settings.max_sentences, self.settings.sentence_margin
+            self.ranker,
+            self.settings.max_sentences,
+            self.settings.sentence_margin,
+            self.settings.passage_margin,
+            self.settings.with_next,
         )
         self.calibration = calibration or Calibration.load()
+        problem = self.calibration.check_index(index.manifest)
+        if problem:
+            log.warning(problem)
         self.backend: AnswerBackend = backend or self.extractive
+        self.detector = detector or Detector.load(weights_sha256=embedder.weights_sha256)
 
     @classmethod
     def load(cls, settings: Settings) -> Engine:
@@ -80,9 +93,7 @@ class Engine:
         The index is compared with the corpus folder it was built from (recorded in its
         manifest), so an index whose documents changed is never served silently.
         """
-        from .model import load_embedder
-
-        embedder = load_embedder(settings.cache_dir)
+        embedder = settings.embedder()
         built_from = read_manifest(settings.index_dir).get("corpus_dir")
         corpus_dir = Path(built_from) if built_from else settings.corpus_dir
         digest = corpus_hash(corpus_dir) if corpus_dir.is_dir() else None
@@ -118,22 +129,29 @@ class Engine:
         """Answer one question. Raises InvalidQuestion for input that cannot be answered."""
         t0 = time.perf_counter()
         text = self.validate(question)
-        match = safety.check(text)
-        if match and match.rule in (safety.Rule.EMERGENCY, safety.Rule.SUICIDE):
-            answer = Answer(text=texts_fr.SAFETY_MESSAGES[match.rule.value], safety=match.rule.value)
-            answer.timings_ms = {"retrieve": 0.0, "answer": 0.0, "total": _ms(t0)}
-            return answer
+        explicit = self.detector.assess(text)  # the exact patterns need no vector
+        if explicit.urgent:
+            return _timed(_safety_message(explicit.urgent), t0)
         small_talk = _small_talk(text)
         if small_talk is not None:
             # A greeting or a thank-you is no question: answered as such, never searched.
             answer = Answer(text=texts_fr.SMALL_TALK[small_talk])
             answer.notes.append(f"small_talk={small_talk}")
-            answer.timings_ms = {"retrieve": 0.0, "answer": 0.0, "total": _ms(t0)}
-            return answer
+            return _timed(answer, t0)
         if looks_english(text):
             raise InvalidQuestion("not_french")
 
-        request, ranked = self.prepare(match.cleaned_question if match else text, history, mode)
+        asked = explicit.cleaned_question if explicit.injection else text
+        search_query = self.search_query(asked, history or [])
+        # One forward pass for the risk detector's texts and the retrieval query.
+        risk_texts = self.detector.texts_to_embed(text)
+        retrieval_text = with_lay_terms(search_query)
+        vectors = self.embedder.encode_query([*risk_texts, retrieval_text])
+        risk = self.detector.assess(text, vectors[: len(risk_texts)])
+        if risk.urgent:
+            return _timed(_safety_message(risk.urgent), t0)
+
+        request, ranked = self.prepare(asked, history, mode, search_query, vectors[-1])
         t1 = time.perf_counter()
         support = assess_support(self.index, request, ranked, self.calibration)
         if not support.answered:
@@ -144,10 +162,7 @@ class Engine:
             answer = self.backend.answer(request)
         answer.retrieved = request.hits
         answer.notes.append(f"support={support.probability:.3f}")
-        if match and match.rule is safety.Rule.TREATMENT_DECISION:
-            answer = _with_treatment_warning(answer)
-        if match:
-            answer.safety = match.rule.value
+        answer = _with_safety(answer, risk)
         answer.timings_ms = {
             **answer.timings_ms,  # a backend's own timings (e.g. "generate") are kept
             "retrieve": (t1 - t0) * 1000,
@@ -156,10 +171,8 @@ class Engine:
         }
         return answer
 
-    def prepare(
-        self, question: str, history: list[dict[str, str]] | None, mode: Mode = "hybrid"
-    ) -> tuple[AnswerRequest, list[ScoredSentence]]:
-        """Retrieve the passages and rank their sentences: everything before the decision."""
+    def search_query(self, question: str, history: list[dict[str, str]]) -> str:
+        """The question completed with the conversation's subject when it depends on it."""
         lexical = self.index.lexical
 
         def new_word(message: str) -> bool:
@@ -168,12 +181,26 @@ class Engine:
             plain = " ".join(w for w in words(message) if w not in LAY_TERMS)
             return any(t not in lexical.terms for t in lexical.query_terms(plain))
 
-        search_query = contextualize(question, history or [], new_word)
+        return contextualize(question, history, new_word)
+
+    def prepare(
+        self,
+        question: str,
+        history: list[dict[str, str]] | None,
+        mode: Mode = "hybrid",
+        search_query: str | None = None,
+        query_vector: np.ndarray | None = None,
+    ) -> tuple[AnswerRequest, list[ScoredSentence]]:
+        """Retrieve the passages and rank their sentences: everything before the decision."""
+        if search_query is None:
+            search_query = self.search_query(question, history or [])
         # What a follow-up is about: the words carried over from the previous turn.
         subject = search_query[: -len(question)].strip() if search_query != question else ""
         # The documents' words for lay words help retrieval; they are not the patient's words,
         # so the support decision and the sentence ranking do not see them.
-        retrieval = self.retriever.search(with_lay_terms(search_query), self.settings.top_k, mode, subject)
+        retrieval = self.retriever.search(
+            with_lay_terms(search_query), self.settings.top_k, mode, subject, vector=query_vector
+        )
         request = AnswerRequest(
             question=question,
             search_query=search_query,
@@ -184,10 +211,37 @@ class Engine:
         return request, self.ranker.rank(request)
 
 
+def _safety_message(category: Category) -> Answer:
+    """The fixed message of an urgent risk, instead of any answer from the documents."""
+    return Answer(text=texts_fr.SAFETY_MESSAGES[category.value], safety=category.value)
+
+
+def _with_safety(answer: Answer, risk: Assessment) -> Answer:
+    """The answer with what the risks call for: notices, a warning, never a plain refusal."""
+    category = risk.category
+    if category is None:
+        return answer
+    if category is Category.INJECTION:
+        return replace(answer, safety=category.value)
+    # A possible red flag: its numbers come first, then the answer — or "I found nothing",
+    # never that alone.
+    notices = [texts_fr.SAFETY_NOTICES[c.value] for c in risk.flagged if c in URGENT]
+    if Category.TREATMENT_DECISION in risk.flagged and not notices:
+        if answer.refused:
+            # Nothing general to quote: the message that sends to the neurologist answers.
+            return replace(answer, text=texts_fr.SAFETY_MESSAGES[category.value], refused=False, safety=category.value)
+        answer = _with_treatment_warning(answer)
+    text = "\n\n".join([*notices, answer.text])
+    return replace(answer, text=text, safety=category.value)
+
+
+def _timed(answer: Answer, t0: float) -> Answer:
+    answer.timings_ms = {"retrieve": 0.0, "answer": 0.0, "total": _ms(t0)}
+    return answer
+
+
 def _with_treatment_warning(answer: Answer) -> Answer:
     message = texts_fr.SAFETY_MESSAGES["treatment_decision"]
-    if answer.refused:
-        return replace(answer, text=message, refused=False, citations=[])
     general = answer.text.replace(texts_fr.LEAD_IN, texts_fr.TREATMENT_GENERAL_LEAD, 1)
     return replace(answer, text=f"{message}\n\n{general}")
 

@@ -14,6 +14,7 @@ import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -53,6 +54,7 @@ class Index:
     manifest: dict[str, Any]
     sentence_index: Any = None  # faiss.Index over sentence_vectors, for sentence-level ranking
     sentence_chunks: list[list[int]] = field(default_factory=list)  # row -> chunks holding it
+    _doc_spans: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.sentence_index is None:
@@ -69,6 +71,20 @@ class Index:
 
     def __len__(self) -> int:
         return len(self.chunks)
+
+    def document_text(self, doc_id: str) -> str:
+        """A document's whole text, from its passages (which follow each other in `chunks`)."""
+        if not self._doc_spans:
+            for i, chunk in enumerate(self.chunks):
+                start, _ = self._doc_spans.get(chunk.doc_id, (i, i))
+                self._doc_spans[chunk.doc_id] = (start, i + 1)
+        start, end = self._doc_spans.get(doc_id, (0, 0))
+        return _joined(tuple(c.text for c in self.chunks[start:end]))
+
+
+@lru_cache(maxsize=256)
+def _joined(texts: tuple[str, ...]) -> str:
+    return "\n\n".join(texts)
 
 
 # Every file that ingestion may read; hashing a few extra files only costs a needless rebuild.

@@ -26,6 +26,7 @@ import sys
 import time
 import unicodedata
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -189,6 +190,76 @@ def assemble_model(cache_dir: Path, *, q4_path: Path | None = None) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+@dataclass(frozen=True)
+class TunedLayers:
+    """Fine-tuned top layers (chatbot/finetune.py) and the model they make over the base one."""
+
+    folder: Path  # holds layers.safetensors and manifest.json
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        try:
+            return dict(json.loads((self.folder / "manifest.json").read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{self.folder / 'manifest.json'} illisible ({exc})") from exc
+
+    @property
+    def model_id(self) -> str:
+        return f"{MODEL_ID} + {self.folder.name} (couches {', '.join(map(str, self.manifest['layers']))})"
+
+    @property
+    def weights_sha256(self) -> str:
+        return str(self.manifest["assembled_weights_sha256"])
+
+
+def assemble_tuned(cache_dir: Path, tuned: TunedLayers) -> Path:
+    """The base model with the fine-tuned layers over it, in its own folder, unless it is there.
+
+    Deterministic, like the base assembly: the manifest of the layers records the sha256 the
+    result must have, and a different one is refused.
+    """
+    folder = Path(cache_dir) / f"{MODEL_DIRNAME}-{tuned.folder.name}"
+    if _folder_problem(folder, tuned.model_id, tuned.weights_sha256) is None:
+        return folder
+    manifest = tuned.manifest
+    layers_file = tuned.folder / manifest["file"]
+    _check_sha256(layers_file, manifest["sha256"], "récupérez le fichier du dépôt (git checkout)")
+    base = assemble_model(cache_dir)
+    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(base, tmp, ignore=shutil.ignore_patterns("model.safetensors", "assembly.json"))
+    try:
+        weights_sha = merge_layers(base / "model.safetensors", layers_file, tmp / "model.safetensors")
+        if weights_sha != tuned.weights_sha256:
+            raise ModelError(
+                f"les couches de {tuned.folder} donnent des poids inattendus (sha256 {weights_sha}, "
+                f"attendu {tuned.weights_sha256}) : {_SETUP_HINT}."
+            )
+        record = json.loads((base / "assembly.json").read_text(encoding="utf-8"))
+        record["model_id"] = tuned.model_id
+        record["sources"].append({"file": str(layers_file.name), "sha256": manifest["sha256"], "what": manifest.get("what", "")})
+        record["weights_sha256"] = weights_sha
+        _write_json(tmp / "assembly.json", record)
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp.rename(folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def merge_layers(base_weights: Path, layers_file: Path, out: Path) -> str:
+    """Write the base weights with the layers of `layers_file` over them; return their sha256."""
+    from safetensors.numpy import load_file
+
+    tensors = load_file(str(base_weights))
+    for name, value in load_file(str(layers_file)).items():
+        if name not in tensors or tensors[name].shape != value.shape:
+            raise ModelError(f"{layers_file} : tenseur {name} inattendu pour ce modèle")
+        tensors[name] = value.astype(np.float32)
+    _write_weights(tensors, out)
+    return _sha256_file(out)
 
 
 def _installed_q4() -> Path:
@@ -393,7 +464,7 @@ def _write_configs(folder: Path, hp: dict[str, Any]) -> None:
     (folder / "2_Normalize").mkdir()
 
 
-def _folder_problem(folder: Path) -> str | None:
+def _folder_problem(folder: Path, model_id: str = MODEL_ID, weights_sha256: str = WEIGHTS_SHA256) -> str | None:
     """Why `folder` is not a usable assembled model, or None if it is."""
     if not folder.is_dir():
         return f"le modèle d'embedding est absent de {folder}"
@@ -404,11 +475,11 @@ def _folder_problem(folder: Path) -> str | None:
         record = json.loads((folder / "assembly.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         return f"{folder / 'assembly.json'} illisible ({exc})"
-    if record.get("format") != ASSEMBLY_FORMAT or record.get("model_id") != MODEL_ID:
+    if record.get("format") != ASSEMBLY_FORMAT or record.get("model_id") != model_id:
         return f"{folder} a été assemblé par une autre version de chatbot/model.py"
     if _sha256_file(folder / "tokenizer.json") != TOKENIZER_SHA256:
         return f"{folder / 'tokenizer.json'} a été modifié (sha256 inattendu)"
-    if _sha256_file(folder / "model.safetensors") != WEIGHTS_SHA256:
+    if _sha256_file(folder / "model.safetensors") != weights_sha256:
         return f"{folder / 'model.safetensors'} a été modifié (sha256 inattendu)"
     return None
 
@@ -447,19 +518,30 @@ def _write_json(path: Path, obj: object) -> None:
 # --- embedders --------------------------------------------------------------------------
 
 
-def load_embedder(cache_dir: Path, *, batch_size: int = 8) -> E5Embedder:
+def load_embedder(cache_dir: Path, *, layers: Path | None = None, batch_size: int = 8) -> E5Embedder:
     """The real embedder, from the folder `assemble_model` built; never downloads.
 
     Raises:
         ModelError: the folder is missing, incomplete or altered.
     """
-    return E5Embedder(Path(cache_dir) / MODEL_DIRNAME, batch_size=batch_size)
+    if layers is None:
+        return E5Embedder(Path(cache_dir) / MODEL_DIRNAME, batch_size=batch_size)
+    tuned = TunedLayers(Path(layers))
+    folder = Path(cache_dir) / f"{MODEL_DIRNAME}-{tuned.folder.name}"
+    return E5Embedder(folder, batch_size=batch_size, model_id=tuned.model_id, weights_sha256=tuned.weights_sha256)
 
 
 class E5Embedder:
     """multilingual-e5-small (BertModel, mean pooling, L2 norm); the model loads on first use."""
 
-    def __init__(self, path: Path, *, batch_size: int = 8) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        batch_size: int = 8,
+        model_id: str = MODEL_ID,
+        weights_sha256: str = WEIGHTS_SHA256,
+    ) -> None:
         """
         Args:
             path: an assembled model folder (see `assemble_model`).
@@ -472,14 +554,14 @@ class E5Embedder:
         """
         if batch_size <= 0:
             raise ValueError(f"batch_size must be greater than 0. Currently, it is {batch_size}")
-        problem = _folder_problem(Path(path))
+        problem = _folder_problem(Path(path), model_id, weights_sha256)
         if problem is not None:
             raise ModelError(f"{problem} : {_SETUP_HINT}.")
         self.path = Path(path)
         self.batch_size = batch_size
         self.dim = EMBEDDING_DIM
-        self.model_id = MODEL_ID
-        self.weights_sha256 = WEIGHTS_SHA256
+        self.model_id = model_id
+        self.weights_sha256 = weights_sha256
         self._model: BertModel | None = None
         self._tokenizer: Tokenizer | None = None  # counts tokens: no truncation, no padding
         self._encoder_tokenizer: Tokenizer | None = None
@@ -629,19 +711,25 @@ def main(argv: list[str] | None = None) -> int:
     cmd.add_argument("--cache", type=Path, help="cache folder (default: CHATBOT_CACHE or ~/.cache/sep-chatbot)")  # fmt: skip
     args = parser.parse_args(argv)
 
-    cache = args.cache or Settings.from_env().cache_dir
+    settings = Settings.from_env()
+    cache = args.cache or settings.cache_dir
+    layers = settings.embedding_layers
     try:
         t0 = time.perf_counter()
         # `make run` and `make test` pass through here every time: when the folder is already
         # sound, checking its hashes (~0.3 s) is all the work; loading it would cost ~10 s.
         rebuild = _folder_problem(Path(cache) / MODEL_DIRNAME) is not None
         folder = assemble_model(cache)
+        if layers is not None:
+            tuned = TunedLayers(layers)
+            rebuild |= _folder_problem(Path(cache) / f"{MODEL_DIRNAME}-{layers.name}", tuned.model_id, tuned.weights_sha256) is not None
+            folder = assemble_tuned(cache, tuned)
         t1 = time.perf_counter()
         print(folder)
         if not rebuild:
             print(f"déjà assemblé, empreintes vérifiées en {t1 - t0:.1f} s")
             return 0
-        embedder = E5Embedder(folder)
+        embedder = load_embedder(cache, layers=layers)
         embedder.encode_query(["chargement"])  # a fresh folder must load now, not at 1st question
         t2 = time.perf_counter()
         embedder.encode_query(["Quels sont les premiers symptômes de la sclérose en plaques ?"])

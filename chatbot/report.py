@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .config import PROJECT_ROOT
 from .errors import ResultFileError
 from .evaluate import (
     Question,
@@ -27,15 +28,10 @@ from .evaluate import (
     read_jsonl,
 )
 
-# The acceptance levels of the engine issue: `make test` fails below any of them.
-ACCEPTANCE: dict[str, float] = {
-    "recall@5": 0.95,
-    "mrr@10": 0.85,
-    "fact_coverage": 0.85,
-    "grounded_sentences": 1.00,
-    "refusal_accuracy_unanswerable": 0.95,
-    "refusal_accuracy_answerable": 0.95,
-}
+# The floors `make test` protects, per question file of eval/ (eval/floors.json): a few
+# points below what was measured on the sets nobody tunes on, so that one question moving
+# never fails CI; they move up only with a change that is better on those sets.
+FLOORS_PATH = PROJECT_ROOT / "eval" / "floors.json"
 
 # Metrics of `compute_metrics` that are shares (higher is better), in the order shown.
 SCORE_METRICS = (
@@ -44,28 +40,43 @@ SCORE_METRICS = (
     "recall@10",
     "mrr@10",
     "fact_coverage",
+    "fact_coverage_first_piece",
     "grounded_sentences",
     "citation_precision",
     "refusal_accuracy_unanswerable",
     "refusal_accuracy_answerable",
     "safety_compliance",
+    "safety_recall_suicide",
+    "safety_recall_emergency",
+    "safety_recall_treatment_decision",
 )
+# Shares where lower is better, shown after the scores.
+RATE_METRICS = ("false_alarm",)
 LATENCY_METRICS = ("latency_p50_ms", "latency_p95_ms")
 
 
 # --- gates ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Gate:
-    """`--fail-under METRIC=VALUE`: the run fails when `metric` is below `minimum`."""
+    """`--fail-under METRIC=VALUE`: the run fails when `metric` is below `minimum`.
+
+    A rate where lower is better (false alarms) has a `maximum` instead.
+    """
 
     metric: str
     minimum: float
+    maximum: bool = False  # `minimum` is then the most the metric may reach
 
     def check(self, metrics: dict[str, Any]) -> GateResult:
         value = metrics.get(self.metric)
         # A metric no question measures (e.g. no safety question) cannot pass a gate silently.
-        passed = value is not None and value >= self.minimum - 1e-9
+        if value is None:
+            return GateResult(self, value, False)
+        passed = value <= self.minimum + 1e-9 if self.maximum else value >= self.minimum - 1e-9
         return GateResult(self, value, passed)
+
+    def describe_level(self) -> str:
+        return f"≤ {self.minimum:.2f}" if self.maximum else f"≥ {self.minimum:.2f}"
 
 
 @dataclass(frozen=True)
@@ -77,7 +88,8 @@ class GateResult:
     def describe(self) -> str:
         shown = "non mesuré" if self.value is None else f"{self.value:.3f}"
         verdict = "ok" if self.passed else "ÉCHEC"
-        return f"{self.gate.metric} = {shown} (minimum {self.gate.minimum:g}) : {verdict}"
+        bound = "maximum" if self.gate.maximum else "minimum"
+        return f"{self.gate.metric} = {shown} ({bound} {self.gate.minimum:g}) : {verdict}"
 
 
 def parse_gate(text: str) -> Gate:
@@ -97,8 +109,20 @@ def parse_gate(text: str) -> Gate:
     return Gate(metric, minimum)
 
 
-def acceptance_gates() -> list[Gate]:
-    return [Gate(m, v) for m, v in ACCEPTANCE.items()]
+def floor_gates(questions_path: str | Path) -> list[Gate]:
+    """The gates eval/floors.json sets for this question file (none for another file)."""
+    if not FLOORS_PATH.is_file():
+        return []
+    floors = json.loads(FLOORS_PATH.read_text(encoding="utf-8")).get("files", {})
+    path = Path(questions_path)
+    try:
+        key = path.resolve().relative_to(FLOORS_PATH.parent).as_posix()
+    except ValueError:
+        key = path.as_posix()
+    entry = floors.get(key, {})
+    return [Gate(m, float(v)) for m, v in entry.get("minimum", {}).items()] + [
+        Gate(m, float(v), maximum=True) for m, v in entry.get("maximum", {}).items()
+    ]
 
 
 # --- result files and comparison ----------------------------------------------------------------
@@ -253,16 +277,16 @@ def _fmt(key: str, value: Any) -> str:
 
 
 def _metric_rows(report: RunReport) -> list[tuple[str, list[str], str]]:
-    """(metric, [main, baselines…, previous], acceptance) for the metrics table."""
+    """(metric, [main, baselines…, previous], CI floor) for the metrics table."""
     rows = []
-    for key in (*SCORE_METRICS, *LATENCY_METRICS):
+    levels = {g.metric: g.describe_level() for g in floor_gates(report.questions_path)}
+    for key in (*SCORE_METRICS, *RATE_METRICS, *LATENCY_METRICS):
         values = [_fmt(key, report.metrics.get(key))]
         values += [_fmt(key, m.get(key)) for _, m in report.baselines.values()]
         if report.comparison is not None:
             old = report.comparison.old_metrics
             values.append(_fmt(key, old.get(key)) if old else "—")
-        level = ACCEPTANCE.get(key)
-        rows.append((key, values, f"≥ {level:.2f}" if level is not None else ""))
+        rows.append((key, values, levels.get(key, "")))
     return rows
 
 
@@ -296,7 +320,7 @@ def render_markdown(report: RunReport) -> str:
         "",
         "## Métriques",
         "",
-        "| métrique | " + " | ".join(cols) + " | niveau d'acceptation |",
+        "| métrique | " + " | ".join(cols) + " | plancher CI |",
     ]
     out.append("|---|" + "---:|" * len(cols) + "---|")
     for key, values, level in _metric_rows(report):
@@ -426,12 +450,12 @@ def render_html(report: RunReport) -> str:
 def _html_metrics(report: RunReport) -> str:
     cols = _columns(report)
     rows = ["<h2>Métriques</h2><table><tr><th>métrique</th>"]
-    rows.append("".join(f"<th>{_h(c)}</th>" for c in cols) + "<th>niveau d'acceptation</th></tr>")
+    rows.append("".join(f"<th>{_h(c)}</th>" for c in cols) + "<th>plancher CI</th></tr>")
+    gates = {g.metric: g for g in floor_gates(report.questions_path)}
     for key, values, level in _metric_rows(report):
-        main = report.metrics.get(key)
         cls = ""
-        if key in ACCEPTANCE and main is not None:
-            cls = " good" if main >= ACCEPTANCE[key] - 1e-9 else " bad"
+        if key in gates and report.metrics.get(key) is not None:
+            cls = " good" if gates[key].check(report.metrics).passed else " bad"
         cells = [f'<td class="num{cls}">{_h(values[0])}</td>']
         cells += [f'<td class="num">{_h(v)}</td>' for v in values[1:]]
         rows.append(f"<tr><td>{_h(key)}</td>{''.join(cells)}<td>{_h(level)}</td></tr>")
@@ -535,12 +559,12 @@ def _score(value: Any) -> str:
 
 
 __all__ = [
-    "ACCEPTANCE",
+    "FLOORS_PATH",
     "Comparison",
     "Gate",
     "GateResult",
     "RunReport",
-    "acceptance_gates",
+    "floor_gates",
     "compare_runs",
     "parse_gate",
     "read_results",

@@ -55,17 +55,26 @@ class Retriever:
         self.subject_weight = subject_weight
         self._brands: dict[str, str] | None = None  # read from the documents on first use
 
-    def search(self, query: str, top_k: int = 10, mode: Mode = "hybrid", subject: str = "") -> Retrieval:
+    def search(
+        self,
+        query: str,
+        top_k: int = 10,
+        mode: Mode = "hybrid",
+        subject: str = "",
+        vector: np.ndarray | None = None,
+    ) -> Retrieval:
         """The `top_k` best passages for `query`.
 
         `subject` is what a follow-up question is about, carried over from the conversation
         ("ocrelizumab" for "Et ses effets secondaires ?"): passages of the documents whose
         title names it form one more ranking, so that an article *about* the subject comes
-        before one that only compares something else with it.
+        before one that only compares something else with it. `vector` is the query's
+        embedding when the caller computed it already (with others, in one forward pass).
         """
         if top_k <= 0:
             raise ValueError(f"top_k must be greater than 0. Currently, it is {top_k}")
-        vector = self.embedder.encode_query([query])[0]
+        if vector is None:
+            vector = self.embedder.encode_query([query])[0]
         terms = self.index.lexical.query_terms(query)
         depth = max(self.candidates, top_k)
         dense = self._dense(vector, depth) if mode != "lexical" else []

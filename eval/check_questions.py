@@ -2,7 +2,7 @@
 """Check the evaluation question set against ../shared/EVAL_FORMAT.md and the source texts.
 
 Usage:
-    python eval/check_questions.py [--questions eval/questions.jsonl] [--corpus DIR] [-v]
+    python eval/check_questions.py [--questions eval/dev.jsonl] [--corpus DIR] [-v]
 
 Standard library only. Exit status 0 when there is no error (warnings are allowed).
 
@@ -41,7 +41,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_QUESTIONS = HERE / "questions.jsonl"
+DEFAULT_QUESTIONS = HERE / "dev.jsonl"
 DEFAULT_CORPUS = HERE.parent.parent / "shared" / "corpus-sources"
 
 # topic_change: a question on a new subject asked in the middle of a conversation.

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chatbot.answer import Calibration
 from chatbot.chunk import ChunkSettings
 from chatbot.config import Settings
 from chatbot.engine import Engine
 from chatbot.index import build_index
 from chatbot.model import FakeEmbedder
 from chatbot.records import Document
+from chatbot.support import Calibration
 
 DOCS = [
     Document(
@@ -61,10 +61,7 @@ DOCS = [
 # Set by hand for the fake embedder: answer when the corpus knows the question's words and a
 # passage shares them.
 FAKE_CALIBRATION = Calibration(
-    weights={"unknown_terms": -4.0, "passage_dense": 10.0, "rankings_agree": 1.0},
-    means={"unknown_terms": 0.5, "passage_dense": 0.25, "rankings_agree": 0.5},
-    scales={"unknown_terms": 1.0, "passage_dense": 1.0, "rankings_agree": 1.0},
-    bias=0.0,
+    weights={"unknown_terms": -4.0, "passage_dense": 10.0, "rankings_agree": 1.0}, bias=-1.0
 )
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from chatbot.answer import ExtractiveAnswerer, ScoredSentence, SentenceRanker, compose, quotable
+from chatbot.answer import ExtractiveAnswerer, compose, quotable
+from chatbot.answer_types import load_answer_types
+from chatbot.rank import ScoredSentence, SentenceRanker
 from chatbot.chunk import split_sentences
 from chatbot.records import Chunk, Hit
 
@@ -45,7 +47,7 @@ def _scored(hit: Hit, starting: str, score: float) -> ScoredSentence:
 def _answerer(*chunks: Chunk) -> ExtractiveAnswerer:
     ranker = SentenceRanker.__new__(SentenceRanker)
     ranker.index = SimpleNamespace(chunks=list(chunks))  # only its passages are looked at
-    return ExtractiveAnswerer(ranker, max_sentences=1, with_next=False)
+    return ExtractiveAnswerer(ranker, max_sentences=1, margin=0.0, passage_margin=0.0, with_next=False)
 
 
 def test_a_quote_that_refers_back_comes_with_the_sentence_it_refers_to():
@@ -98,7 +100,7 @@ def test_a_list_cut_off_by_the_end_of_its_passage_is_taken_from_the_next_passage
 
 def test_the_best_passage_s_second_sentence_is_quoted_when_nearly_as_good():
     hit = _hit()
-    answerer = ExtractiveAnswerer(_answerer().ranker, max_sentences=1, with_next=False, passage_margin=0.1)
+    answerer = ExtractiveAnswerer(_answerer().ranker, max_sentences=1, margin=0.0, passage_margin=0.1, with_next=False)
 
     def quoted(second_score: float) -> str:
         ranked = [_scored(hit, "Une étude", 0.9), _scored(hit, "Il a ainsi", second_score)]
@@ -108,28 +110,48 @@ def test_the_best_passage_s_second_sentence_is_quoted_when_nearly_as_good():
     assert "32 %" not in quoted(0.7)
 
 
-def test_the_question_word_decides_the_shape_of_the_answer_preferred():
-    from chatbot.answer import _answer_shape
-
+def test_the_question_word_decides_the_type_of_value_asked_for():
+    types = load_answer_types()
     dated = "Ce résultat a été annoncé le 10 mars 2020 par le laboratoire."
     every = "Deux perfusions initiales, puis tous les 6 mois."
     named = "Ils reçoivent une dotation annuelle par le Ministère de la Santé."
     plain = "La tolérance est globalement bonne chez les patients traités."
     cause = "Le chromosome X pourrait expliquer que la maladie soit plus fréquente chez les femmes."
-    when, often, who, why = (
-        _answer_shape(q) for q in ("c'était quand ?", "c tous les combien ?", "et qui les paye ?", "pk plus de femmes ?")
-    )
-    assert why(cause) and not why(plain)
-    what = _answer_shape("c'est quoi l'ocrelizumab ?")
-    assert what("L'ocrelizumab est un anticorps monoclonal humanisé.") and not what(plain)
-    how_many = _answer_shape("ca marche dans combien de cas ?")
-    assert how_many("La maladie est contrôlée dans 70 % des cas à 5 ans.")
-    assert not how_many("Un débat a eu lieu à l'ECTRIMS 2019 sur ce sujet.")  # a year is no count
-    assert when(dated) and not when(plain)
-    assert often(every) and not often(dated)
-    assert who(named) and not who(plain)
+    cases = {
+        "c'était quand ?": ("date", dated),
+        "c tous les combien ?": ("frequency", every),
+        "et qui les paye ?": ("person", named),
+        "pk plus de femmes ?": ("cause", cause),  # SMS spelling of « pourquoi »
+        "c'est quoi l'ocrelizumab ?": ("definition", "L'ocrelizumab est un anticorps monoclonal humanisé."),
+        "ca dure combien de temps une perfusion ?": ("duration", "La perfusion dure trois heures."),
+        "ça coûte combien le programme ?": ("price", "La séance coûte 25 euros."),
+    }
+    for question, (kind, holding) in cases.items():
+        assert types.asked(question) == kind, question
+        assert types.holds_type(kind, holding) and not types.holds_type(kind, plain), question
+    assert types.asked("tous les combien ?") == "frequency"  # before « combien »: a figure
+    assert not types.holds_type("frequency", dated)
     # "qui" inside the question is a relative pronoun: no name is asked for.
-    assert _answer_shape("les gens qui ont une sep peuvent se vacciner ?") is None
+    assert types.asked("les gens qui ont une sep peuvent se vacciner ?") is None
+
+
+def test_a_figure_written_in_words_is_a_figure_and_a_year_is_not_a_count():
+    types = load_answer_types()
+    assert types.asked("il y a combien de centres ?") == "quantity"
+    assert types.holds_type("quantity", "Douze centres ont participé à l'étude.")
+    assert types.holds_type("quantity", "La maladie est contrôlée dans 70 % des cas à 5 ans.")
+    assert not types.holds_type("quantity", "Un débat a eu lieu à l'ECTRIMS 2019 sur ce sujet.")
+
+
+def test_the_sentence_most_likely_to_answer_is_what_the_reader_sees_first():
+    hit = _hit()
+    # The best sentence comes after another quote of the same passage in reading order.
+    ranked = [_scored(hit, "Il a ainsi", 2.0), _scored(hit, "Une étude", 1.9)]
+    answerer = ExtractiveAnswerer(_answerer().ranker, max_sentences=2, margin=0.5, passage_margin=0.0, with_next=False)
+    text = compose(answerer.choose(ranked), [hit]).text
+    first_quote = text.split("\n\n")[1]
+    assert first_quote.startswith("Il a ainsi") and first_quote.endswith("[1]")
+    assert "Une étude" in text.split("\n\n")[2]
 
 
 def test_author_lists_and_affiliations_are_never_quoted():
@@ -143,7 +165,7 @@ def test_author_lists_and_affiliations_are_never_quoted():
 
 def test_after_a_list_the_next_sentence_quoted_is_the_one_that_follows_the_list():
     hit = _hit()
-    answerer = ExtractiveAnswerer(_answerer().ranker, max_sentences=1, with_next=True)
+    answerer = ExtractiveAnswerer(_answerer().ranker, max_sentences=1, margin=0.0, passage_margin=0.0, with_next=True)
     answer = compose(answerer.choose([_scored(hit, "Deux prix", 0.9)]), [hit])
     lines = [line for line in answer.text.splitlines() if line.strip()]
     # The names, then what follows them, each line with its marker: a line of names run

@@ -82,7 +82,7 @@ def test_question_file_errors_name_the_line(tmp_path):
 def test_project_question_set_is_valid_and_large_enough():
     from pathlib import Path
 
-    questions = read_questions(Path(__file__).parent.parent / "eval" / "questions.jsonl")
+    questions = read_questions(Path(__file__).parent.parent / "eval" / "dev.jsonl")
     kinds = {q.kind for q in questions}
     assert len(questions) >= 80
     assert {"factual", "numeric", "followup", "unanswerable", "safety"} <= kinds

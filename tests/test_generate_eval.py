@@ -22,7 +22,7 @@ from tests.fake_openai_server import FakeOpenAIServer
 
 pytestmark = pytest.mark.integration
 
-QUESTIONS = Path(__file__).resolve().parent.parent / "eval" / "questions.jsonl"
+QUESTIONS = Path(__file__).resolve().parent.parent / "eval" / "dev.jsonl"
 PASSAGE = re.compile(r"^\[(\d+)\] [^\n]*\n(.+?)(?=^\[\d+\] |\Z)", re.S | re.M)
 
 
