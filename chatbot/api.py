@@ -4,23 +4,34 @@
 can post question-file lines as they are. Errors are JSON `{"detail": <French text>, "code"}`:
 400 invalid JSON or an empty / too long question, 422 wrong fields or types, 403 a browser on a
 site that is not allowed, 413 a body too large.
+Every text field is cleaned (chatbot/sanitize.py) as it is read, and has a bound.
 """
 
 from __future__ import annotations
 
 import html
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictStr
 
 from . import texts_fr
 from .errors import InvalidQuestion
 from .feedback import Feedback, index_version
 from .records import refusal_result
+from .sanitize import clean_text
+
+
+def _cleaned(value: Any) -> Any:
+    return clean_text(value) if isinstance(value, str) else value
+
+
+# A text field as read from JSON: cleaned before its type and length are checked, so that a
+# lone surrogate is repaired, not echoed into a response that cannot be encoded.
+Text = Annotated[StrictStr, BeforeValidator(_cleaned)]
 
 DESCRIPTION = (
     "Questions-réponses citées sur les documents de l'association. `POST /api/ask` renvoie "
@@ -33,7 +44,7 @@ router = APIRouter(prefix="/api")
 class Turn(BaseModel):
     model_config = ConfigDict(extra="ignore")
     role: Literal["user", "assistant"]
-    content: StrictStr = Field(max_length=20_000)
+    content: Text = Field(max_length=20_000)
 
 
 class AskRequest(BaseModel):
@@ -55,9 +66,9 @@ class AskRequest(BaseModel):
             ]
         },
     )
-    question: StrictStr = Field(description="Le message du patient, tel qu'il l'a tapé.")
+    question: Text = Field(description="Le message du patient, tel qu'il l'a tapé.")
     history: list[Turn] = Field(default_factory=list, max_length=50)
-    id: StrictStr = Field("api", description="Recopié dans le résultat.")
+    id: Text = Field("api", max_length=200, description="Recopié dans le résultat.")
 
 
 class CitationOut(BaseModel):

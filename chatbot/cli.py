@@ -154,7 +154,16 @@ def _engine(index_dir: Path | None) -> Any:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    history = json.loads(args.history.read_text(encoding="utf-8")) if args.history else []
+    from .sanitize import clean_text
+
+    # An argument with bytes that are not UTF-8 arrives with lone surrogates: repaired here,
+    # so that the question echoed below can be printed.
+    args.question = clean_text(args.question)
+    try:
+        history = json.loads(args.history.read_text(encoding="utf-8")) if args.history else []
+    except (OSError, ValueError) as exc:
+        print(f"Erreur : historique illisible ({args.history} : {exc})", file=sys.stderr)
+        return 2
     engine = _engine(args.index)
     try:
         answer = engine.ask(args.question, history)

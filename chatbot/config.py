@@ -46,6 +46,10 @@ class Settings:
 
     # --- input limits -------------------------------------------------------------------
     max_question_chars: int = 1000  # longer questions are refused with a message, not cut
+    # Earlier turns a question may come with, and characters in one: a follow-up looks three
+    # turns back at most, so 50 is a long conversation, not a limit a patient meets.
+    max_history_turns: int = 50
+    max_turn_chars: int = 20_000
 
     # --- app ------------------------------------------------------------------------------
     host: str = "127.0.0.1"

@@ -26,11 +26,13 @@ from .errors import InvalidQuestion
 from .index import Embedder, Index, corpus_hash, load_index, read_manifest
 from .records import Answer, AnswerRequest
 from .retrieve import Mode, Retriever
+from .sanitize import clean_history, clean_text
 from .textnorm import (
     LAY_TERMS,
     STOP_WORDS,
     content_terms,
     fold,
+    is_english_question,
     looks_english,
     with_lay_terms,
     words,
@@ -102,7 +104,7 @@ class Engine:
     def validate(self, question: object) -> str:
         if not isinstance(question, str):
             raise InvalidQuestion("empty", f"expected text, got {type(question).__name__}")
-        text = question.strip()
+        text = clean_text(question).strip()
         if not text or not any(ch.isalnum() for ch in text):
             raise InvalidQuestion("empty")
         if len(text) > self.settings.max_question_chars:
@@ -118,6 +120,7 @@ class Engine:
         """Answer one question. Raises InvalidQuestion for input that cannot be answered."""
         t0 = time.perf_counter()
         text = self.validate(question)
+        history = clean_history(history, self.settings.max_history_turns, self.settings.max_turn_chars)
         match = safety.check(text)
         if match and match.rule in (safety.Rule.EMERGENCY, safety.Rule.SUICIDE):
             answer = Answer(text=texts_fr.SAFETY_MESSAGES[match.rule.value], safety=match.rule.value)
@@ -130,7 +133,7 @@ class Engine:
             answer.notes.append(f"small_talk={small_talk}")
             answer.timings_ms = {"retrieve": 0.0, "answer": 0.0, "total": _ms(t0)}
             return answer
-        if looks_english(text):
+        if looks_english(text) or is_english_question(text):
             raise InvalidQuestion("not_french")
 
         request, ranked = self.prepare(match.cleaned_question if match else text, history, mode)

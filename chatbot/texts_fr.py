@@ -174,3 +174,13 @@ API_ERRORS = {
 API_DOCS_TITLE = "API de l'assistant SEP"
 SR_QUESTION = "Vous avez demandé :"  # read by screen readers before each message
 SR_ANSWER = "Réponse de l'assistant :"
+
+# --- limits and faults (chatbot/guard.py, sanitize.py, the store and the index at the edges) ---
+# More reasons an input is refused (InvalidQuestion.reason), with those above.
+INPUT_ERRORS["history"] = (
+    "L'historique de la conversation est mal formé : chaque tour doit être un objet "
+    '{{"role": "user" ou "assistant", "content": "texte"}}.'  # braces doubled: str.format
+)
+INPUT_ERRORS["history_too_long"] = (
+    "La conversation est trop longue pour être suivie. Commencez une nouvelle conversation."
+)

@@ -22,6 +22,7 @@ from .engine import Engine
 from .errors import InvalidQuestion
 from .feedback import Feedback, FeedbackStore, index_version
 from .records import Answer, Citation
+from .sanitize import clean_text
 
 STATIC = Path(__file__).parent / "static"
 _MARKER = re.compile(r"\[(\d+)\]")
@@ -143,22 +144,20 @@ class ChatPage:
         records: dict[int, Any],
     ) -> Iterator[tuple[Any, ...]]:
         """Show the question, then the answer word by word, then its sources."""
-        message = message if isinstance(message, str) else ""
+        message = clean_text(message) if isinstance(message, str) else ""
         chat, records = list(chat or []), dict(records or {})
         if message.strip():
             chat.append({"role": "user", "content": render_question(message)})
         turn = len(chat)
+        settings = self.engine.settings
+        error: str | None = None
         try:
-            answer = self.engine.ask(message, list(turns or []))
+            # The last turns only: a long conversation goes on, the engine looks back 3 turns.
+            answer = self.engine.ask(message, list(turns or [])[-settings.max_history_turns :])
         except InvalidQuestion as exc:
-            chat.append(
-                {
-                    "role": "assistant",
-                    "content": render_error(
-                        input_error(exc, message, self.engine.settings.max_question_chars)
-                    ),
-                }
-            )
+            error = input_error(exc, message, settings.max_question_chars)
+        if error is not None:
+            chat.append({"role": "assistant", "content": render_error(error)})
             yield "", chat, turns, records
             return
         chat.append({"role": "assistant", "content": ""})
@@ -202,6 +201,7 @@ class ChatPage:
         return gr.update(visible=True), vote_id, texts_fr.FEEDBACK_THANKS
 
     def comment(self, vote_id: int | None, text: str) -> tuple[Any, ...]:
+        text = clean_text(text)[: FeedbackStore.MAX_COMMENT_CHARS] if isinstance(text, str) else ""
         if vote_id is not None and self.store is not None and text.strip():
             self.store.set_comment(int(vote_id), text.strip())
             return gr.update(visible=False), None, "", texts_fr.FEEDBACK_COMMENT_THANKS
@@ -320,8 +320,9 @@ class ChatPage:
 
     def ask(self, question: str, history: list[dict[str, str]] | None = None) -> dict[str, Any]:
         """Answer one question (same record as POST /api/ask, the result format of EVAL_FORMAT.md)."""
+        question = clean_text(question) if isinstance(question, str) else question
         try:
-            answer = self.engine.ask(question, list(history or []))
+            answer = self.engine.ask(question, history)
         except InvalidQuestion as exc:
             raise gr.Error(
                 input_error(exc, question, self.engine.settings.max_question_chars)

@@ -266,3 +266,15 @@ def test_rendering_escapes_documents_and_links_each_marker_to_its_highlighted_so
     assert "<mark>" in html and "Dr A · 2021" in html and "sep-done" in html
     assert "sep-done" not in render_answer(answer, turn=2, upto=3)  # still appearing
     assert "&lt;b&gt;" in render_question("<b>gras</b>") and "\n\n" not in html
+
+
+def test_a_lone_surrogate_is_cleaned_not_a_500(client):
+    body = b'{"question": "la biotine \\ud800 a forte dose est-elle efficace ?", "id": "x\\udfff"}'
+    r = client.post("/api/ask", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 200 and r.json()["citations"]
+    assert r.json()["question"] == "la biotine \ufffd a forte dose est-elle efficace ?"
+
+
+def test_a_short_question_in_english_gets_the_not_french_reply(client):
+    res = ask(client, {"question": "Does biotin work?"}).json()
+    assert res["refused"] and "uniquement en français" in res["answer"]
