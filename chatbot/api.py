@@ -3,7 +3,7 @@
 /api/ask returns one record of the result format of ../shared/EVAL_FORMAT.md, so an evaluator
 can post question-file lines as they are. Errors are JSON `{"detail": <French text>, "code"}`:
 400 invalid JSON or an empty / too long question, 422 wrong fields or types, 403 a browser on a
-site that is not allowed, 413 a body too large.
+site that is not allowed, 413 a body too large, 503 the service is degraded.
 Every text field is cleaned (chatbot/sanitize.py) as it is read, and has a bound.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
@@ -19,10 +20,12 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictStr
 
 from . import texts_fr
-from .errors import InvalidQuestion
+from .errors import IndexMismatch, InvalidQuestion
 from .feedback import Feedback, index_version
 from .records import refusal_result
 from .sanitize import clean_text
+
+log = logging.getLogger("chatbot")
 
 
 def _cleaned(value: Any) -> Any:
@@ -138,6 +141,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ApiError, "description": "Site non autorisé (en-tête Origin)"},
     413: {"model": ApiError, "description": "Requête trop volumineuse"},
     422: {"model": ApiError, "description": "Champ manquant ou de mauvais type"},
+    503: {"model": ApiError, "description": "Service dégradé ; réessayer plus tard"},
 }
 
 
@@ -151,6 +155,8 @@ def ask(body: AskRequest, request: Request) -> Any:
     engine = request.app.state.engine
     history = [t.model_dump() for t in body.history]
     try:
+        if (problem := engine.index.problem()) is not None:
+            raise IndexMismatch(problem)
         answer = engine.ask(body.question, history)
     except InvalidQuestion as exc:
         message = texts_fr.INPUT_ERRORS[exc.reason].format(
@@ -159,6 +165,9 @@ def ask(body: AskRequest, request: Request) -> Any:
         if exc.reason == "not_french":
             return refusal_result(body.id, body.question, message)
         return JSONResponse({"detail": message, "code": exc.reason}, status_code=400)
+    except IndexMismatch as exc:
+        log.error("Question refusée, index inutilisable : %s", exc)
+        return _error(503, texts_fr.INDEX_UNAVAILABLE, "index")
     # Already the documented shape: returned as is, without a second validation pass.
     return JSONResponse(answer.to_result(body.id, body.question))
 
@@ -182,9 +191,23 @@ def feedback(body: FeedbackIn, request: Request) -> Any:
     return {"id": request.app.state.store.add(fb)}
 
 
-@router.get("/health", summary="État du service")
-def health(request: Request) -> dict[str, Any]:
-    return {"status": "ok", "index": index_version(request.app.state.engine.index.manifest)}
+@router.get(
+    "/health",
+    summary="État du service",
+    responses={503: {"description": "L'index est inutilisable : le service ne répond plus"}},
+)
+def health(request: Request) -> Any:
+    """`ok`, or `error` (503) when the index cannot be served; `problems` says why, in French."""
+    engine = request.app.state.engine
+    index_problem = engine.index.problem()
+    checks = {"index": "erreur" if index_problem else "vérification en cours" if engine.index.checking() else "ok"}
+    body = {
+        "status": "error" if index_problem else "ok",
+        "index": index_version(engine.index.manifest),
+        "checks": checks,
+        "problems": [index_problem] if index_problem else [],
+    }
+    return JSONResponse(body, status_code=503 if index_problem else 200)
 
 
 @router.get("/docs", include_in_schema=False, response_class=HTMLResponse)
@@ -254,6 +277,10 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         {"detail": " ".join(dict.fromkeys(messages)), "code": code, "errors": details},
         status_code=400 if json_invalid else 422,
     )
+
+
+def _error(status: int, detail: str, code: str) -> JSONResponse:
+    return JSONResponse({"detail": detail, "code": code}, status_code=status)
 
 
 def _error_message(error: dict[str, Any]) -> str:

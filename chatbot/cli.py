@@ -127,15 +127,16 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def _index_is_current(out_dir: Path, digest: str, settings: Settings) -> bool:
     """True when the index was built from these documents, by this code, model and chunking."""
-    from .index import FORMAT_VERSION, read_manifest
+    from .index import FORMAT_VERSION, Integrity, read_manifest
     from .model import WEIGHTS_SHA256
 
     if not (out_dir / "manifest.json").is_file():
         return False
     try:
         m = read_manifest(out_dir)
+        Integrity(out_dir, m).check_all()
     except ChatbotError:
-        return False  # an unreadable manifest is rebuilt
+        return False  # an unreadable manifest, a missing, cut or altered file: rebuilt
     return (
         m.get("format_version") == FORMAT_VERSION
         and m.get("corpus_sha256") == digest

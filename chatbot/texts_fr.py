@@ -184,3 +184,9 @@ INPUT_ERRORS["history"] = (
 INPUT_ERRORS["history_too_long"] = (
     "La conversation est trop longue pour être suivie. Commencez une nouvelle conversation."
 )
+
+# The service is degraded: the chat answers, or says plainly why it cannot.
+INDEX_UNAVAILABLE = (
+    "Le service est momentanément indisponible : l'index des documents est abîmé. "
+    "Réessayez plus tard."
+)

@@ -9,6 +9,7 @@ Imported only by web.py: gradio is heavy, and only the app needs it.
 from __future__ import annotations
 
 import html
+import logging
 import re
 import time
 from collections.abc import Iterator
@@ -19,10 +20,12 @@ import gradio as gr
 
 from . import texts_fr
 from .engine import Engine
-from .errors import InvalidQuestion
+from .errors import IndexMismatch, InvalidQuestion
 from .feedback import Feedback, FeedbackStore, index_version
 from .records import Answer, Citation
 from .sanitize import clean_text
+
+log = logging.getLogger("chatbot")
 
 STATIC = Path(__file__).parent / "static"
 _MARKER = re.compile(r"\[(\d+)\]")
@@ -152,10 +155,15 @@ class ChatPage:
         settings = self.engine.settings
         error: str | None = None
         try:
+            if (problem := self.engine.index.problem()) is not None:
+                raise IndexMismatch(problem)
             # The last turns only: a long conversation goes on, the engine looks back 3 turns.
             answer = self.engine.ask(message, list(turns or [])[-settings.max_history_turns :])
         except InvalidQuestion as exc:
             error = input_error(exc, message, settings.max_question_chars)
+        except IndexMismatch as exc:
+            log.error("Question refusée, index inutilisable : %s", exc)
+            error = texts_fr.INDEX_UNAVAILABLE
         if error is not None:
             chat.append({"role": "assistant", "content": render_error(error)})
             yield "", chat, turns, records
@@ -322,9 +330,14 @@ class ChatPage:
         """Answer one question (same record as POST /api/ask, the result format of EVAL_FORMAT.md)."""
         question = clean_text(question) if isinstance(question, str) else question
         try:
+            if (problem := self.engine.index.problem()) is not None:
+                raise IndexMismatch(problem)
             answer = self.engine.ask(question, history)
         except InvalidQuestion as exc:
             raise gr.Error(
                 input_error(exc, question, self.engine.settings.max_question_chars)
             ) from exc
+        except IndexMismatch as exc:
+            log.error("Question refusée, index inutilisable : %s", exc)
+            raise gr.Error(texts_fr.INDEX_UNAVAILABLE) from exc
         return answer.to_result("gradio", question)

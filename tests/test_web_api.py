@@ -278,3 +278,32 @@ def test_a_lone_surrogate_is_cleaned_not_a_500(client):
 def test_a_short_question_in_english_gets_the_not_french_reply(client):
     res = ask(client, {"question": "Does biotin work?"}).json()
     assert res["refused"] and "uniquement en français" in res["answer"]
+
+
+def test_an_index_found_corrupt_after_start_stops_answers_in_french(tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from chatbot import index as index_module
+    from chatbot.engine import Engine
+    from chatbot.index import load_index, save_index
+    from chatbot.model import FakeEmbedder
+    from chatbot.web import create_app
+    from tests.helpers import FAKE_CALIBRATION
+
+    save_index(fake_engine().index, tmp_path / "ix")
+    vectors = tmp_path / "ix" / "passages.faiss"
+    data = bytearray(vectors.read_bytes())
+    data[-1] ^= 0xFF
+    vectors.write_bytes(bytes(data))
+    monkeypatch.setattr(index_module, "HASH_AT_LOAD_BYTES", 0)  # as a large index: hashed later
+    index = load_index(tmp_path / "ix", FakeEmbedder(), corpus_digest="test")
+    assert index.integrity is not None
+    index.integrity.wait(timeout=30)
+    engine = Engine(index, FakeEmbedder(), Settings(), calibration=FAKE_CALIBRATION)
+    app = create_app(Settings(feedback_db=tmp_path / "fb.sqlite3"), engine, FeedbackStore(tmp_path / "fb.sqlite3"))
+    with TestClient(app, base_url="http://127.0.0.1") as c:
+        health = c.get("/api/health")
+        assert health.status_code == 503 and health.json()["status"] == "error"
+        assert "passages.faiss" in health.json()["problems"][0]
+        r = ask(c, {"question": "la biotine est-elle efficace ?"})
+        assert r.status_code == 503 and r.json()["code"] == "index" and "indisponible" in r.json()["detail"]
