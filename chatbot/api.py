@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictStr
 
 from . import texts_fr
-from .errors import IndexMismatch, InvalidQuestion
+from .errors import FeedbackUnavailable, IndexMismatch, InvalidQuestion
 from .feedback import Feedback, index_version
 from .records import refusal_result
 from .sanitize import clean_text
@@ -122,14 +122,16 @@ class FeedbackIn(BaseModel):
     """A 👍/👎 on an answer obtained from /api/ask, with an optional comment."""
 
     model_config = ConfigDict(extra="ignore")
+    # Every field bounded: a vote is one short question and its answer; its store keeps no
+    # more (chatbot/feedback.py).
     vote: Literal["up", "down"]
-    question: StrictStr = Field(max_length=20_000)
-    answer: StrictStr = Field(max_length=50_000)
-    history: list[Turn] = Field(default_factory=list, max_length=50)
-    chunk_ids: list[StrictStr] = Field(default_factory=list, max_length=50)
+    question: Text = Field(max_length=2_000)
+    answer: Text = Field(max_length=10_000)
+    history: list[Turn] = Field(default_factory=list, max_length=20)
+    chunk_ids: list[Annotated[Text, Field(max_length=200)]] = Field(default_factory=list, max_length=20)
     refused: StrictBool = False
-    safety: StrictStr | None = None
-    comment: StrictStr = Field("", max_length=2000)
+    safety: Annotated[Text, Field(max_length=40)] | None = None
+    comment: Text = Field("", max_length=2000)
 
 
 class FeedbackOut(BaseModel):
@@ -176,7 +178,14 @@ def ask(body: AskRequest, request: Request) -> Any:
     "/feedback", response_model=FeedbackOut, responses=ERRORS, summary="Donner un avis 👍/👎"
 )
 def feedback(body: FeedbackIn, request: Request) -> Any:
-    """Store a vote on an answer (no IP address nor anything else about the person)."""
+    """Store a vote on an answer (no IP address nor anything else about the person).
+
+    When the store cannot write, the vote is answered 503 with a French message: the chat
+    itself keeps answering.
+    """
+    store = request.app.state.store
+    if store is None:
+        return _error(503, texts_fr.FEEDBACK_FAILED, "feedback_failed")
     fb = Feedback(
         vote=body.vote,
         question=body.question,
@@ -188,7 +197,11 @@ def feedback(body: FeedbackIn, request: Request) -> Any:
         comment=body.comment,
         index_version=index_version(request.app.state.engine.index.manifest),
     )
-    return {"id": request.app.state.store.add(fb)}
+    try:
+        return {"id": store.add(fb)}
+    except FeedbackUnavailable as exc:
+        log.warning("Avis non enregistré : %s", exc)
+        return _error(503, texts_fr.FEEDBACK_FAILED, "feedback_failed")
 
 
 @router.get(
@@ -197,15 +210,21 @@ def feedback(body: FeedbackIn, request: Request) -> Any:
     responses={503: {"description": "L'index est inutilisable : le service ne répond plus"}},
 )
 def health(request: Request) -> Any:
-    """`ok`, or `error` (503) when the index cannot be served; `problems` says why, in French."""
-    engine = request.app.state.engine
+    """`ok`; `degraded` when the chat answers but votes cannot be stored; `error` (503) when
+    the index cannot be served. `problems` says why, in French."""
+    engine, store = request.app.state.engine, request.app.state.store
     index_problem = engine.index.problem()
-    checks = {"index": "erreur" if index_problem else "vérification en cours" if engine.index.checking() else "ok"}
+    feedback_problem = request.app.state.feedback_problem if store is None else store.problem
+    checks = {
+        "index": "erreur" if index_problem else "vérification en cours" if engine.index.checking() else "ok",
+        "feedback": "indisponible" if feedback_problem else "ok",
+    }
+    status = "error" if index_problem else "degraded" if feedback_problem else "ok"
     body = {
-        "status": "error" if index_problem else "ok",
+        "status": status,
         "index": index_version(engine.index.manifest),
         "checks": checks,
-        "problems": [index_problem] if index_problem else [],
+        "problems": [p for p in (index_problem, feedback_problem) if p],
     }
     return JSONResponse(body, status_code=503 if index_problem else 200)
 

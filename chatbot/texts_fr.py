@@ -186,6 +186,7 @@ INPUT_ERRORS["history_too_long"] = (
 )
 
 # The service is degraded: the chat answers, or says plainly why it cannot.
+FEEDBACK_FAILED = "Désolé, votre avis n'a pas pu être enregistré. Réessayez plus tard."
 INDEX_UNAVAILABLE = (
     "Le service est momentanément indisponible : l'index des documents est abîmé. "
     "Réessayez plus tard."

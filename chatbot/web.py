@@ -10,6 +10,7 @@ widget nor frame the chat. Imported only by app.py and the tests: gradio is heav
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -18,17 +19,23 @@ from urllib.parse import urlsplit
 from . import texts_fr
 from .config import Settings
 from .engine import Engine
+from .errors import FeedbackUnavailable
 from .feedback import FeedbackStore
 
 STATIC = Path(__file__).parent / "static"
 PAGES = ("/", "/embed", "/embed/")  # the chat pages, which get the French head script
 API_MAX_BODY = 256 * 1024  # bytes; a 50,000-character question fits, a flood does not
+log = logging.getLogger("chatbot")
 
 
 def create_app(
     settings: Settings, engine: Engine | None = None, store: FeedbackStore | None = None
 ) -> Any:
-    """The whole app; `engine` and `store` default to the ones `settings` name."""
+    """The whole app; `engine` and `store` default to the ones `settings` name.
+
+    A feedback store that cannot be opened is no reason not to answer: the app serves without
+    votes, says why in one log line, and /api/health reports it.
+    """
     import gradio as gr
     from fastapi import FastAPI
     from fastapi.exceptions import RequestValidationError
@@ -42,7 +49,13 @@ def create_app(
     # Concurrent requests share the model's forward passes (see batching.py).
     engine.retriever.embedder = QueryBatcher(engine.embedder, workers=os.cpu_count() or 1)
     engine.ask(texts_fr.EXAMPLE_QUESTIONS[0])  # warm-up: the first patient does not wait for it
-    store = store or FeedbackStore(settings.feedback_db)
+    feedback_problem = None
+    if store is None:
+        try:
+            store = FeedbackStore(settings.feedback_db)
+        except FeedbackUnavailable as exc:
+            feedback_problem = str(exc)
+            log.warning("Avis désactivés, le chat répond quand même : %s", exc)
     app = FastAPI(
         title=texts_fr.API_DOCS_TITLE,
         description=api.DESCRIPTION,
@@ -52,6 +65,7 @@ def create_app(
         openapi_url="/api/openapi.json",
     )
     app.state.engine, app.state.store, app.state.settings = engine, store, settings
+    app.state.feedback_problem = feedback_problem  # why there is no store, if there is none
     app.include_router(api.router)
     app.add_exception_handler(RequestValidationError, api.validation_error)
 

@@ -20,7 +20,7 @@ import gradio as gr
 
 from . import texts_fr
 from .engine import Engine
-from .errors import IndexMismatch, InvalidQuestion
+from .errors import FeedbackUnavailable, IndexMismatch, InvalidQuestion
 from .feedback import Feedback, FeedbackStore, index_version
 from .records import Answer, Citation
 from .sanitize import clean_text
@@ -193,8 +193,10 @@ class ChatPage:
 
     def vote(self, records: dict[Any, Any], data: gr.LikeData) -> tuple[Any, ...]:
         record = (records or {}).get(data.index) or (records or {}).get(str(data.index))
-        if record is None or data.liked not in (True, False) or self.store is None:
+        if record is None or data.liked not in (True, False):
             return gr.update(visible=False), None, ""
+        if self.store is None:  # the store could not be opened at start (logged then)
+            return gr.update(visible=False), None, texts_fr.FEEDBACK_FAILED
         fb = Feedback(
             vote="up" if data.liked else "down",
             question=record["question"],
@@ -205,13 +207,21 @@ class ChatPage:
             refused=record["refused"],
             index_version=self.index_version,
         )
-        vote_id = self.store.add(fb)
+        try:
+            vote_id = self.store.add(fb)
+        except FeedbackUnavailable as exc:
+            log.warning("Avis non enregistré : %s", exc)
+            return gr.update(visible=False), None, texts_fr.FEEDBACK_FAILED
         return gr.update(visible=True), vote_id, texts_fr.FEEDBACK_THANKS
 
     def comment(self, vote_id: int | None, text: str) -> tuple[Any, ...]:
         text = clean_text(text)[: FeedbackStore.MAX_COMMENT_CHARS] if isinstance(text, str) else ""
         if vote_id is not None and self.store is not None and text.strip():
-            self.store.set_comment(int(vote_id), text.strip())
+            try:
+                self.store.set_comment(int(vote_id), text.strip())
+            except FeedbackUnavailable as exc:
+                log.warning("Commentaire non enregistré : %s", exc)
+                return gr.update(visible=False), None, "", texts_fr.FEEDBACK_FAILED
             return gr.update(visible=False), None, "", texts_fr.FEEDBACK_COMMENT_THANKS
         return gr.update(visible=False), None, "", ""
 

@@ -280,6 +280,29 @@ def test_a_short_question_in_english_gets_the_not_french_reply(client):
     assert res["refused"] and "uniquement en français" in res["answer"]
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("safety", "s" * 100_000),
+        ("chunk_ids", ["c" * 100_000]),
+        ("chunk_ids", ["c"] * 21),
+        ("question", "q" * 2_001),
+        ("history", [{"role": "user", "content": "x"}] * 21),
+    ],
+)
+def test_every_field_of_a_vote_has_a_bound(client, store, field, value):
+    before = len(list(store.all()))
+    r = client.post("/api/feedback", json={**{"vote": "up", "question": "q", "answer": "a"}, field: value})
+    assert r.status_code == 422 and field in r.json()["detail"]
+    assert len(list(store.all())) == before
+
+
+def test_health_says_ok_and_checks_the_index_and_the_store(client):
+    health = client.get("/api/health").json()
+    assert health["status"] == "ok" and health["index"].startswith("v")
+    assert health["checks"] == {"index": "ok", "feedback": "ok"} and health["problems"] == []
+
+
 def test_an_index_found_corrupt_after_start_stops_answers_in_french(tmp_path, monkeypatch):
     from fastapi.testclient import TestClient
 
@@ -307,3 +330,21 @@ def test_an_index_found_corrupt_after_start_stops_answers_in_french(tmp_path, mo
         assert "passages.faiss" in health.json()["problems"][0]
         r = ask(c, {"question": "la biotine est-elle efficace ?"})
         assert r.status_code == 503 and r.json()["code"] == "index" and "indisponible" in r.json()["detail"]
+
+
+def test_a_vote_the_store_cannot_write_gets_a_french_message_in_the_chat(tmp_path):
+    from chatbot.errors import FeedbackUnavailable
+    from chatbot.webchat import ChatPage
+
+    class FullDisk(FeedbackStore):
+        def add(self, fb):
+            raise FeedbackUnavailable("disque plein")
+
+    page = ChatPage(fake_engine(), FullDisk(tmp_path / "fb.sqlite3"))
+    record = {"question": "q", "history": [], "answer": "a", "chunk_ids": [], "safety": None, "refused": False}
+
+    class Like:
+        index, liked = 1, True
+
+    _, vote_id, status = page.vote({1: record}, Like())  # type: ignore[arg-type]
+    assert vote_id is None and "n'a pas pu être enregistré" in status
