@@ -3,7 +3,8 @@
 /api/ask returns one record of the result format of ../shared/EVAL_FORMAT.md, so an evaluator
 can post question-file lines as they are. Errors are JSON `{"detail": <French text>, "code"}`:
 400 invalid JSON or an empty / too long question, 422 wrong fields or types, 403 a browser on a
-site that is not allowed, 413 a body too large, 503 the service is degraded.
+site that is not allowed, 413 a body too large, 429 too many requests from one client, 503
+the service is busy or degraded (chatbot/guard.py answers some of them before this module).
 Every text field is cleaned (chatbot/sanitize.py) as it is read, and has a bound.
 """
 
@@ -143,7 +144,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ApiError, "description": "Site non autorisé (en-tête Origin)"},
     413: {"model": ApiError, "description": "Requête trop volumineuse"},
     422: {"model": ApiError, "description": "Champ manquant ou de mauvais type"},
-    503: {"model": ApiError, "description": "Service dégradé ; réessayer plus tard"},
+    429: {"model": ApiError, "description": "Trop de demandes de ce client ; voir Retry-After"},
+    503: {"model": ApiError, "description": "Service occupé ou dégradé ; réessayer plus tard"},
 }
 
 
@@ -300,6 +302,23 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 def _error(status: int, detail: str, code: str) -> JSONResponse:
     return JSONResponse({"detail": detail, "code": code}, status_code=status)
+
+
+# FastAPI's own HTTP errors (an unknown method, a body it cannot parse) in French.
+_HTTP_CODES = {400: "json_invalid", 404: "not_found", 405: "method"}
+
+
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
+    status = int(getattr(exc, "status_code", 500))
+    code = _HTTP_CODES.get(status, "internal")
+    detail = texts_fr.REQUEST_ERRORS[code].format(path=request.url.path[:100])
+    return _error(status, detail, code)
+
+
+async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+    """Anything unexpected: logged with its traceback, answered in French, never shown."""
+    log.error("Erreur interne sur %s", request.url.path, exc_info=exc)
+    return _error(500, texts_fr.REQUEST_ERRORS["internal"], "internal")
 
 
 def _error_message(error: dict[str, Any]) -> str:

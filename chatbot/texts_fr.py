@@ -167,7 +167,6 @@ API_ERRORS = {
     "extra_forbidden": "Le champ « {field} » n'est pas reconnu.",
     "too_long": "Le champ « {field} » est trop long.",
     "other": "Le champ « {field} » est invalide.",
-    "body_too_large": "La requête est trop volumineuse ({size} octets ; {limit} au maximum).",
     "origin": "Origine non autorisée : {origin}. Ce site n'est pas autorisé à utiliser l'assistant.",
     "unknown_feedback": "Avis inconnu : {id}.",
 }
@@ -184,6 +183,23 @@ INPUT_ERRORS["history"] = (
 INPUT_ERRORS["history_too_long"] = (
     "La conversation est trop longue pour être suivie. Commencez une nouvelle conversation."
 )
+
+# A request refused before it reaches the engine: {"detail": <text>, "code": <key>}.
+REQUEST_ERRORS = {
+    "host": "Nom de serveur non autorisé : {host}. Ce serveur ne répond qu'à ses propres adresses.",
+    "origin": API_ERRORS["origin"],
+    "not_found": "Adresse inconnue : {path}.",
+    "method": "Cette adresse n'accepte pas cette méthode.",
+    "upload": "L'envoi de fichiers est désactivé : l'assistant ne prend que du texte.",
+    "body_too_large": "La requête est trop volumineuse ({limit} octets au maximum).",
+    "encoding": "Le corps de la requête n'est pas un texte UTF-8 valide.",
+    "json_invalid": API_ERRORS["json_invalid"],
+    "rate_question": "Vous avez posé beaucoup de questions en peu de temps. "
+    "Réessayez dans {seconds} s.",
+    "rate_vote": "Vous avez donné beaucoup d'avis en peu de temps. Réessayez dans {seconds} s.",
+    "busy": "Trop de demandes, réessayez dans un instant.",
+    "internal": "Une erreur interne est survenue. Réessayez dans un instant.",
+}
 
 # The service is degraded: the chat answers, or says plainly why it cannot.
 FEEDBACK_FAILED = "Désolé, votre avis n'a pas pu être enregistré. Réessayez plus tard."

@@ -164,6 +164,9 @@ class ChatPage:
         except IndexMismatch as exc:
             log.error("Question refusée, index inutilisable : %s", exc)
             error = texts_fr.INDEX_UNAVAILABLE
+        except Exception:
+            log.exception("Erreur interne en répondant dans le chat")
+            error = texts_fr.REQUEST_ERRORS["internal"]
         if error is not None:
             chat.append({"role": "assistant", "content": render_error(error)})
             yield "", chat, turns, records
@@ -344,10 +347,31 @@ class ChatPage:
                 raise IndexMismatch(problem)
             answer = self.engine.ask(question, history)
         except InvalidQuestion as exc:
-            raise gr.Error(
-                input_error(exc, question, self.engine.settings.max_question_chars)
+            raise gr.Error(  # the caller's mistake: no traceback in the server's log
+                input_error(exc, question, self.engine.settings.max_question_chars),
+                print_exception=False,
             ) from exc
         except IndexMismatch as exc:
             log.error("Question refusée, index inutilisable : %s", exc)
             raise gr.Error(texts_fr.INDEX_UNAVAILABLE) from exc
+        except Exception as exc:
+            log.exception("Erreur interne sur /ask")
+            raise gr.Error(texts_fr.REQUEST_ERRORS["internal"]) from exc
         return answer.to_result("gradio", question)
+
+
+# The handlers whose calls are questions or votes, for the rate limits (chatbot/guard.py).
+_QUESTION_HANDLERS = ("respond", "_example", "ask")
+_VOTE_HANDLERS = ("vote", "comment")
+
+
+def event_kinds(demo: gr.Blocks) -> dict[int | str, str]:
+    """Gradio's event ids (fn_index) and API names of `demo` that are questions or votes."""
+    kinds: dict[int | str, str] = {}
+    for fn_id, fn in demo.fns.items():
+        kind = "question" if fn.name in _QUESTION_HANDLERS else "vote" if fn.name in _VOTE_HANDLERS else None
+        if kind is not None:
+            kinds[fn_id] = kind
+            if fn.api_name:
+                kinds[fn.api_name] = kind
+    return kinds

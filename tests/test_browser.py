@@ -19,7 +19,13 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 from chatbot.config import Settings  # noqa: E402
 from chatbot.feedback import FeedbackStore  # noqa: E402
 from chatbot.textnorm import fold_for_match  # noqa: E402
-from tests.webserver import CHROMIUM, CHROMIUM_ARGS, free_port, host_site, live_server  # noqa: E402
+from tests.webserver import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    free_port,
+    host_site,
+    live_server,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -41,6 +47,7 @@ def chat(tmp_path_factory: pytest.TempPathFactory, site_port: int) -> Iterator[d
         pytest.fail("Chromium is missing: `make browser` installs it (apt-get install chromium)")
     settings = Settings.from_env(
         allowed_origins=(f"http://site.asso.test:{site_port}",),
+        allowed_hosts=("chat.asso.test",),
         feedback_db=tmp_path_factory.mktemp("feedback") / "feedback.sqlite3",
     )
     store = FeedbackStore(settings.feedback_db)
