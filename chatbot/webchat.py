@@ -1,8 +1,11 @@
 """The chat window: a Gradio Blocks page in French, for the full page (/) and the widget (/embed).
 
 Every text that reaches the page — the patient's question, the answer, the documents'
-passages — is HTML-escaped here and emitted as one raw-HTML block, so Markdown never
-reinterprets it and a `<script>` typed by a patient or found in a document stays inert text.
+passages — is HTML-escaped here and emitted as one raw-HTML block, shown as it is: neither
+Markdown nor LaTeX (KaTeX) rendering is on, so a quote reads exactly as the document says it
+(« $$…$$ » or « *…* » included) and a `<script>` typed by a patient or found in a document
+stays inert text. The conversation shown is kept on the server (a gr.State), so a request
+carries the new message only, whatever the length of the conversation.
 Imported only by web.py: gradio is heavy, and only the app needs it.
 """
 
@@ -146,7 +149,10 @@ class ChatPage:
         turns: list[dict[str, str]],
         records: dict[int, Any],
     ) -> Iterator[tuple[Any, ...]]:
-        """Show the question, then the answer word by word, then its sources."""
+        """Show the question, then the answer word by word, then its sources.
+
+        Yields (message box, chat shown, chat kept, turns, records).
+        """
         message = clean_text(message) if isinstance(message, str) else ""
         chat, records = list(chat or []), dict(records or {})
         if message.strip():
@@ -169,14 +175,14 @@ class ChatPage:
             error = texts_fr.REQUEST_ERRORS["internal"]
         if error is not None:
             chat.append({"role": "assistant", "content": render_error(error)})
-            yield "", chat, turns, records
+            yield "", chat, chat, turns, records
             return
         chat.append({"role": "assistant", "content": ""})
         words = len(answer.text.split(" "))
         step = max(1, -(-words // STREAM_STEPS))
         for upto in range(step, words, step):
             chat[-1] = {"role": "assistant", "content": render_answer(answer, turn, upto)}
-            yield "", chat, turns, records
+            yield "", chat, chat, turns, records
             time.sleep(STREAM_PAUSE_S)
         chat[-1] = {"role": "assistant", "content": render_answer(answer, turn)}
         turns = [
@@ -192,7 +198,7 @@ class ChatPage:
             "safety": answer.safety,
             "refused": answer.refused,
         }
-        yield "", chat, turns, records
+        yield "", chat, chat, turns, records
 
     def vote(self, records: dict[Any, Any], data: gr.LikeData) -> tuple[Any, ...]:
         record = (records or {}).get(data.index) or (records or {}).get(str(data.index))
@@ -259,6 +265,9 @@ class ChatPage:
                 placeholder=texts_fr.CHAT_PLACEHOLDER,
                 feedback_options=("Like", "Dislike"),
                 buttons=[],
+                # Shown as the HTML built above: a document's « $$…$$ » or « *…* » is text.
+                render_markdown=False,
+                latex_delimiters=[],
                 height=None if compact else "62vh",
                 min_height=300,
                 scale=1,
@@ -297,20 +306,21 @@ class ChatPage:
                     texts_fr.FEEDBACK_COMMENT_SEND, elem_id="sep-comment-send", scale=1
                 )
             gr.HTML(f'<p class="sep-disclaimer">{html.escape(texts_fr.DISCLAIMER_SHORT)}</p>')
+            shown = gr.State([])  # the messages shown, kept here rather than sent back each time
             turns = gr.State([])  # the conversation as plain text, for the engine
             records = gr.State({})  # message index -> what a vote on it stores
             vote_id = gr.State(None)
 
-            outs = [box, chatbot, turns, records]
+            outs = [box, chatbot, shown, turns, records]
             private: dict[str, Any] = {"api_visibility": "private"}
             box.submit(
-                self.respond, [box, chatbot, turns, records], outs, concurrency_limit=8, **private
+                self.respond, [box, shown, turns, records], outs, concurrency_limit=8, **private
             )
             send.click(
-                self.respond, [box, chatbot, turns, records], outs, concurrency_limit=8, **private
+                self.respond, [box, shown, turns, records], outs, concurrency_limit=8, **private
             )
             chatbot.example_select(
-                self._example, [chatbot, turns, records], outs, concurrency_limit=8, **private
+                self._example, [shown, turns, records], outs, concurrency_limit=8, **private
             )
             chatbot.like(self.vote, [records], [comment_row, vote_id, status], **private)
             comment_send.click(
@@ -321,14 +331,11 @@ class ChatPage:
             )
 
             def reset() -> tuple[Any, ...]:
-                return "", [], [], {}, gr.update(visible=False), None, ""
+                return "", [], [], [], {}, gr.update(visible=False), None, ""
 
-            restart.click(
-                reset, None, [box, chatbot, turns, records, comment_row, vote_id, status], **private
-            )
-            chatbot.clear(
-                reset, None, [box, chatbot, turns, records, comment_row, vote_id, status], **private
-            )
+            cleared = [box, chatbot, shown, turns, records, comment_row, vote_id, status]
+            restart.click(reset, None, cleared, **private)
+            chatbot.clear(reset, None, cleared, **private)
             smaller.click(None, js="() => window.sepTextSize && window.sepTextSize(-1)", **private)
             larger.click(None, js="() => window.sepTextSize && window.sepTextSize(1)", **private)
             gr.api(self.ask, api_name="ask")

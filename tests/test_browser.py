@@ -269,7 +269,13 @@ def test_a_script_inside_a_document_is_shown_inert_in_the_sources(
         text="La vaccination antigrippale est recommandée <script>window.__pwned=4</script> "
         '<img src=x onerror="window.__pwned=5"> chez les patients atteints de SEP.',
     )
-    engine = fake_engine(docs=[*DOCS, hostile])
+    signs = Document(  # what KaTeX or Markdown would have rendered, altering the quote
+        doc_id="signes",
+        source="signes.md",
+        title="Vitamine D",
+        text="La vitamine D : $$10 000$$ unités, *selon* les __auteurs__ [ici](x).",
+    )
+    engine = fake_engine(docs=[*DOCS, hostile, signs])
     app = create_app(
         Settings(feedback_db=tmp_path / "fb.sqlite3"),
         engine,
@@ -287,4 +293,10 @@ def test_a_script_inside_a_document_is_shown_inert_in_the_sources(
         assert "<script>window.__pwned=3</script>" in source.locator("summary").inner_text()
         assert pg.evaluate("window.__pwned") is None
         assert answer.locator("script, img").count() == 0
+        # A quote and the patient's own message read exactly as written: no LaTeX, no Markdown.
+        answer = send(pg, "la vitamine D $$E=mc^2$$ *combien* d'unités ?")
+        assert "$$10 000$$ unités, *selon* les __auteurs__ [ici](x)." in answer.inner_text()
+        question = pg.locator('[data-testid="user"]').last.inner_text()
+        assert "$$E=mc^2$$ *combien*" in question
+        assert pg.locator(".katex, [data-testid='bot'] em, [data-testid='bot'] strong").count() == 0
     context.close()

@@ -112,3 +112,13 @@ def test_a_question_file_with_lone_surrogates_is_read_cleaned(tmp_path):
     )
     (q,) = read_questions(path)
     assert (q.id, q.question, q.history[0]["content"]) == ("a\ufffd", "biotine \ufffd ?", "x\ufffd")
+
+
+def test_the_chat_page_answers_a_message_with_a_lone_surrogate():
+    from chatbot.webchat import ChatPage
+
+    page = ChatPage(fake_engine(), None)
+    *_, (box, shown, kept, turns, records) = page.respond("la biotine \ud800 à forte dose ?", [], [], {})
+    assert shown is kept and "sep-done" in shown[-1]["content"]
+    json.dumps(shown, ensure_ascii=False).encode("utf-8")  # what Gradio sends to the page
+    assert turns[0]["content"] == "la biotine \ufffd à forte dose ?"

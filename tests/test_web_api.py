@@ -349,3 +349,14 @@ def test_a_vote_the_store_cannot_write_gets_a_french_message_in_the_chat(tmp_pat
 
     _, vote_id, status = page.vote({1: record}, Like())  # type: ignore[arg-type]
     assert vote_id is None and "n'a pas pu être enregistré" in status
+
+
+def test_a_document_quoted_with_markdown_or_latex_signs_is_shown_as_written():
+    from chatbot.records import Document
+    from chatbot.webchat import render_answer, render_question
+
+    quote = "La vitamine D : $$10 000$$ unités, *selon* [ici](x)."
+    doc = Document(doc_id="signes", source="signes.md", title="Signes", text=quote)
+    answer = fake_engine(docs=[doc]).ask("la vitamine D combien d'unités ?")
+    assert answer.citations and quote in render_answer(answer, turn=2)
+    assert "$$E=mc^2$$ *gras*" in render_question("$$E=mc^2$$ *gras*")
