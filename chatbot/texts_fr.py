@@ -134,8 +134,9 @@ SEND = "Envoyer"
 NEW_CONVERSATION = "Nouvelle conversation"
 TEXT_SMALLER = "A−"
 TEXT_LARGER = "A+"
-TEXT_SMALLER_LABEL = "Réduire la taille du texte"
-TEXT_LARGER_LABEL = "Agrandir la taille du texte"
+# The visible text comes first in the name, so that a voice command « A plus » finds the button.
+TEXT_SMALLER_LABEL = "A− : réduire la taille du texte"
+TEXT_LARGER_LABEL = "A+ : agrandir la taille du texte"
 CITE_LINK_LABEL = "Source {n} : {title}"
 SOURCE_FILE_LABEL = "Document :"
 FEEDBACK_THANKS = "Merci pour votre avis ! Vous pouvez ajouter un commentaire (facultatif)."
@@ -207,3 +208,6 @@ INDEX_UNAVAILABLE = (
     "Le service est momentanément indisponible : l'index des documents est abîmé. "
     "Réessayez plus tard."
 )
+
+# Accessibility: the group of example questions in the empty chat (a screen reader names it).
+EXAMPLES_LABEL = "Exemples de questions"

@@ -138,6 +138,7 @@ def create_app(
                     "sep-smaller": texts_fr.TEXT_SMALLER_LABEL,
                     "sep-larger": texts_fr.TEXT_LARGER_LABEL,
                     "log": texts_fr.CHAT_LABEL,
+                    "examples": texts_fr.EXAMPLES_LABEL,
                 },
                 ensure_ascii=False,
             ),

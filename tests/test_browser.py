@@ -25,6 +25,7 @@ from tests.webserver import (  # noqa: E402
     free_port,
     host_site,
     live_server,
+    npm_package,
 )
 
 pytestmark = pytest.mark.browser
@@ -192,7 +193,7 @@ def test_start_over_and_text_size(page: Any, chat: dict[str, Any]) -> None:
         answer.evaluate("e => parseFloat(getComputedStyle(e.querySelector('p')).fontSize)")
     )
     assert bigger >= size * 1.25
-    assert page.locator("#sep-larger").get_attribute("aria-label") == "Agrandir la taille du texte"
+    assert page.locator("#sep-larger").get_attribute("aria-label") == "A+ : agrandir la taille du texte"
     page.locator("#sep-restart").click()
     page.wait_for_function("document.querySelectorAll('[data-testid=\"bot\"]').length === 0")
     page.locator("#sep-smaller").click()
@@ -300,3 +301,25 @@ def test_a_script_inside_a_document_is_shown_inert_in_the_sources(
         assert "$$E=mc^2$$ *combien*" in question
         assert pg.locator(".katex, [data-testid='bot'] em, [data-testid='bot'] strong").count() == 0
     context.close()
+
+
+AXE_RUN = """async () => {
+  const result = await axe.run(document, {runOnly: {type: 'tag',
+    values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}});
+  return result.violations.filter(v => ['serious', 'critical'].includes(v.impact))
+    .map(v => `${v.impact} ${v.id}: ${v.nodes.map(n => n.target.join(' ')).join(', ')}`);
+}"""
+
+
+@pytest.mark.parametrize("path", ["/", "/embed/"])
+def test_no_serious_accessibility_violation_before_or_after_an_answer(
+    page: Any, chat: dict[str, Any], path: str
+) -> None:
+    """axe-core (npm, injected from build/node: nothing from a CDN), WCAG 2.1 A and AA rules."""
+    axe = npm_package("axe-core@4.14.1") / "axe.min.js"
+    open_chat(page, chat["url"] + path)
+    page.add_script_tag(path=str(axe))
+    assert page.evaluate(AXE_RUN) == []
+    send(page, "la biotine a forte dose est elle efficace ?").locator("a.sep-cite").first.click()
+    assert page.evaluate(AXE_RUN) == []
+    assert own_origin_only(page.requests, chat["url"]) == []

@@ -212,30 +212,12 @@ def test_gradio_js_client_calls_the_chat(app, tmp_path):
     import subprocess
     from pathlib import Path
 
-    from tests.webserver import live_server
+    from tests.webserver import NODE_PREFIX, live_server, npm_package
 
     root = Path(__file__).resolve().parent.parent
-    # `make test` installs node and npm (Debian's packages) when the machine lacks them.
-    assert shutil.which("node") and shutil.which("npm"), "node/npm missing: run `make browser`"
-    prefix = root / "build" / "node"
-    if not (prefix / "node_modules" / "@gradio" / "client").is_dir():
-        proc = subprocess.run(
-            [
-                "npm",
-                "install",
-                "--prefix",
-                str(prefix),
-                "--no-audit",
-                "--no-fund",
-                "@gradio/client@2.7.0",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-        assert proc.returncode == 0, f"npm could not install @gradio/client: {proc.stderr[-300:]}"
-    script = prefix / "gradio_client.mjs"  # next to node_modules, so that the import resolves
+    assert shutil.which("node"), "node missing: run `make browser`"
+    npm_package("@gradio/client@2.7.0")
+    script = NODE_PREFIX / "gradio_client.mjs"  # next to node_modules, so that the import resolves
     shutil.copy(root / "examples" / "gradio_client.mjs", script)
     with live_server(app) as url:
         out = subprocess.run(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +27,30 @@ CHROMIUM_ARGS = [
     # Test host names on loopback: the association's site and a site that is not allowed.
     "--host-resolver-rules=MAP *.asso.test 127.0.0.1, MAP *.pirate.test 127.0.0.1",
 ]
+
+
+ROOT = Path(__file__).resolve().parent.parent
+NODE_PREFIX = ROOT / "build" / "node"  # npm packages the tests use, installed once
+
+
+def npm_package(spec: str) -> Path:
+    """The folder of npm package `spec` (name@version), installed into build/node if missing.
+
+    `make test` installs node and npm (Debian's packages) when the machine lacks them.
+    """
+    name = spec.rsplit("@", 1)[0]
+    folder = NODE_PREFIX / "node_modules" / name
+    if not folder.is_dir():
+        assert shutil.which("npm"), "node/npm missing: run `make browser`"
+        proc = subprocess.run(
+            ["npm", "install", "--prefix", str(NODE_PREFIX), "--no-audit", "--no-fund", spec],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        assert proc.returncode == 0, f"npm could not install {spec}: {proc.stderr[-300:]}"
+    return folder
 
 
 def free_port() -> int:
