@@ -153,7 +153,7 @@ class RequestGuard:
                 payload = json.loads(body.decode("utf-8"))
             except UnicodeDecodeError:
                 return await refuse(400, "encoding")
-            except ValueError:
+            except (ValueError, RecursionError):  # "[[[[…" nested 200,000 deep fits the limit
                 return await refuse(400, "json_invalid")
 
         kind = self._kind(method, path, mount, sub, payload)

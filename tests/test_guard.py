@@ -146,6 +146,12 @@ def test_invalid_utf8_body_gets_a_french_message_with_a_code(url):
         check_refusal(r, 400, "encoding")
 
 
+def test_a_json_body_nested_too_deep_is_refused_not_a_crash(url):
+    for path in ("/api/ask", "/gradio_api/queue/join"):
+        r = httpx.post(url + path, content=b"[" * 200_000, headers={"content-type": "application/json"})
+        check_refusal(r, 400, "json_invalid")
+
+
 def test_a_wrong_method_is_refused_in_french(url):
     check_refusal(httpx.get(url + "/api/ask"), 405, "method")
 
