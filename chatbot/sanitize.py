@@ -39,8 +39,9 @@ def clean_text(text: str) -> str:
     """`text` with surrogate pairs joined, lone surrogates replaced by U+FFFD, invisible
     control and format characters removed. Everything else is kept as typed."""
     if _SURROGATE.search(text):
-        # A pair split into two code points (how Windows paths and JSON escapes arrive) becomes
-        # its character again; a surrogate without its partner encodes nothing: U+FFFD.
+        # A pair kept as two code points (text handled as UTF-16 code units, or decoded with
+        # "surrogatepass") becomes its character again; a surrogate without its partner
+        # encodes nothing: U+FFFD.
         text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
     return _invisible().sub("", text)
 
