@@ -14,13 +14,25 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
-def main() -> None:
+def main() -> int:
+    """Serve the app; an index or model that cannot be served stops it with one French line."""
+    import logging
+    import sys
+
     from chatbot.config import Settings
+    from chatbot.errors import ChatbotError
     from chatbot.web import create_app, serve
 
+    logging.basicConfig(format="%(message)s", level=logging.WARNING)
     settings = Settings.from_env()
-    serve(create_app(settings), settings)
+    try:
+        app = create_app(settings)
+    except ChatbotError as exc:
+        print(f"Erreur : {exc}", file=sys.stderr)
+        return 2
+    serve(app, settings)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

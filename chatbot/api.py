@@ -3,24 +3,39 @@
 /api/ask returns one record of the result format of ../shared/EVAL_FORMAT.md, so an evaluator
 can post question-file lines as they are. Errors are JSON `{"detail": <French text>, "code"}`:
 400 invalid JSON or an empty / too long question, 422 wrong fields or types, 403 a browser on a
-site that is not allowed, 413 a body too large.
+site that is not allowed, 413 a body too large, 429 too many requests from one client, 503
+the service is busy or degraded (chatbot/guard.py answers some of them before this module).
+Every text field is cleaned (chatbot/sanitize.py) as it is read, and has a bound.
 """
 
 from __future__ import annotations
 
 import html
 import json
-from typing import Any, Literal
+import logging
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictStr
 
 from . import texts_fr
-from .errors import InvalidQuestion
+from .errors import FeedbackUnavailable, IndexMismatch, InvalidQuestion
 from .feedback import Feedback, index_version
 from .records import refusal_result
+from .sanitize import clean_text
+
+log = logging.getLogger("chatbot")
+
+
+def _cleaned(value: Any) -> Any:
+    return clean_text(value) if isinstance(value, str) else value
+
+
+# A text field as read from JSON: cleaned before its type and length are checked, so that a
+# lone surrogate is repaired, not echoed into a response that cannot be encoded.
+Text = Annotated[StrictStr, BeforeValidator(_cleaned)]
 
 DESCRIPTION = (
     "Questions-réponses citées sur les documents de l'association. `POST /api/ask` renvoie "
@@ -33,7 +48,7 @@ router = APIRouter(prefix="/api")
 class Turn(BaseModel):
     model_config = ConfigDict(extra="ignore")
     role: Literal["user", "assistant"]
-    content: StrictStr = Field(max_length=20_000)
+    content: Text = Field(max_length=20_000)
 
 
 class AskRequest(BaseModel):
@@ -55,9 +70,9 @@ class AskRequest(BaseModel):
             ]
         },
     )
-    question: StrictStr = Field(description="Le message du patient, tel qu'il l'a tapé.")
+    question: Text = Field(description="Le message du patient, tel qu'il l'a tapé.")
     history: list[Turn] = Field(default_factory=list, max_length=50)
-    id: StrictStr = Field("api", description="Recopié dans le résultat.")
+    id: Text = Field("api", max_length=200, description="Recopié dans le résultat.")
 
 
 class CitationOut(BaseModel):
@@ -108,14 +123,16 @@ class FeedbackIn(BaseModel):
     """A 👍/👎 on an answer obtained from /api/ask, with an optional comment."""
 
     model_config = ConfigDict(extra="ignore")
+    # Every field bounded: a vote is one short question and its answer; its store keeps no
+    # more (chatbot/feedback.py).
     vote: Literal["up", "down"]
-    question: StrictStr = Field(max_length=20_000)
-    answer: StrictStr = Field(max_length=50_000)
-    history: list[Turn] = Field(default_factory=list, max_length=50)
-    chunk_ids: list[StrictStr] = Field(default_factory=list, max_length=50)
+    question: Text = Field(max_length=2_000)
+    answer: Text = Field(max_length=10_000)
+    history: list[Turn] = Field(default_factory=list, max_length=20)
+    chunk_ids: list[Annotated[Text, Field(max_length=200)]] = Field(default_factory=list, max_length=20)
     refused: StrictBool = False
-    safety: StrictStr | None = None
-    comment: StrictStr = Field("", max_length=2000)
+    safety: Annotated[Text, Field(max_length=40)] | None = None
+    comment: Text = Field("", max_length=2000)
 
 
 class FeedbackOut(BaseModel):
@@ -127,6 +144,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ApiError, "description": "Site non autorisé (en-tête Origin)"},
     413: {"model": ApiError, "description": "Requête trop volumineuse"},
     422: {"model": ApiError, "description": "Champ manquant ou de mauvais type"},
+    429: {"model": ApiError, "description": "Trop de demandes de ce client ; voir Retry-After"},
+    503: {"model": ApiError, "description": "Service occupé ou dégradé ; réessayer plus tard"},
 }
 
 
@@ -140,6 +159,8 @@ def ask(body: AskRequest, request: Request) -> Any:
     engine = request.app.state.engine
     history = [t.model_dump() for t in body.history]
     try:
+        if (problem := engine.index.problem()) is not None:
+            raise IndexMismatch(problem)
         answer = engine.ask(body.question, history)
     except InvalidQuestion as exc:
         message = texts_fr.INPUT_ERRORS[exc.reason].format(
@@ -148,6 +169,9 @@ def ask(body: AskRequest, request: Request) -> Any:
         if exc.reason == "not_french":
             return refusal_result(body.id, body.question, message)
         return JSONResponse({"detail": message, "code": exc.reason}, status_code=400)
+    except IndexMismatch as exc:
+        log.error("Question refusée, index inutilisable : %s", exc)
+        return _error(503, texts_fr.INDEX_UNAVAILABLE, "index")
     # Already the documented shape: returned as is, without a second validation pass.
     return JSONResponse(answer.to_result(body.id, body.question))
 
@@ -156,7 +180,14 @@ def ask(body: AskRequest, request: Request) -> Any:
     "/feedback", response_model=FeedbackOut, responses=ERRORS, summary="Donner un avis 👍/👎"
 )
 def feedback(body: FeedbackIn, request: Request) -> Any:
-    """Store a vote on an answer (no IP address nor anything else about the person)."""
+    """Store a vote on an answer (no IP address nor anything else about the person).
+
+    When the store cannot write, the vote is answered 503 with a French message: the chat
+    itself keeps answering.
+    """
+    store = request.app.state.store
+    if store is None:
+        return _error(503, texts_fr.FEEDBACK_FAILED, "feedback_failed")
     fb = Feedback(
         vote=body.vote,
         question=body.question,
@@ -168,12 +199,36 @@ def feedback(body: FeedbackIn, request: Request) -> Any:
         comment=body.comment,
         index_version=index_version(request.app.state.engine.index.manifest),
     )
-    return {"id": request.app.state.store.add(fb)}
+    try:
+        return {"id": store.add(fb)}
+    except FeedbackUnavailable as exc:
+        log.warning("Avis non enregistré : %s", exc)
+        return _error(503, texts_fr.FEEDBACK_FAILED, "feedback_failed")
 
 
-@router.get("/health", summary="État du service")
-def health(request: Request) -> dict[str, Any]:
-    return {"status": "ok", "index": index_version(request.app.state.engine.index.manifest)}
+@router.get(
+    "/health",
+    summary="État du service",
+    responses={503: {"description": "L'index est inutilisable : le service ne répond plus"}},
+)
+def health(request: Request) -> Any:
+    """`ok`; `degraded` when the chat answers but votes cannot be stored; `error` (503) when
+    the index cannot be served. `problems` says why, in French."""
+    engine, store = request.app.state.engine, request.app.state.store
+    index_problem = engine.index.problem()
+    feedback_problem = request.app.state.feedback_problem if store is None else store.problem
+    checks = {
+        "index": "erreur" if index_problem else "vérification en cours" if engine.index.checking() else "ok",
+        "feedback": "indisponible" if feedback_problem else "ok",
+    }
+    status = "error" if index_problem else "degraded" if feedback_problem else "ok"
+    body = {
+        "status": status,
+        "index": index_version(engine.index.manifest),
+        "checks": checks,
+        "problems": [p for p in (index_problem, feedback_problem) if p],
+    }
+    return JSONResponse(body, status_code=503 if index_problem else 200)
 
 
 @router.get("/docs", include_in_schema=False, response_class=HTMLResponse)
@@ -243,6 +298,27 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         {"detail": " ".join(dict.fromkeys(messages)), "code": code, "errors": details},
         status_code=400 if json_invalid else 422,
     )
+
+
+def _error(status: int, detail: str, code: str) -> JSONResponse:
+    return JSONResponse({"detail": detail, "code": code}, status_code=status)
+
+
+# FastAPI's own HTTP errors (an unknown method, a body it cannot parse) in French.
+_HTTP_CODES = {400: "json_invalid", 404: "not_found", 405: "method"}
+
+
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
+    status = int(getattr(exc, "status_code", 500))
+    code = _HTTP_CODES.get(status, "internal")
+    detail = texts_fr.REQUEST_ERRORS[code].format(path=request.url.path[:100])
+    return _error(status, detail, code)
+
+
+async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+    """Anything unexpected: logged with its traceback, answered in French, never shown."""
+    log.error("Erreur interne sur %s", request.url.path, exc_info=exc)
+    return _error(500, texts_fr.REQUEST_ERRORS["internal"], "internal")
 
 
 def _error_message(error: dict[str, Any]) -> str:

@@ -4,7 +4,8 @@ On a 2-core machine one question costs ~50 ms of model time but sixteen cost ~22
 so under load batching multiplies the throughput of the embedding step. `workers` background
 threads (one per core: the model encodes a question on one thread) take what is waiting, up
 to `max_batch`; each request waits for its own vector. With one request at a time the batch
-is that request alone, and nothing waits.
+is that request alone, and nothing waits. A request whose text makes the model fail gets the
+error alone; the others of its batch get their vectors.
 """
 
 from __future__ import annotations
@@ -64,12 +65,21 @@ class QueryBatcher:
                 batch = [
                     self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))
                 ]
-            try:
-                vectors = self.embedder.encode_query([p.text for p in batch])
-                for p, v in zip(batch, vectors, strict=True):
-                    p.vector = v
-            except BaseException as exc:  # handed to every waiting request, which raises it
-                for p in batch:
-                    p.error = exc
+            self._encode(batch)
             for p in batch:
                 p.done.set()
+
+    def _encode(self, batch: list[_Pending]) -> None:
+        """Fill in each request's vector, or its own error: one bad text fails alone."""
+        try:
+            vectors = self.embedder.encode_query([p.text for p in batch])
+            for p, v in zip(batch, vectors, strict=True):
+                p.vector = v
+        except BaseException as exc:  # the worker must outlive any failure, or requests hang
+            if len(batch) == 1:  # handed to the waiting request, which raises it
+                batch[0].error = exc
+                return
+            # Which text failed is unknown: each is encoded again on its own, so that its
+            # neighbours are answered (one failed batch once gave a 500 to 63 % of requests).
+            for p in batch:
+                self._encode([p])

@@ -157,13 +157,15 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def _index_is_current(out_dir: Path, digest: str, settings: Settings) -> bool:
     """True when the index was built from these documents, by this code, model and chunking."""
-    from .index import FORMAT_VERSION, read_manifest
+    from .index import FORMAT_VERSION, Integrity, read_manifest
+
     if not (out_dir / "manifest.json").is_file():
         return False
     try:
         m = read_manifest(out_dir)
+        Integrity(out_dir, m).check_all()
     except ChatbotError:
-        return False  # an unreadable manifest is rebuilt
+        return False  # an unreadable manifest, a missing, cut or altered file: rebuilt
     return (
         m.get("format_version") == FORMAT_VERSION
         and m.get("corpus_sha256") == digest
@@ -182,7 +184,16 @@ def _engine(index_dir: Path | None) -> Any:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    history = json.loads(args.history.read_text(encoding="utf-8")) if args.history else []
+    from .sanitize import clean_text
+
+    # An argument with bytes that are not UTF-8 arrives with lone surrogates: repaired here,
+    # so that the question echoed below can be printed.
+    args.question = clean_text(args.question)
+    try:
+        history = json.loads(args.history.read_text(encoding="utf-8")) if args.history else []
+    except (OSError, ValueError) as exc:
+        print(f"Erreur : historique illisible ({args.history} : {exc})", file=sys.stderr)
+        return 2
     engine = _engine(args.index)
     try:
         answer = engine.ask(args.question, history)

@@ -64,6 +64,10 @@ class Settings:
 
     # --- input limits -------------------------------------------------------------------
     max_question_chars: int = 1000  # longer questions are refused with a message, not cut
+    # Earlier turns a question may come with, and characters in one: a follow-up looks three
+    # turns back at most, so 50 is a long conversation, not a limit a patient meets.
+    max_history_turns: int = 50
+    max_turn_chars: int = 20_000
 
     # --- app ------------------------------------------------------------------------------
     host: str = "127.0.0.1"
@@ -73,6 +77,24 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     # Patients' votes; outside git, kept across restarts and upgrades.
     feedback_db: Path = PROJECT_ROOT / "var" / "feedback.sqlite3"
+
+    # --- what one client may ask of the server (chatbot/guard.py) ------------------------
+    # Host names the server answers to, besides its listen address and localhost: the public
+    # name behind a reverse proxy. Any other Host header is refused (DNS rebinding).
+    allowed_hosts: tuple[str, ...] = ()
+    # Peers whose X-Forwarded-For / -Proto are believed: the reverse proxy on this machine.
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
+    # Request bodies, counted on the bytes read (chunked ones too): a 1,000-character question
+    # with a 50-turn history fits ten times over, a flood does not.
+    max_body_bytes: int = 256 * 1024
+    # Per client IP, sustained rate, with a quarter of it at once (chatbot/guard.py): a patient
+    # asks a question every ten seconds at most, an office behind one address a few more;
+    # 0 turns a limit off.
+    questions_per_minute: int = 60
+    votes_per_minute: int = 30
+    # Questions waiting for the engine, per route (HTTP API, each chat page's queue): beyond,
+    # « trop de demandes » at once rather than an answer minutes late. 64 is 3 s of work.
+    max_queue: int = 64
 
     def embedder(self) -> Any:
         """The embedding model these settings name (loaded on first use, never downloaded)."""
@@ -97,6 +119,9 @@ class Settings:
             "host": os.environ.get("CHATBOT_HOST"),
             "port": os.environ.get("CHATBOT_PORT"),
             "feedback_db": os.environ.get("CHATBOT_FEEDBACK_DB"),
+            "questions_per_minute": os.environ.get("CHATBOT_QUESTIONS_PER_MINUTE"),
+            "votes_per_minute": os.environ.get("CHATBOT_VOTES_PER_MINUTE"),
+            "max_queue": os.environ.get("CHATBOT_MAX_QUEUE"),
         }
         for name, value in env.items():
             if value:
@@ -107,5 +132,11 @@ class Settings:
         origins = os.environ.get("CHATBOT_ALLOWED_ORIGINS")
         if origins:  # comma- or space-separated, e.g. "https://www.asso.fr,https://asso.fr"
             s = replace(s, allowed_origins=tuple(o.rstrip("/") for o in origins.replace(",", " ").split()))
+        hosts = os.environ.get("CHATBOT_ALLOWED_HOSTS")
+        if hosts:  # comma- or space-separated, e.g. "chatbot.asso-sep.fr"
+            s = replace(s, allowed_hosts=tuple(hosts.replace(",", " ").split()))
+        proxies = os.environ.get("CHATBOT_TRUSTED_PROXIES")
+        if proxies is not None:  # comma- or space-separated; empty: no proxy is trusted
+            s = replace(s, trusted_proxies=tuple(proxies.replace(",", " ").split()))
         clean: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
         return replace(s, **clean)

@@ -24,12 +24,14 @@ from .rank import RankerWeights, ScoredSentence, SentenceRanker
 from .records import Answer, AnswerRequest
 from .retrieve import Mode, Retriever
 from .safety import URGENT, Assessment, Category, Detector
+from .sanitize import clean_history, clean_text
 from .support import Calibration, assess_support
 from .textnorm import (
     LAY_TERMS,
     STOP_WORDS,
     content_terms,
     fold,
+    is_english_question,
     looks_english,
     with_lay_terms,
     words,
@@ -113,7 +115,7 @@ class Engine:
     def validate(self, question: object) -> str:
         if not isinstance(question, str):
             raise InvalidQuestion("empty", f"expected text, got {type(question).__name__}")
-        text = question.strip()
+        text = clean_text(question).strip()
         if not text or not any(ch.isalnum() for ch in text):
             raise InvalidQuestion("empty")
         if len(text) > self.settings.max_question_chars:
@@ -129,6 +131,7 @@ class Engine:
         """Answer one question. Raises InvalidQuestion for input that cannot be answered."""
         t0 = time.perf_counter()
         text = self.validate(question)
+        history = clean_history(history, self.settings.max_history_turns, self.settings.max_turn_chars)
         explicit = self.detector.assess(text)  # the exact patterns need no vector
         if explicit.urgent:
             return _timed(_safety_message(explicit.urgent), t0)
@@ -138,7 +141,7 @@ class Engine:
             answer = Answer(text=texts_fr.SMALL_TALK[small_talk])
             answer.notes.append(f"small_talk={small_talk}")
             return _timed(answer, t0)
-        if looks_english(text):
+        if looks_english(text) or is_english_question(text):
             raise InvalidQuestion("not_french")
 
         asked = explicit.cleaned_question if explicit.injection else text

@@ -38,6 +38,10 @@ class FeedbackError(ChatbotError):
     """A vote cannot be stored or read (bad value, unknown id, unreadable database)."""
 
 
+class FeedbackUnavailable(FeedbackError):
+    """The vote store cannot be used: its folder, file or disk is at fault, not the vote."""
+
+
 class ResultFileError(ChatbotError):
     """A result file given to the evaluation (e.g. `--compare OLD.jsonl`) is malformed."""
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import QuestionFileError
+from .sanitize import clean_text
 from .textnorm import fold_for_match
 
 _MARKER = re.compile(r"\[(\d+)\]")
@@ -82,11 +83,11 @@ def read_questions(path: Path) -> list[Question]:
             raise QuestionFileError(f"{path}:{lineno}: 'safety' inconnu : {expected!r}")
         questions.append(
             Question(
-                id=raw["id"],
-                question=raw["question"],
+                id=clean_text(raw["id"]),
+                question=clean_text(raw["question"]),
                 kind=str(raw.get("kind", "factual")),
                 answerable=bool(raw.get("answerable", True)),
-                history=[{"role": str(t.get("role")), "content": str(t.get("content", ""))} for t in history],
+                history=[{"role": str(t.get("role")), "content": clean_text(str(t.get("content", "")))} for t in history],
                 evidence=evidence,
                 facts=[[str(a) for a in g] for g in facts],
                 safety=expected,

@@ -1,9 +1,13 @@
 """The patients' 👍/👎 on answers, kept in SQLite, and their export as candidate questions.
 
-Each vote is committed as soon as it is given (WAL journal, synchronous=FULL), so a crash of
-the app loses nothing already acknowledged. Only what the team needs to review an answer is
+Each vote is committed as soon as it is given (rollback journal, synchronous=FULL), so a crash
+of the app loses nothing already acknowledged. Only what the team needs to review an answer is
 stored: the conversation, the answer, the cited chunk ids, the index version and the time —
 never an IP address, a session id or anything else about the person.
+
+A store that cannot write (disk full, read-only, folder gone) raises FeedbackUnavailable and
+remembers why (`problem`), so that the app says so on /api/health and keeps answering. No file
+of the store is memory-mapped: a WAL's `-shm` file truncated under the app killed it (SIGBUS).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .errors import FeedbackError
+from .errors import FeedbackError, FeedbackUnavailable
 
 Vote = Literal["up", "down"]
 
@@ -65,56 +69,79 @@ def index_version(manifest: dict[str, Any]) -> str:
 class FeedbackStore:
     """Thread-safe access to the feedback database; one connection, one write at a time."""
 
+    # What one vote keeps: a vote is about one answer, and the team reviews it with the turns
+    # just before (a follow-up looks three questions back at most).
     MAX_COMMENT_CHARS = 2000
+    MAX_TEXT_CHARS = 10_000
+    MAX_HISTORY_TURNS = 6
+    MAX_CHUNK_IDS = 20
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.problem: str | None = None  # why the last write failed; None once one succeeds
         self._lock = threading.Lock()
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            # A rollback journal, not WAL: WAL's shared-memory file is memory-mapped, and a
+            # fault on it (truncated, its disk gone) is a SIGBUS that kills the whole app.
+            self._db.execute("PRAGMA journal_mode=DELETE")
             self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA mmap_size=0")
+            self._db.execute("PRAGMA busy_timeout=5000")  # `feedback export` may be reading
             self._db.executescript(_SCHEMA)
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        except sqlite3.Error as exc:
-            raise FeedbackError(f"Base d'avis illisible : {self.path} ({exc})") from exc
+        except (OSError, sqlite3.Error) as exc:
+            raise FeedbackUnavailable(f"base d'avis inutilisable : {self.path} ({exc})") from exc
 
     def add(self, fb: Feedback) -> int:
         """Store a vote now (committed before returning); returns its id."""
         if fb.vote not in ("up", "down"):
             raise FeedbackError(f"vote must be 'up' or 'down', got {fb.vote!r}")
         created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        cut = self.MAX_TEXT_CHARS
+        history = [
+            {"role": t.get("role", ""), "content": t.get("content", "")[:cut]}
+            for t in fb.history[-self.MAX_HISTORY_TURNS :]
+        ]
         row = (
             created,
             fb.vote,
-            fb.question,
-            json.dumps(fb.history, ensure_ascii=False),
-            fb.answer,
-            json.dumps(list(fb.chunk_ids)),
-            fb.safety,
+            fb.question[:cut],
+            json.dumps(history, ensure_ascii=False),
+            fb.answer[:cut],
+            json.dumps([c[:200] for c in fb.chunk_ids[: self.MAX_CHUNK_IDS]]),
+            fb.safety[:40] if fb.safety else fb.safety,
             int(fb.refused),
-            fb.index_version,
+            fb.index_version[:200],
             fb.comment[: self.MAX_COMMENT_CHARS],
         )
-        with self._lock:
-            cur = self._db.execute(
-                "INSERT INTO feedback (created_at, vote, question, history, answer, chunk_ids,"
-                " safety, refused, index_version, comment) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                row,
-            )
+        cur = self._write(
+            "INSERT INTO feedback (created_at, vote, question, history, answer, chunk_ids,"
+            " safety, refused, index_version, comment) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            row,
+        )
         assert cur.lastrowid is not None
         return cur.lastrowid
 
     def set_comment(self, feedback_id: int, comment: str) -> None:
         """Attach the optional comment to a vote already stored."""
-        with self._lock:
-            cur = self._db.execute(
-                "UPDATE feedback SET comment = ? WHERE id = ?",
-                (comment[: self.MAX_COMMENT_CHARS], feedback_id),
-            )
+        cur = self._write(
+            "UPDATE feedback SET comment = ? WHERE id = ?",
+            (comment[: self.MAX_COMMENT_CHARS], feedback_id),
+        )
         if cur.rowcount != 1:
             raise FeedbackError(f"unknown feedback id {feedback_id}")
+
+    def _write(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
+        with self._lock:
+            try:
+                cur = self._db.execute(sql, params)
+            except sqlite3.Error as exc:
+                self.problem = f"écriture impossible dans {self.path} ({exc})"
+                raise FeedbackUnavailable(self.problem) from exc
+            self.problem = None
+            return cur
 
     def all(self, vote: Vote | None = None) -> Iterator[Feedback]:
         query = "SELECT * FROM feedback" + (" WHERE vote = ?" if vote else "") + " ORDER BY id"

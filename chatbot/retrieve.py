@@ -7,7 +7,7 @@
   it is about something else. Only sentences an answer could quote are indexed (index.py):
   a heading or the English title of a reference answers nothing.
 Neither dense nor lexical alone is enough on French patients' questions (../shared/MODELS.md).
-The weights and the RRF constant were chosen on eval/questions.jsonl (see README, numbers).
+The weights and the RRF constant were chosen on the development questions (README, numbers).
 """
 
 from __future__ import annotations

@@ -100,6 +100,25 @@ def looks_english(text: str) -> bool:
     return en >= 2 and en > 2 * fr
 
 
+# An English question opens on one of these; none of them starts a French sentence.
+_EN_QUESTION_OPENERS = frozenset(
+    ["does", "do", "did", "is", "are", "was", "were", "can", "could", "should", "would", "will", "what", "which", "how", "why", "where", "when", "who", "has", "have"]
+)
+
+
+def is_english_question(text: str) -> bool:
+    """A short question in English (« Does biotin work? »), too short for `looks_english`.
+
+    Only for the patient's message: the quotable-sentence checks keep `looks_english` alone.
+    """
+    tokens = words(text)
+    return (
+        len(tokens) >= 2
+        and tokens[0] in _EN_QUESTION_OPENERS
+        and not any(t in _FR_MARKERS for t in tokens)
+    )
+
+
 # Author lines: "Par le Dr Nicolas Collongues, Neurologue - Hôpitaux universitaires, Strasbourg",
 # and the author's declaration of interests. They say who wrote, not what about.
 BYLINE = re.compile(

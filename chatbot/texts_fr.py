@@ -149,8 +149,9 @@ SEND = "Envoyer"
 NEW_CONVERSATION = "Nouvelle conversation"
 TEXT_SMALLER = "A−"
 TEXT_LARGER = "A+"
-TEXT_SMALLER_LABEL = "Réduire la taille du texte"
-TEXT_LARGER_LABEL = "Agrandir la taille du texte"
+# The visible text comes first in the name, so that a voice command « A plus » finds the button.
+TEXT_SMALLER_LABEL = "A− : réduire la taille du texte"
+TEXT_LARGER_LABEL = "A+ : agrandir la taille du texte"
 CITE_LINK_LABEL = "Source {n} : {title}"
 SOURCE_FILE_LABEL = "Document :"
 FEEDBACK_THANKS = "Merci pour votre avis ! Vous pouvez ajouter un commentaire (facultatif)."
@@ -182,10 +183,46 @@ API_ERRORS = {
     "extra_forbidden": "Le champ « {field} » n'est pas reconnu.",
     "too_long": "Le champ « {field} » est trop long.",
     "other": "Le champ « {field} » est invalide.",
-    "body_too_large": "La requête est trop volumineuse ({size} octets ; {limit} au maximum).",
     "origin": "Origine non autorisée : {origin}. Ce site n'est pas autorisé à utiliser l'assistant.",
     "unknown_feedback": "Avis inconnu : {id}.",
 }
 API_DOCS_TITLE = "API de l'assistant SEP"
 SR_QUESTION = "Vous avez demandé :"  # read by screen readers before each message
 SR_ANSWER = "Réponse de l'assistant :"
+
+# --- limits and faults (chatbot/guard.py, sanitize.py, the store and the index at the edges) ---
+# More reasons an input is refused (InvalidQuestion.reason), with those above.
+INPUT_ERRORS["history"] = (
+    "L'historique de la conversation est mal formé : chaque tour doit être un objet "
+    '{{"role": "user" ou "assistant", "content": "texte"}}.'  # braces doubled: str.format
+)
+INPUT_ERRORS["history_too_long"] = (
+    "La conversation est trop longue pour être suivie. Commencez une nouvelle conversation."
+)
+
+# A request refused before it reaches the engine: {"detail": <text>, "code": <key>}.
+REQUEST_ERRORS = {
+    "host": "Nom de serveur non autorisé : {host}. Ce serveur ne répond qu'à ses propres adresses.",
+    "origin": API_ERRORS["origin"],
+    "not_found": "Adresse inconnue : {path}.",
+    "method": "Cette adresse n'accepte pas cette méthode.",
+    "upload": "L'envoi de fichiers est désactivé : l'assistant ne prend que du texte.",
+    "body_too_large": "La requête est trop volumineuse ({limit} octets au maximum).",
+    "encoding": "Le corps de la requête n'est pas un texte UTF-8 valide.",
+    "json_invalid": API_ERRORS["json_invalid"],
+    "rate_question": "Vous avez posé beaucoup de questions en peu de temps. "
+    "Réessayez dans {seconds} s.",
+    "rate_vote": "Vous avez donné beaucoup d'avis en peu de temps. Réessayez dans {seconds} s.",
+    "busy": "Trop de demandes, réessayez dans un instant.",
+    "internal": "Une erreur interne est survenue. Réessayez dans un instant.",
+}
+
+# The service is degraded: the chat answers, or says plainly why it cannot.
+FEEDBACK_FAILED = "Désolé, votre avis n'a pas pu être enregistré. Réessayez plus tard."
+INDEX_UNAVAILABLE = (
+    "Le service est momentanément indisponible : l'index des documents est abîmé. "
+    "Réessayez plus tard."
+)
+
+# Accessibility: the group of example questions in the empty chat (a screen reader names it).
+EXAMPLES_LABEL = "Exemples de questions"

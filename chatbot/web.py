@@ -2,47 +2,63 @@
 
 One FastAPI app holds everything, so every URL a patient's browser or the association's site
 uses is served by the chatbot itself, at paths that do not change when Gradio is upgraded.
-Allowed site origins (`Settings.allowed_origins`) are enforced twice: CORS on the API and the
-widget script, and `frame-ancestors` on the chat pages, so another site can neither run the
-widget nor frame the chat. Imported only by app.py and the tests: gradio is heavy.
+Every request, whatever its route, first passes `RequestGuard` (chatbot/guard.py): allowed
+hosts and origins, body size, rate limits, bounded queues. Allowed site origins are enforced
+on every route and again by `frame-ancestors` on the chat pages, so another site can neither
+run the widget nor frame the chat. Imported only by app.py and the tests: gradio is heavy.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from . import texts_fr
 from .config import Settings
 from .engine import Engine
+from .errors import FeedbackUnavailable
 from .feedback import FeedbackStore
 
 STATIC = Path(__file__).parent / "static"
 PAGES = ("/", "/embed", "/embed/")  # the chat pages, which get the French head script
-API_MAX_BODY = 256 * 1024  # bytes; a 50,000-character question fits, a flood does not
+MOUNTS = ("/embed", "")  # where the two Gradio apps (compact widget page, full page) live
+log = logging.getLogger("chatbot")
 
 
 def create_app(
     settings: Settings, engine: Engine | None = None, store: FeedbackStore | None = None
 ) -> Any:
-    """The whole app; `engine` and `store` default to the ones `settings` name."""
+    """The whole app; `engine` and `store` default to the ones `settings` name.
+
+    A feedback store that cannot be opened is no reason not to answer: the app serves without
+    votes, says why in one log line, and /api/health reports it.
+    """
     import gradio as gr
     from fastapi import FastAPI
     from fastapi.exceptions import RequestValidationError
     from fastapi.middleware.cors import CORSMiddleware
+    from starlette.exceptions import HTTPException
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
     from . import api
     from .batching import QueryBatcher
-    from .webchat import ChatPage
+    from .guard import RequestGuard
+    from .webchat import ChatPage, event_kinds
 
     engine = engine or Engine.load(settings)
     # Concurrent requests share the model's forward passes (see batching.py).
     engine.retriever.embedder = QueryBatcher(engine.embedder, workers=os.cpu_count() or 1)
     engine.ask(texts_fr.EXAMPLE_QUESTIONS[0])  # warm-up: the first patient does not wait for it
-    store = store or FeedbackStore(settings.feedback_db)
+    feedback_problem = None
+    if store is None:
+        try:
+            store = FeedbackStore(settings.feedback_db)
+        except FeedbackUnavailable as exc:
+            feedback_problem = str(exc)
+            log.warning("Avis désactivés, le chat répond quand même : %s", exc)
     app = FastAPI(
         title=texts_fr.API_DOCS_TITLE,
         description=api.DESCRIPTION,
@@ -52,8 +68,11 @@ def create_app(
         openapi_url="/api/openapi.json",
     )
     app.state.engine, app.state.store, app.state.settings = engine, store, settings
+    app.state.feedback_problem = feedback_problem  # why there is no store, if there is none
     app.include_router(api.router)
     app.add_exception_handler(RequestValidationError, api.validation_error)
+    app.add_exception_handler(HTTPException, api.http_error)
+    app.add_exception_handler(Exception, api.internal_error)
 
     widget = (
         (STATIC / "widget.js")
@@ -77,6 +96,13 @@ def create_app(
 
         return RedirectResponse("embed/", status_code=308)  # relative: works under a path prefix
 
+    # The app's own routes and their methods, for the guard (a route the Gradio apps do not
+    # know either would reach Gradio's English 404).
+    own_routes = {
+        path: frozenset(getattr(route, "methods", None) or ())
+        for route in (*app.routes, *api.router.routes)
+        if (path := getattr(route, "path", None))
+    }
     page = ChatPage(engine, store)
     css = (STATIC / "chat.css").read_text(encoding="utf-8")
     theme = gr.themes.Default(text_size=gr.themes.sizes.text_lg)
@@ -89,12 +115,17 @@ def create_app(
         "ssr_mode": False,
         "mcp_server": False,
         "enable_monitoring": False,
+        "show_error": False,  # an unexpected error is logged; the page shows a French message
+        "max_file_size": 0,  # the chat takes no file (the guard closes the upload route too)
     }
     # Routes match in order: the API and the widget first, then /embed, then the chat at /.
-    gr.mount_gradio_app(
-        app, page.build(compact=True).queue(default_concurrency_limit=8), "/embed", **common
-    )
-    gr.mount_gradio_app(app, page.build().queue(default_concurrency_limit=8), "", **common)
+    kinds = {}
+    for mount, compact in zip(MOUNTS, (True, False), strict=True):
+        blocks = page.build(compact=compact).queue(
+            max_size=settings.max_queue, default_concurrency_limit=8
+        )
+        kinds[mount] = event_kinds(blocks)
+        gr.mount_gradio_app(app, blocks, mount, **common)
 
     head = (
         "<script>"
@@ -107,22 +138,29 @@ def create_app(
                     "sep-smaller": texts_fr.TEXT_SMALLER_LABEL,
                     "sep-larger": texts_fr.TEXT_LARGER_LABEL,
                     "log": texts_fr.CHAT_LABEL,
+                    "examples": texts_fr.EXAMPLES_LABEL,
                 },
                 ensure_ascii=False,
             ),
         )
         + "</script>"
     )
+    # Middlewares, innermost first. The page decoration; CORS headers for the allowed sites
+    # only (Gradio adds none of its own when the parent app has this middleware), without
+    # credentials: the chat uses no cookie. Then the guard, which refuses before anything
+    # else works; outermost, the client's address as the trusted reverse proxy gives it.
     app.add_middleware(SitePolicy, allowed=settings.allowed_origins, head=head)
-    # Outermost: answers preflights and adds CORS headers for the allowed sites only. Gradio
-    # adds none of its own when the parent app has this middleware.
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.allowed_origins),
         allow_methods=["GET", "POST"],
         allow_headers=["Content-Type"],
-        allow_credentials=True,
+        allow_credentials=False,
     )
+    app.add_middleware(
+        RequestGuard, settings=settings, own_routes=own_routes, mounts=MOUNTS, event_kinds=kinds
+    )
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     return app
 
 
@@ -138,18 +176,14 @@ def content_security_policy(allowed: tuple[str, ...]) -> str:
 
 
 class SitePolicy:
-    """ASGI middleware: who may call, how big a request may be, what the chat pages carry.
+    """ASGI middleware: what the chat pages carry (who may call is RequestGuard's job).
 
-    - a browser request to the API or the widget from a site that is neither this server nor
-      an allowed origin gets a 403 (CORS alone would let the server do the work);
-    - API bodies over API_MAX_BODY get a 413;
-    - every HTML page gets the Content-Security-Policy; the chat pages get `lang="fr"` and the
-      head script (French labels, text size, citation links) before Gradio starts.
+    Every HTML page gets the Content-Security-Policy; the chat pages get `lang="fr"` and the
+    head script (French labels, text size, citation links) before Gradio starts.
     """
 
     def __init__(self, app: Any, allowed: tuple[str, ...], head: str) -> None:
         self.app = app
-        self.allowed = set(allowed)
         self.head = head.encode("utf-8")
         self.csp = content_security_policy(tuple(allowed)).encode()
 
@@ -157,29 +191,13 @@ class SitePolicy:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope["path"]
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        guarded = path.startswith("/api/") or path == "/widget.js"
-        origin = headers.get("origin")
-        if guarded and origin and not self._origin_ok(origin, headers.get("host", "")):
-            msg = texts_fr.API_ERRORS["origin"].format(origin=origin)
-            await _json(send, 403, {"detail": msg, "code": "origin"})
-            return
-        if path.startswith("/api/") and int(headers.get("content-length") or 0) > API_MAX_BODY:
-            size = headers["content-length"]
-            msg = texts_fr.API_ERRORS["body_too_large"].format(size=size, limit=API_MAX_BODY)
-            await _json(send, 413, {"detail": msg, "code": "body_too_large"})
-            return
-        page = path in PAGES and scope["method"] in ("GET", "HEAD")
+        page = scope["path"] in PAGES and scope["method"] in ("GET", "HEAD")
         if page:  # plain HTML, so that the head script can be inserted
             scope = dict(scope)
             scope["headers"] = [
                 (k, v) for k, v in scope["headers"] if k.lower() != b"accept-encoding"
             ]
         await self.app(scope, receive, self._sender(send, page))
-
-    def _origin_ok(self, origin: str, host: str) -> bool:
-        return origin in self.allowed or urlsplit(origin).netloc == host
 
     def _sender(self, send: Any, page: bool) -> Any:
         start: dict[str, Any] = {}
@@ -216,31 +234,16 @@ class SitePolicy:
         return wrapped
 
 
-async def _json(send: Any, status: int, payload: dict[str, Any]) -> None:
-    data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json; charset=utf-8"),
-                (b"content-length", str(len(data)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": data})
-
-
 def serve(app: Any, settings: Settings) -> None:
     import uvicorn
 
-    # proxy_headers: behind the association's reverse proxy, trust its X-Forwarded-Proto/For.
+    # The app reads X-Forwarded-For/-Proto itself, from Settings.trusted_proxies only (see
+    # create_app): the server must not apply them a second time.
     uvicorn.run(
         app,
         host=settings.host,
         port=settings.port,
         log_level="warning",
-        proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
+        proxy_headers=False,
         timeout_graceful_shutdown=5,
     )

@@ -1,14 +1,18 @@
 """The chat window: a Gradio Blocks page in French, for the full page (/) and the widget (/embed).
 
 Every text that reaches the page — the patient's question, the answer, the documents'
-passages — is HTML-escaped here and emitted as one raw-HTML block, so Markdown never
-reinterprets it and a `<script>` typed by a patient or found in a document stays inert text.
+passages — is HTML-escaped here and emitted as one raw-HTML block, shown as it is: neither
+Markdown nor LaTeX (KaTeX) rendering is on, so a quote reads exactly as the document says it
+(« $$…$$ » or « *…* » included) and a `<script>` typed by a patient or found in a document
+stays inert text. The conversation shown is kept on the server (a gr.State), so a request
+carries the new message only, whatever the length of the conversation.
 Imported only by web.py: gradio is heavy, and only the app needs it.
 """
 
 from __future__ import annotations
 
 import html
+import logging
 import re
 import time
 from collections.abc import Iterator
@@ -19,9 +23,12 @@ import gradio as gr
 
 from . import texts_fr
 from .engine import Engine
-from .errors import InvalidQuestion
+from .errors import FeedbackUnavailable, IndexMismatch, InvalidQuestion
 from .feedback import Feedback, FeedbackStore, index_version
 from .records import Answer, Citation
+from .sanitize import clean_text
+
+log = logging.getLogger("chatbot")
 
 STATIC = Path(__file__).parent / "static"
 _MARKER = re.compile(r"\[(\d+)\]")
@@ -176,31 +183,40 @@ class ChatPage:
         turns: list[dict[str, str]],
         records: dict[int, Any],
     ) -> Iterator[tuple[Any, ...]]:
-        """Show the question, then the answer word by word, then its sources."""
-        message = message if isinstance(message, str) else ""
+        """Show the question, then the answer word by word, then its sources.
+
+        Yields (message box, chat shown, chat kept, turns, records).
+        """
+        message = clean_text(message) if isinstance(message, str) else ""
         chat, records = list(chat or []), dict(records or {})
         if message.strip():
             chat.append({"role": "user", "content": render_question(message)})
         turn = len(chat)
+        settings = self.engine.settings
+        error: str | None = None
         try:
-            answer = self.engine.ask(message, list(turns or []))
+            if (problem := self.engine.index.problem()) is not None:
+                raise IndexMismatch(problem)
+            # The last turns only: a long conversation goes on, the engine looks back 3 turns.
+            answer = self.engine.ask(message, list(turns or [])[-settings.max_history_turns :])
         except InvalidQuestion as exc:
-            chat.append(
-                {
-                    "role": "assistant",
-                    "content": render_error(
-                        input_error(exc, message, self.engine.settings.max_question_chars)
-                    ),
-                }
-            )
-            yield "", chat, turns, records
+            error = input_error(exc, message, settings.max_question_chars)
+        except IndexMismatch as exc:
+            log.error("Question refusée, index inutilisable : %s", exc)
+            error = texts_fr.INDEX_UNAVAILABLE
+        except Exception:
+            log.exception("Erreur interne en répondant dans le chat")
+            error = texts_fr.REQUEST_ERRORS["internal"]
+        if error is not None:
+            chat.append({"role": "assistant", "content": render_error(error)})
+            yield "", chat, chat, turns, records
             return
         chat.append({"role": "assistant", "content": ""})
         words = len(answer.text.split(" "))
         step = max(1, -(-words // STREAM_STEPS))
         for upto in range(step, words, step):
             chat[-1] = {"role": "assistant", "content": render_answer(answer, turn, upto)}
-            yield "", chat, turns, records
+            yield "", chat, chat, turns, records
             time.sleep(STREAM_PAUSE_S)
         chat[-1] = {"role": "assistant", "content": render_answer(answer, turn)}
         turns = [
@@ -216,12 +232,14 @@ class ChatPage:
             "safety": answer.safety,
             "refused": answer.refused,
         }
-        yield "", chat, turns, records
+        yield "", chat, chat, turns, records
 
     def vote(self, records: dict[Any, Any], data: gr.LikeData) -> tuple[Any, ...]:
         record = (records or {}).get(data.index) or (records or {}).get(str(data.index))
-        if record is None or data.liked not in (True, False) or self.store is None:
+        if record is None or data.liked not in (True, False):
             return gr.update(visible=False), None, ""
+        if self.store is None:  # the store could not be opened at start (logged then)
+            return gr.update(visible=False), None, texts_fr.FEEDBACK_FAILED
         fb = Feedback(
             vote="up" if data.liked else "down",
             question=record["question"],
@@ -232,12 +250,21 @@ class ChatPage:
             refused=record["refused"],
             index_version=self.index_version,
         )
-        vote_id = self.store.add(fb)
+        try:
+            vote_id = self.store.add(fb)
+        except FeedbackUnavailable as exc:
+            log.warning("Avis non enregistré : %s", exc)
+            return gr.update(visible=False), None, texts_fr.FEEDBACK_FAILED
         return gr.update(visible=True), vote_id, texts_fr.FEEDBACK_THANKS
 
     def comment(self, vote_id: int | None, text: str) -> tuple[Any, ...]:
+        text = clean_text(text)[: FeedbackStore.MAX_COMMENT_CHARS] if isinstance(text, str) else ""
         if vote_id is not None and self.store is not None and text.strip():
-            self.store.set_comment(int(vote_id), text.strip())
+            try:
+                self.store.set_comment(int(vote_id), text.strip())
+            except FeedbackUnavailable as exc:
+                log.warning("Commentaire non enregistré : %s", exc)
+                return gr.update(visible=False), None, "", texts_fr.FEEDBACK_FAILED
             return gr.update(visible=False), None, "", texts_fr.FEEDBACK_COMMENT_THANKS
         return gr.update(visible=False), None, "", ""
 
@@ -272,6 +299,9 @@ class ChatPage:
                 placeholder=texts_fr.CHAT_PLACEHOLDER,
                 feedback_options=("Like", "Dislike"),
                 buttons=[],
+                # Shown as the HTML built above: a document's « $$…$$ » or « *…* » is text.
+                render_markdown=False,
+                latex_delimiters=[],
                 height=None if compact else "62vh",
                 min_height=300,
                 scale=1,
@@ -310,20 +340,21 @@ class ChatPage:
                     texts_fr.FEEDBACK_COMMENT_SEND, elem_id="sep-comment-send", scale=1
                 )
             gr.HTML(f'<p class="sep-disclaimer">{html.escape(texts_fr.DISCLAIMER_SHORT)}</p>')
+            shown = gr.State([])  # the messages shown, kept here rather than sent back each time
             turns = gr.State([])  # the conversation as plain text, for the engine
             records = gr.State({})  # message index -> what a vote on it stores
             vote_id = gr.State(None)
 
-            outs = [box, chatbot, turns, records]
+            outs = [box, chatbot, shown, turns, records]
             private: dict[str, Any] = {"api_visibility": "private"}
             box.submit(
-                self.respond, [box, chatbot, turns, records], outs, concurrency_limit=8, **private
+                self.respond, [box, shown, turns, records], outs, concurrency_limit=8, **private
             )
             send.click(
-                self.respond, [box, chatbot, turns, records], outs, concurrency_limit=8, **private
+                self.respond, [box, shown, turns, records], outs, concurrency_limit=8, **private
             )
             chatbot.example_select(
-                self._example, [chatbot, turns, records], outs, concurrency_limit=8, **private
+                self._example, [shown, turns, records], outs, concurrency_limit=8, **private
             )
             chatbot.like(self.vote, [records], [comment_row, vote_id, status], **private)
             comment_send.click(
@@ -334,14 +365,11 @@ class ChatPage:
             )
 
             def reset() -> tuple[Any, ...]:
-                return "", [], [], {}, gr.update(visible=False), None, ""
+                return "", [], [], [], {}, gr.update(visible=False), None, ""
 
-            restart.click(
-                reset, None, [box, chatbot, turns, records, comment_row, vote_id, status], **private
-            )
-            chatbot.clear(
-                reset, None, [box, chatbot, turns, records, comment_row, vote_id, status], **private
-            )
+            cleared = [box, chatbot, shown, turns, records, comment_row, vote_id, status]
+            restart.click(reset, None, cleared, **private)
+            chatbot.clear(reset, None, cleared, **private)
             smaller.click(None, js="() => window.sepTextSize && window.sepTextSize(-1)", **private)
             larger.click(None, js="() => window.sepTextSize && window.sepTextSize(1)", **private)
             gr.api(self.ask, api_name="ask")
@@ -354,10 +382,37 @@ class ChatPage:
 
     def ask(self, question: str, history: list[dict[str, str]] | None = None) -> dict[str, Any]:
         """Answer one question (same record as POST /api/ask, the result format of EVAL_FORMAT.md)."""
+        question = clean_text(question) if isinstance(question, str) else question
         try:
-            answer = self.engine.ask(question, list(history or []))
+            if (problem := self.engine.index.problem()) is not None:
+                raise IndexMismatch(problem)
+            answer = self.engine.ask(question, history)
         except InvalidQuestion as exc:
-            raise gr.Error(
-                input_error(exc, question, self.engine.settings.max_question_chars)
+            raise gr.Error(  # the caller's mistake: no traceback in the server's log
+                input_error(exc, question, self.engine.settings.max_question_chars),
+                print_exception=False,
             ) from exc
+        except IndexMismatch as exc:
+            log.error("Question refusée, index inutilisable : %s", exc)
+            raise gr.Error(texts_fr.INDEX_UNAVAILABLE) from exc
+        except Exception as exc:
+            log.exception("Erreur interne sur /ask")
+            raise gr.Error(texts_fr.REQUEST_ERRORS["internal"]) from exc
         return answer.to_result("gradio", question)
+
+
+# The handlers whose calls are questions or votes, for the rate limits (chatbot/guard.py).
+_QUESTION_HANDLERS = ("respond", "_example", "ask")
+_VOTE_HANDLERS = ("vote", "comment")
+
+
+def event_kinds(demo: gr.Blocks) -> dict[int | str, str]:
+    """Gradio's event ids (fn_index) and API names of `demo` that are questions or votes."""
+    kinds: dict[int | str, str] = {}
+    for fn_id, fn in demo.fns.items():
+        kind = "question" if fn.name in _QUESTION_HANDLERS else "vote" if fn.name in _VOTE_HANDLERS else None
+        if kind is not None:
+            kinds[fn_id] = kind
+            if fn.api_name:
+                kinds[fn.api_name] = kind
+    return kinds

@@ -45,6 +45,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings.from_env(
             allowed_origins=(f"http://www.asso.test:{site_port}",),
+            allowed_hosts=("chat.asso.test",),
             feedback_db=Path(tmp) / "fb.sqlite3",
         )
         app = create_app(settings, Engine.load(settings), FeedbackStore(settings.feedback_db))

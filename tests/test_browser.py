@@ -19,7 +19,14 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 from chatbot.config import Settings  # noqa: E402
 from chatbot.feedback import FeedbackStore  # noqa: E402
 from chatbot.textnorm import fold_for_match  # noqa: E402
-from tests.webserver import CHROMIUM, CHROMIUM_ARGS, free_port, host_site, live_server  # noqa: E402
+from tests.webserver import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    free_port,
+    host_site,
+    live_server,
+    npm_package,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -41,6 +48,7 @@ def chat(tmp_path_factory: pytest.TempPathFactory, site_port: int) -> Iterator[d
         pytest.fail("Chromium is missing: `make browser` installs it (apt-get install chromium)")
     settings = Settings.from_env(
         allowed_origins=(f"http://site.asso.test:{site_port}",),
+        allowed_hosts=("chat.asso.test",),
         feedback_db=tmp_path_factory.mktemp("feedback") / "feedback.sqlite3",
     )
     store = FeedbackStore(settings.feedback_db)
@@ -198,7 +206,7 @@ def test_start_over_and_text_size(page: Any, chat: dict[str, Any]) -> None:
         answer.evaluate("e => parseFloat(getComputedStyle(e.querySelector('p')).fontSize)")
     )
     assert bigger >= size * 1.25
-    assert page.locator("#sep-larger").get_attribute("aria-label") == "Agrandir la taille du texte"
+    assert page.locator("#sep-larger").get_attribute("aria-label") == "A+ : agrandir la taille du texte"
     page.locator("#sep-restart").click()
     page.wait_for_function("document.querySelectorAll('[data-testid=\"bot\"]').length === 0")
     page.locator("#sep-smaller").click()
@@ -275,7 +283,13 @@ def test_a_script_inside_a_document_is_shown_inert_in_the_sources(
         text="La vaccination antigrippale est recommandée <script>window.__pwned=4</script> "
         '<img src=x onerror="window.__pwned=5"> chez les patients atteints de SEP.',
     )
-    engine = fake_engine(docs=[*DOCS, hostile])
+    signs = Document(  # what KaTeX or Markdown would have rendered, altering the quote
+        doc_id="signes",
+        source="signes.md",
+        title="Vitamine D",
+        text="La vitamine D : $$10 000$$ unités, *selon* les __auteurs__ [ici](x).",
+    )
+    engine = fake_engine(docs=[*DOCS, hostile, signs])
     app = create_app(
         Settings(feedback_db=tmp_path / "fb.sqlite3"),
         engine,
@@ -293,4 +307,32 @@ def test_a_script_inside_a_document_is_shown_inert_in_the_sources(
         assert "<script>window.__pwned=3</script>" in source.locator("summary").inner_text()
         assert pg.evaluate("window.__pwned") is None
         assert answer.locator("script, img").count() == 0
+        # A quote and the patient's own message read exactly as written: no LaTeX, no Markdown.
+        answer = send(pg, "la vitamine D $$E=mc^2$$ *combien* d'unités ?")
+        assert "$$10 000$$ unités, *selon* les __auteurs__ [ici](x)." in answer.inner_text()
+        question = pg.locator('[data-testid="user"]').last.inner_text()
+        assert "$$E=mc^2$$ *combien*" in question
+        assert pg.locator(".katex, [data-testid='bot'] em, [data-testid='bot'] strong").count() == 0
     context.close()
+
+
+AXE_RUN = """async () => {
+  const result = await axe.run(document, {runOnly: {type: 'tag',
+    values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}});
+  return result.violations.filter(v => ['serious', 'critical'].includes(v.impact))
+    .map(v => `${v.impact} ${v.id}: ${v.nodes.map(n => n.target.join(' ')).join(', ')}`);
+}"""
+
+
+@pytest.mark.parametrize("path", ["/", "/embed/"])
+def test_no_serious_accessibility_violation_before_or_after_an_answer(
+    page: Any, chat: dict[str, Any], path: str
+) -> None:
+    """axe-core (npm, injected from build/node: nothing from a CDN), WCAG 2.1 A and AA rules."""
+    axe = npm_package("axe-core@4.14.1") / "axe.min.js"
+    open_chat(page, chat["url"] + path)
+    page.add_script_tag(path=str(axe))
+    assert page.evaluate(AXE_RUN) == []
+    send(page, "la biotine a forte dose est elle efficace ?").locator("a.sep-cite").first.click()
+    assert page.evaluate(AXE_RUN) == []
+    assert own_origin_only(page.requests, chat["url"]) == []

@@ -65,3 +65,19 @@ def test_the_refusal_threshold_falls_between_questions_not_on_one():
     threshold = _best_threshold(probs, y)
     # Halfway between the two classes: a rounding of the weights cannot move a question across.
     assert threshold == 0.5
+
+
+def test_a_question_with_bytes_that_are_not_utf8_is_answered(tmp_path):
+    """An argument such bytes arrive in as lone surrogates: the CLI repairs it, then prints."""
+    import subprocess
+    import sys
+
+    code = "import sys; from chatbot.cli import main; raise SystemExit(main())"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "ask", b"la biotine \xff a forte dose ca marche ?", "--json"],
+        capture_output=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-500:]
+    result = json.loads(proc.stdout)
+    assert result["question"] == "la biotine \ufffd a forte dose ca marche ?" and result["citations"]

@@ -86,3 +86,48 @@ def test_export_writes_the_downvotes_as_candidate_questions_the_evaluation_reads
 
 def test_candidate_of_a_first_question_is_kind_feedback():
     assert candidate_question(vote(history=[], id=7))["kind"] == "feedback"
+
+
+def test_a_folder_that_cannot_be_created_is_one_clear_error(tmp_path):
+    import pytest
+
+    from chatbot.errors import FeedbackUnavailable
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the folder should be")
+    with pytest.raises(FeedbackUnavailable) as err:
+        FeedbackStore(blocker / "var" / "feedback.sqlite3")
+    assert "not-a-folder" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_vote_keeps_bounded_fields_whatever_it_is_given(tmp_path):
+    store = FeedbackStore(tmp_path / "fb.sqlite3")
+    history = [{"role": "user", "content": f"tour {k} " + "x" * 50_000} for k in range(40)]
+    store.add(vote(safety="s" * 5_000_000, chunk_ids=tuple("c" * 100_000 for _ in range(50)),
+                   history=history, answer="a" * 1_000_000))
+    (fb,) = store.all()
+    assert len(fb.safety or "") == 40 and len(fb.answer) == FeedbackStore.MAX_TEXT_CHARS
+    assert len(fb.chunk_ids) == 20 and all(len(c) == 200 for c in fb.chunk_ids)
+    assert [t["content"][:7] for t in fb.history] == [f"tour {k}" for k in range(34, 40)]
+    assert (tmp_path / "fb.sqlite3").stat().st_size < 200_000
+
+
+def test_store_files_cut_under_the_app_fail_a_vote_and_never_kill_the_process(tmp_path):
+    # With a write-ahead log, truncating its memory-mapped -shm file killed the app (SIGBUS).
+    code = (
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from chatbot.errors import FeedbackError\n"
+        "from chatbot.feedback import Feedback, FeedbackStore\n"
+        "s = FeedbackStore(Path(sys.argv[1]) / 'fb.sqlite3')\n"
+        "s.add(Feedback(vote='down', question='q', answer='a'))\n"
+        "for p in Path(sys.argv[1]).iterdir(): os.truncate(p, 0)\n"
+        "try:\n"
+        "    s.add(Feedback(vote='down', question='q', answer='a'))\n"
+        "except FeedbackError as exc:\n"
+        "    print('refused:', exc)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr

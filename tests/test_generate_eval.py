@@ -80,7 +80,8 @@ def test_a_stream_cut_mid_answer_gives_the_quoted_answer_through_the_api(server,
     from chatbot.web import create_app
 
     server.reply_cut("La biotine à forte dose ne montre pas d'efficacité [1]. Elle", after=30)
-    client = TestClient(create_app(Settings.from_env(), engine=engine))
+    # 127.0.0.1: the server answers to its own names only (not TestClient's "testserver").
+    client = TestClient(create_app(Settings.from_env(), engine=engine), base_url="http://127.0.0.1")
     t0 = time.perf_counter()
     response = client.post("/api/ask", json={"question": "la biotine ca marche ?", "history": []})
     elapsed = time.perf_counter() - t0

@@ -33,7 +33,8 @@ def app(store):
 def client(app):
     from fastapi.testclient import TestClient
 
-    with TestClient(app) as c:
+    # 127.0.0.1: the server answers to its own names only (not TestClient's "testserver").
+    with TestClient(app, base_url="http://127.0.0.1") as c:
         yield c
 
 
@@ -131,7 +132,7 @@ def test_allowed_site_gets_cors_headers_other_sites_are_refused(client):
     pre = client.options(
         "/api/ask", headers={"Origin": EVIL, "Access-Control-Request-Method": "POST"}
     )
-    assert pre.status_code == 400 and "access-control-allow-origin" not in pre.headers
+    assert pre.status_code == 403 and "access-control-allow-origin" not in pre.headers
     pre = client.options(
         "/api/ask",
         headers={
@@ -211,30 +212,12 @@ def test_gradio_js_client_calls_the_chat(app, tmp_path):
     import subprocess
     from pathlib import Path
 
-    from tests.webserver import live_server
+    from tests.webserver import NODE_PREFIX, live_server, npm_package
 
     root = Path(__file__).resolve().parent.parent
-    # `make test` installs node and npm (Debian's packages) when the machine lacks them.
-    assert shutil.which("node") and shutil.which("npm"), "node/npm missing: run `make browser`"
-    prefix = root / "build" / "node"
-    if not (prefix / "node_modules" / "@gradio" / "client").is_dir():
-        proc = subprocess.run(
-            [
-                "npm",
-                "install",
-                "--prefix",
-                str(prefix),
-                "--no-audit",
-                "--no-fund",
-                "@gradio/client@2.7.0",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-        assert proc.returncode == 0, f"npm could not install @gradio/client: {proc.stderr[-300:]}"
-    script = prefix / "gradio_client.mjs"  # next to node_modules, so that the import resolves
+    assert shutil.which("node"), "node missing: run `make browser`"
+    npm_package("@gradio/client@2.7.0")
+    script = NODE_PREFIX / "gradio_client.mjs"  # next to node_modules, so that the import resolves
     shutil.copy(root / "examples" / "gradio_client.mjs", script)
     with live_server(app) as url:
         out = subprocess.run(
@@ -266,3 +249,96 @@ def test_rendering_escapes_documents_and_links_each_marker_to_its_highlighted_so
     assert "<mark>" in html and "Dr A · 2021" in html and "sep-done" in html
     assert "sep-done" not in render_answer(answer, turn=2, upto=3)  # still appearing
     assert "&lt;b&gt;" in render_question("<b>gras</b>") and "\n\n" not in html
+
+
+def test_a_lone_surrogate_is_cleaned_not_a_500(client):
+    body = b'{"question": "la biotine \\ud800 a forte dose est-elle efficace ?", "id": "x\\udfff"}'
+    r = client.post("/api/ask", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 200 and r.json()["citations"]
+    assert r.json()["question"] == "la biotine \ufffd a forte dose est-elle efficace ?"
+
+
+def test_a_short_question_in_english_gets_the_not_french_reply(client):
+    res = ask(client, {"question": "Does biotin work?"}).json()
+    assert res["refused"] and "uniquement en français" in res["answer"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("safety", "s" * 100_000),
+        ("chunk_ids", ["c" * 100_000]),
+        ("chunk_ids", ["c"] * 21),
+        ("question", "q" * 2_001),
+        ("history", [{"role": "user", "content": "x"}] * 21),
+    ],
+)
+def test_every_field_of_a_vote_has_a_bound(client, store, field, value):
+    before = len(list(store.all()))
+    r = client.post("/api/feedback", json={**{"vote": "up", "question": "q", "answer": "a"}, field: value})
+    assert r.status_code == 422 and field in r.json()["detail"]
+    assert len(list(store.all())) == before
+
+
+def test_health_says_ok_and_checks_the_index_and_the_store(client):
+    health = client.get("/api/health").json()
+    assert health["status"] == "ok" and health["index"].startswith("v")
+    assert health["checks"] == {"index": "ok", "feedback": "ok"} and health["problems"] == []
+
+
+def test_an_index_found_corrupt_after_start_stops_answers_in_french(tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from chatbot import index as index_module
+    from chatbot.engine import Engine
+    from chatbot.index import load_index, save_index
+    from chatbot.model import FakeEmbedder
+    from chatbot.web import create_app
+    from tests.helpers import FAKE_CALIBRATION
+
+    save_index(fake_engine().index, tmp_path / "ix")
+    vectors = tmp_path / "ix" / "passages.faiss"
+    data = bytearray(vectors.read_bytes())
+    data[-1] ^= 0xFF
+    vectors.write_bytes(bytes(data))
+    monkeypatch.setattr(index_module, "HASH_AT_LOAD_BYTES", 0)  # as a large index: hashed later
+    index = load_index(tmp_path / "ix", FakeEmbedder(), corpus_digest="test")
+    assert index.integrity is not None
+    index.integrity.wait(timeout=30)
+    engine = Engine(index, FakeEmbedder(), Settings(), calibration=FAKE_CALIBRATION)
+    app = create_app(Settings(feedback_db=tmp_path / "fb.sqlite3"), engine, FeedbackStore(tmp_path / "fb.sqlite3"))
+    with TestClient(app, base_url="http://127.0.0.1") as c:
+        health = c.get("/api/health")
+        assert health.status_code == 503 and health.json()["status"] == "error"
+        assert "passages.faiss" in health.json()["problems"][0]
+        r = ask(c, {"question": "la biotine est-elle efficace ?"})
+        assert r.status_code == 503 and r.json()["code"] == "index" and "indisponible" in r.json()["detail"]
+
+
+def test_a_vote_the_store_cannot_write_gets_a_french_message_in_the_chat(tmp_path):
+    from chatbot.errors import FeedbackUnavailable
+    from chatbot.webchat import ChatPage
+
+    class FullDisk(FeedbackStore):
+        def add(self, fb):
+            raise FeedbackUnavailable("disque plein")
+
+    page = ChatPage(fake_engine(), FullDisk(tmp_path / "fb.sqlite3"))
+    record = {"question": "q", "history": [], "answer": "a", "chunk_ids": [], "safety": None, "refused": False}
+
+    class Like:
+        index, liked = 1, True
+
+    _, vote_id, status = page.vote({1: record}, Like())  # type: ignore[arg-type]
+    assert vote_id is None and "n'a pas pu être enregistré" in status
+
+
+def test_a_document_quoted_with_markdown_or_latex_signs_is_shown_as_written():
+    from chatbot.records import Document
+    from chatbot.webchat import render_answer, render_question
+
+    quote = "La vitamine D : $$10 000$$ unités, *selon* [ici](x)."
+    doc = Document(doc_id="signes", source="signes.md", title="Signes", text=quote)
+    answer = fake_engine(docs=[doc]).ask("la vitamine D combien d'unités ?")
+    assert answer.citations and quote in render_answer(answer, turn=2)
+    assert "$$E=mc^2$$ *gras*" in render_question("$$E=mc^2$$ *gras*")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +29,30 @@ CHROMIUM_ARGS = [
 ]
 
 
+ROOT = Path(__file__).resolve().parent.parent
+NODE_PREFIX = ROOT / "build" / "node"  # npm packages the tests use, installed once
+
+
+def npm_package(spec: str) -> Path:
+    """The folder of npm package `spec` (name@version), installed into build/node if missing.
+
+    `make test` installs node and npm (Debian's packages) when the machine lacks them.
+    """
+    name = spec.rsplit("@", 1)[0]
+    folder = NODE_PREFIX / "node_modules" / name
+    if not folder.is_dir():
+        assert shutil.which("npm"), "node/npm missing: run `make browser`"
+        proc = subprocess.run(
+            ["npm", "install", "--prefix", str(NODE_PREFIX), "--no-audit", "--no-fund", spec],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        assert proc.returncode == 0, f"npm could not install {spec}: {proc.stderr[-300:]}"
+    return folder
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -39,7 +65,10 @@ def live_server(app: Any, port: int | None = None) -> Iterator[str]:
     import uvicorn
 
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    # proxy_headers off, as app.py serves it: the app reads X-Forwarded-For itself.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", proxy_headers=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

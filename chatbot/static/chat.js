@@ -61,8 +61,15 @@
   const LABELS = __SEP_LABELS__;
   function label() {
     for (const [id, text] of Object.entries(LABELS)) {
+      if (id === "examples") continue;
       const el = id === "log" ? document.querySelector('#sep-chat [role="log"]') : document.getElementById(id);
       if (el && el.getAttribute("aria-label") !== text) el.setAttribute("aria-label", text);
+    }
+    // Gradio marks the example questions as a list whose children are buttons, not list
+    // items (axe-core: aria-required-children): a named group says what they are.
+    for (const el of document.querySelectorAll('#sep-chat .examples[role="list"]')) {
+      el.setAttribute("role", "group");
+      el.setAttribute("aria-label", LABELS.examples);
     }
     if (!document.getElementById("sep-size-status") && document.body) {
       const live = document.createElement("div");
