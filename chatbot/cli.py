@@ -76,11 +76,12 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("calibrate", help="ajuster le refus (profile/calibration.json)")
     s.add_argument(
-        "--questions", type=Path, required=True, action="append",
+        "--questions", type=Path, action="append", default=[],
         help="questions de développement de ce corpus (répétable) ; jamais celles du test",
     )
     s.add_argument("--index", type=Path)
-    s.add_argument("--piaf-index", type=Path, help="index PIAF (make piaf) : des quasi-réponses en plus")
+    s.add_argument("--piaf-index", type=Path, help="index PIAF (make piaf) : ses quasi-réponses")
+    s.add_argument("--out", type=Path, help="fichier de calibration (défaut : profile/calibration.json)")
     s.add_argument("--piaf-limit", type=int, default=1500, help="questions PIAF utilisées")
     s.set_defaults(func=cmd_calibrate)
 
@@ -105,7 +106,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--bank", type=Path, action="append", help="messages de test (répétable)")
     e.add_argument("--ordinary", type=Path, action="append", help="fichiers de questions ordinaires (répétable)")
     e.add_argument("--index", type=Path)
-    e.add_argument("--out", type=Path, help="rapport JSON")
+    e.add_argument("--out", type=Path, help="rapport JSON (avec les messages manqués et les fausses alertes)")
+    e.add_argument("--list", action="store_true", help="afficher aussi les messages manqués et les fausses alertes")
     e.set_defaults(func=cmd_safety_eval)
 
     s = sub.add_parser("feedback", help="avis 👍/👎 des patients")
@@ -384,7 +386,7 @@ def _eval_context(engine: Any) -> dict[str, str]:
 
 # --- calibrate and fit -------------------------------------------------------------------------
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    """Fit the refusal on the development questions (and PIAF near misses) for this index."""
+    """Fit the refusal for one index: on its development questions, or on PIAF's near misses."""
     import numpy as np
 
     from . import piaf
@@ -399,29 +401,36 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         write_json,
     )
     from .safety import RISKS, patterns_only
-    from .support import CALIBRATION_PATH
 
-    settings = Settings.from_env(index_dir=args.index)
+    if not args.questions and not args.piaf_index:
+        print("Erreur : donnez --questions (les questions de développement de ce corpus) ou --piaf-index.", file=sys.stderr)
+        return 2
+    settings = Settings.from_env(index_dir=args.index or args.piaf_index)
     engine = neutral_engine(settings)
-    questions = [
-        q for path in args.questions for q in read_questions(path)
-        # What a safety rule answers whatever the documents say teaches nothing here.
-        if q.safety is None and patterns_only().assess(q.question).category not in RISKS and q.kind != "safety"
-    ]
-    rows = support_rows(engine, question_requests(engine, questions))
-    parts = {"questions": (rows, np.array([int(q.answerable) for q in questions]))}
-    sources = {str(p): sha256_file(p) for p in args.questions}
+    parts, sources = {}, {}
+    if args.questions:
+        questions = [
+            q for path in args.questions for q in read_questions(path)
+            # What a safety rule answers whatever the documents say teaches nothing here.
+            if q.safety is None and patterns_only().assess(q.question).category not in RISKS and q.kind != "safety"
+        ]
+        rows = support_rows(engine, question_requests(engine, questions))
+        parts["questions"] = (rows, np.array([int(q.answerable) for q in questions]))
+        sources.update({str(p): sha256_file(p) for p in args.questions})
     if args.piaf_index:
-        piaf_engine = neutral_engine(Settings.from_env(index_dir=args.piaf_index))
+        # PIAF questions asked twice, with and without the passages holding their answer.
+        piaf_engine = engine if not args.questions else neutral_engine(Settings.from_env(index_dir=args.piaf_index))
         examples = piaf_examples(piaf_engine, list(piaf.questions("train"))[: args.piaf_limit], sys.stderr.isatty())
         positives = support_rows(piaf_engine, [ex.request for ex in examples])
         negatives = support_rows(piaf_engine, [ex.masked for ex in examples])
         parts["piaf"] = (np.vstack([positives, negatives]), np.array([1] * len(examples) + [0] * len(examples)))
         sources["piaf"] = f"{len(examples)} questions d'entraînement PIAF, avec et sans leur passage ; sha256:{sha256_file(piaf.PIAF_FILE)}"
-    data = fit_support(parts, "questions", engine.index.manifest, sources)
-    write_json(data, CALIBRATION_PATH)
+    data = fit_support(parts, "questions" if args.questions else "piaf", engine.index.manifest, sources)
+    out = args.out or settings.calibration
+    write_json(data, out)
     print(json.dumps({k: data[k] for k in ("weights", "bias", "threshold")}, indent=2))
     print(json.dumps(data["manifest"]["cross_validated_accuracy"], indent=2))
+    print(f"Calibration écrite : {out}")
     return 0
 
 
@@ -448,10 +457,10 @@ def cmd_fit_choice(args: argparse.Namespace) -> int:
     settings = Settings.from_env(index_dir=args.piaf_index)
     engine = neutral_engine(settings)
     examples = piaf_examples(engine, list(piaf.questions("train"))[: args.limit], sys.stderr.isatty())
-    grid = {
+    grid: dict[str, list[Any]] = {
         "max_sentences": [settings.max_sentences],
-        "margin": [0.5, 1.0, 1.5, 2.0],
-        "passage_margin": [0.0, 1.0, 2.0, 3.0],
+        "margin": [1.0, 1.5, 2.0, 2.5, 3.0],
+        "passage_margin": [0.0, 1.0, 2.0, 3.0, 4.0],
         "with_next": [False, True],
     }
     for row in sorted(choice_scores(engine, examples, grid), key=lambda r: -r["coverage"]):
@@ -477,7 +486,12 @@ def cmd_safety_fit(args: argparse.Namespace) -> int:
         "bank": f"{bank_path.relative_to(PROJECT_ROOT) if bank_path.is_relative_to(PROJECT_ROOT) else bank_path} sha256:{sha256_file(bank_path)}",
         "ordinary": f"{len(ordinary)} questions PIAF (train, graine 0) sha256:{sha256_file(piaf.PIAF_FILE)}",
     }
-    data = fit_detector(train, ordinary, embedder.encode_query, embedder.weights_sha256, sources)
+    from .evaluate import read_questions
+
+    dev = PROJECT_ROOT / "eval" / "dev.jsonl"
+    patients = [q.question for q in read_questions(dev) if q.kind != "safety" and q.safety is None]
+    sources["patients"] = f"{len(patients)} questions ordinaires de eval/dev.jsonl (seuil du message fixe) sha256:{sha256_file(dev)}"
+    data = fit_detector(train, ordinary, embedder.encode_query, embedder.weights_sha256, sources, patients)
     out = PROFILE_DIR / "safety" / "detector.json"
     write_detector(data, out)
     print(json.dumps({"C": data["manifest"]["C"], "thresholds": data["thresholds"], "cross_validated": data["manifest"]["cross_validated"]}, indent=2))
@@ -498,10 +512,11 @@ def cmd_safety_eval(args: argparse.Namespace) -> int:
     report = engine_safety_report(engine, probes, plain)
     shown = {k: v for k, v in report.items() if not isinstance(v, list)}
     print(json.dumps(shown, ensure_ascii=False, indent=2))
-    for item in report["missed"]:
-        print(f"  manqué [{item['label']} -> {item['found']}] {item['question']}")
-    for item in report["false_alarms"]:
-        print(f"  fausse alerte [{item['found']}] {item['question']}")
+    if args.list:
+        for item in report["missed"]:
+            print(f"  manqué [{item['label']} -> {item['found']}] {item['question']}")
+        for item in report["false_alarms"]:
+            print(f"  fausse alerte [{item['found']}] {item['question']}")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")

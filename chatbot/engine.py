@@ -17,6 +17,7 @@ import numpy as np
 
 from . import texts_fr
 from .answer import AnswerBackend, ExtractiveAnswerer
+from .chunk import split_sentences
 from .config import Settings
 from .errors import InvalidQuestion
 from .index import Embedder, Index, corpus_hash, load_index, read_manifest
@@ -81,7 +82,7 @@ class Engine:
             self.settings.passage_margin,
             self.settings.with_next,
         )
-        self.calibration = calibration or Calibration.load()
+        self.calibration = calibration or Calibration.load(self.settings.calibration)
         problem = self.calibration.check_index(index.manifest)
         if problem:
             log.warning(problem)
@@ -134,7 +135,7 @@ class Engine:
         history = clean_history(history, self.settings.max_history_turns, self.settings.max_turn_chars)
         explicit = self.detector.assess(text)  # the exact patterns need no vector
         if explicit.urgent:
-            return _timed(_safety_message(explicit.urgent), t0)
+            return _timed(_safety_message(explicit), t0)
         small_talk = _small_talk(text)
         if small_talk is not None:
             # A greeting or a thank-you is no question: answered as such, never searched.
@@ -144,17 +145,19 @@ class Engine:
         if looks_english(text) or is_english_question(text):
             raise InvalidQuestion("not_french")
 
-        asked = explicit.cleaned_question if explicit.injection else text
+        asked = asked_part(text, explicit)
         search_query = self.search_query(asked, history or [])
-        # One forward pass for the risk detector's texts and the retrieval query.
+        # One forward pass for the risk detector's texts and the retrieval query; a short
+        # question is both. The documents' words for lay words go to the lexical index only.
         risk_texts = self.detector.texts_to_embed(text)
-        retrieval_text = with_lay_terms(search_query)
-        vectors = self.embedder.encode_query([*risk_texts, retrieval_text])
+        texts = risk_texts if risk_texts[:1] == [search_query] else [*risk_texts, search_query]
+        vectors = self.embedder.encode_query(texts)
         risk = self.detector.assess(text, vectors[: len(risk_texts)])
         if risk.urgent:
-            return _timed(_safety_message(risk.urgent), t0)
+            return _timed(_safety_message(risk), t0)
 
-        request, ranked = self.prepare(asked, history, mode, search_query, vectors[-1])
+        query_vector = vectors[0] if texts is risk_texts else vectors[-1]
+        request, ranked = self.prepare(asked, history, mode, search_query, query_vector)
         t1 = time.perf_counter()
         support = assess_support(self.index, request, ranked, self.calibration)
         if not support.answered:
@@ -201,6 +204,8 @@ class Engine:
         subject = search_query[: -len(question)].strip() if search_query != question else ""
         # The documents' words for lay words help retrieval; they are not the patient's words,
         # so the support decision and the sentence ranking do not see them.
+        if query_vector is None:
+            query_vector = self.embedder.encode_query([search_query])[0]
         retrieval = self.retriever.search(
             with_lay_terms(search_query), self.settings.top_k, mode, subject, vector=query_vector
         )
@@ -214,9 +219,17 @@ class Engine:
         return request, self.ranker.rank(request)
 
 
-def _safety_message(category: Category) -> Answer:
-    """The fixed message of an urgent risk, instead of any answer from the documents."""
-    return Answer(text=texts_fr.SAFETY_MESSAGES[category.value], safety=category.value)
+def _safety_message(risk: Assessment) -> Answer:
+    """The fixed message of the most serious sure risk, instead of any answer from the documents.
+
+    The notices of the other urgent risks the message may carry come with it: a message sure to
+    be an emergency that may also be suicidal shows the 3114 too.
+    """
+    category = risk.urgent
+    assert category is not None
+    notices = [texts_fr.SAFETY_NOTICES[c.value] for c in risk.flagged if c in URGENT and c is not category]
+    text = "\n\n".join([texts_fr.SAFETY_MESSAGES[category.value], *notices])
+    return Answer(text=text, safety=category.value)
 
 
 def _with_safety(answer: Answer, risk: Assessment) -> Answer:
@@ -226,21 +239,47 @@ def _with_safety(answer: Answer, risk: Assessment) -> Answer:
         return answer
     if category is Category.INJECTION:
         return replace(answer, safety=category.value)
-    # A possible red flag: its numbers come first, then the answer — or "I found nothing",
-    # never that alone.
+    # A possible red flag: the answer — or "I found nothing", never that alone — then the
+    # numbers, visible right under it (most ordinary questions flagged are false alarms).
     notices = [texts_fr.SAFETY_NOTICES[c.value] for c in risk.flagged if c in URGENT]
-    if Category.TREATMENT_DECISION in risk.flagged and not notices:
-        if answer.refused:
+    if Category.TREATMENT_DECISION in risk.flagged:
+        if answer.refused and not notices:
             # Nothing general to quote: the message that sends to the neurologist answers.
-            return replace(answer, text=texts_fr.SAFETY_MESSAGES[category.value], refused=False, safety=category.value)
+            message = texts_fr.SAFETY_MESSAGES[Category.TREATMENT_DECISION.value]
+            return replace(answer, text=message, refused=False, safety=category.value)
         answer = _with_treatment_warning(answer)
-    text = "\n\n".join([*notices, answer.text])
+    text = "\n\n".join([answer.text, *notices])
     return replace(answer, text=text, safety=category.value)
 
 
 def _timed(answer: Answer, t0: float) -> Answer:
     answer.timings_ms = {"retrieve": 0.0, "answer": 0.0, "total": _ms(t0)}
     return answer
+
+
+# A message of this many sentences or more tells a story around its question.
+LONG_MESSAGE_SENTENCES = 3
+
+
+def asked_part(message: str, explicit: Assessment) -> str:
+    """What retrieval and the answer work on: without injected instructions, the question of a
+    long message."""
+    return focus(explicit.cleaned_question if explicit.injection else message)
+
+
+def focus(message: str) -> str:
+    """What a long message asks: its sentences that end with a question mark, else its last one.
+
+    « J'ai 58 ans… Avant je faisais de la danse… Est-ce que des gens de mon âge faisaient partie
+    de l'étude ? » is searched and answered on its question: the story around it would pull
+    retrieval and the answer towards everything else it mentions. The whole message still
+    goes to the risk detector.
+    """
+    sentences = [s.text for s in split_sentences(message)]
+    if len(sentences) < LONG_MESSAGE_SENTENCES:
+        return message
+    asked = [s for s in sentences if s.rstrip().endswith("?")]
+    return " ".join(asked) if asked else sentences[-1]
 
 
 def _with_treatment_warning(answer: Answer) -> Answer:

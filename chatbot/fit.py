@@ -19,7 +19,7 @@ import json
 import statistics
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -131,7 +131,7 @@ def fit_ranker(rows: np.ndarray, labels: np.ndarray, groups: np.ndarray, sources
 
 # --- the quoting knobs ---------------------------------------------------------------------------
 def choice_scores(
-    engine: Engine, examples: Sequence[Example], grid: dict[str, Sequence[Any]]
+    engine: Engine, examples: Sequence[Example], grid: Mapping[str, Sequence[Any]]
 ) -> list[dict[str, Any]]:
     """Span coverage, first-piece coverage and median length of the answers, per knob setting."""
     ranked = [(ex, engine.ranker.rank(ex.request)) for ex in examples]
@@ -156,7 +156,7 @@ def choice_scores(
     return results
 
 
-def _product(grid: dict[str, Sequence[Any]]) -> list[dict[str, Any]]:
+def _product(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     settings: list[dict[str, Any]] = [{}]
     for key, values in grid.items():
         settings = [{**s, key: v} for s in settings for v in values]
@@ -175,13 +175,12 @@ def support_rows(engine: Engine, requests: Iterable[AnswerRequest]) -> np.ndarra
 
 def question_requests(engine: Engine, questions: Sequence[Question]) -> list[AnswerRequest]:
     """The development questions through retrieval, as the engine asks them."""
+    from .engine import asked_part
     from .safety import patterns_only
 
     out = []
     for q in questions:
-        risk = patterns_only().assess(q.question)
-        asked = risk.cleaned_question if risk.injection else q.question
-        request, _ = engine.prepare(asked, q.history)
+        request, _ = engine.prepare(asked_part(q.question, patterns_only().assess(q.question)), q.history)
         out.append(request)
     return out
 

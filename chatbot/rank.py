@@ -43,10 +43,13 @@ class ScoredSentence:
     hit: Hit
     sentence: Sentence
     index: int  # position of the sentence in its chunk
-    score: float  # log-odds that the sentence holds the answer
+    score: float  # log-odds that the sentence holds the answer, in this conversation
     dense: float
     coverage: float
     type_match: bool = False
+    # The same before the conversation's repeat penalty: whether the documents answer at all
+    # does not depend on what was said before (support.py).
+    answer_score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -139,13 +142,13 @@ class SentenceRanker:
         said_before = _last_answer_terms(request.history)
         scored = []
         for hit, i, sentence, f in self.candidates(request):
-            score = self.weights.score(f)
+            score = answer_score = self.weights.score(f)
             if said_before:
                 present = self._terms(sentence.text)
                 if len(present & said_before) >= REPEATED_SHARE * len(present):
                     score -= self.repeat_penalty
             scored.append(
-                ScoredSentence(hit, sentence, i, score, f["dense"], f["coverage"], bool(f["type_match"]))
+                ScoredSentence(hit, sentence, i, score, f["dense"], f["coverage"], bool(f["type_match"]), answer_score)
             )
         scored.sort(key=lambda s: -s.score)
         return scored

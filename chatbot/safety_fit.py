@@ -9,6 +9,8 @@ ordinary messages. Thresholds come from cross-validated probabilities on the tra
   message but a `FALSE_ALARM` share of them;
 - `notice` (the answer comes with the numbers): low enough to flag `TARGET_RECALL` of each
   category's training messages; the share of ordinary messages it flags is reported.
+- `certain` is set on ordinary patients' messages (the bank's and the development
+  questions'), never on PIAF's, whose tidy questions the detector finds easy.
 """
 
 from __future__ import annotations
@@ -36,11 +38,15 @@ BANK_TRAIN = PROJECT_ROOT / "eval" / "safety" / "bank_train.jsonl"
 BANK_TEST = PROJECT_ROOT / "eval" / "safety" / "bank_test.jsonl"
 LABELS = ("none", *(c.value for c in RISKS))
 FALSE_ALARM = 0.005  # ordinary messages above the `certain` threshold, at most
-TARGET_RECALL = 0.99  # training messages of a category the `notice` threshold keeps
+# Training messages of a category the `notice` threshold keeps (cross-validated). A product
+# choice between missing a risk and a needless notice under an ordinary answer, measured on the
+# development questions (README, safety): for suicide, 0.98 puts the 3114 under about one
+# ordinary answer in five; missing a suicidal message is worse.
+TARGET_RECALL = {"suicide": 0.98, "emergency": 0.98, "treatment_decision": 0.95}
 C_GRID = (3.0, 10.0, 30.0, 100.0)  # inverse L2 strength, chosen by cross-validated log loss
 NGRAMS = (2, 5)  # character n-grams inside words, on folded text
 MIN_DF = 3  # n-grams of fewer training texts are left out
-MIN_NOTICE = 0.02  # no notice threshold below this probability
+MIN_NOTICE = 0.005  # no notice threshold below this probability
 FOLDS = 5
 SEED = 0
 
@@ -59,7 +65,8 @@ Encode = Callable[[list[str]], np.ndarray]
 
 def _rows(detector: Detector, texts: Sequence[str], encode: Encode) -> tuple[np.ndarray, list[list[int]]]:
     """The vectors the detector would see for each text: the text, then its sentences."""
-    groups, flat = [], []
+    groups: list[list[int]] = []
+    flat: list[str] = []
     for text in texts:
         parts = detector.texts_to_embed(text)
         groups.append(list(range(len(flat), len(flat) + len(parts))))
@@ -73,8 +80,14 @@ def fit_detector(
     encode: Encode,
     weights_sha256: str,
     sources: dict[str, str],
+    patients: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The detector file's content: weights, thresholds and a manifest of how it was made."""
+    """The detector file's content: weights, thresholds and a manifest of how it was made.
+
+    `ordinary` are general French questions added as "none" messages to fit on; `patients`
+    are ordinary patients' questions (the development set) never fitted on: with the bank's
+    own "none" messages, they set how sure the detector must be for its fixed message.
+    """
     from scipy import sparse
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -87,6 +100,7 @@ def fit_detector(
     texts += [phone_typed(t, rng) for t in texts]
     y = np.array(labels + labels)
     pair = np.arange(len(y)) % len(labels)  # a text and its variant share a fold
+    from_bank = (np.arange(len(y)) % len(labels)) < len(train)
     probe = Detector([], _placeholder())  # only its sentence splitting is used here
     vectors, groups = _rows(probe, texts, encode)
     row_texts = [part for text in texts for part in probe.texts_to_embed(text)]
@@ -114,8 +128,9 @@ def fit_detector(
             for i in held:
                 p = model.predict_proba(x[groups[i]])
                 probs[i], whole_probs[i] = p.max(axis=0), p[0]
+        # Judged on the bank's messages: the patients' style, not PIAF's.
         own = np.clip(whole_probs[np.arange(len(y)), y], 1e-9, 1.0)
-        loss = float(-np.log(own).mean())
+        loss = float(-np.log(own[from_bank]).mean())
         if loss < best_loss:
             best_c, best_loss, cv, cv_whole = c, loss, probs, whole_probs
     final, _ = fitted(best_c, np.arange(len(y)))
@@ -126,11 +141,15 @@ def fit_detector(
     thresholds: dict[str, dict[str, float]] = {"notice": {}, "certain": {}}
     cv_report: dict[str, Any] = {}
     negatives = y == 0
+    # Ordinary patients' messages: the bank's (cross-validated) and the development questions
+    # (never fitted on); the fixed message must stay off almost all of them.
+    patient_whole = _whole_probabilities(final, grams, probe, patients, encode)
     for k, label in enumerate(LABELS[1:], 1):
         p, whole_p, positives = cv[:, k], cv_whole[:, k], y == k
         # Only the whole message may be certain (safety.py); any sentence may raise a notice.
-        certain = max(0.5, float(np.quantile(whole_p[negatives], 1 - FALSE_ALARM)))
-        notice = min(certain, max(float(np.quantile(p[positives], 1 - TARGET_RECALL)), MIN_NOTICE))
+        ordinary_patients = np.concatenate([whole_p[negatives & from_bank], patient_whole[:, k]])
+        certain = max(0.5, float(np.quantile(ordinary_patients, 1 - FALSE_ALARM)))
+        notice = min(certain, max(float(np.quantile(p[positives], 1 - TARGET_RECALL[label])), MIN_NOTICE))
         thresholds["certain"][label] = round(certain, 4)
         thresholds["notice"][label] = round(notice, 4)
         cv_report[label] = {
@@ -138,6 +157,7 @@ def fit_detector(
             "recall_certain": round(float((whole_p[positives] >= certain).mean()), 4),
             "ordinary_notice": round(float((p[negatives] >= notice).mean()), 4),
             "ordinary_certain": round(float((whole_p[negatives] >= certain).mean()), 4),
+            "patients_notice": round(float((ordinary_patients >= notice).mean()), 4),
         }
     flagged = np.zeros(len(y), dtype=bool)
     for k, label in enumerate(LABELS[1:], 1):
@@ -164,6 +184,18 @@ def fit_detector(
             "fitted_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         },
     }
+
+
+def _whole_probabilities(model: Any, grams: Any, probe: Detector, texts: Sequence[str], encode: Encode) -> np.ndarray:
+    """The final model's probabilities for whole messages it was not fitted on."""
+    from scipy import sparse
+
+    if not texts:
+        return np.zeros((0, len(LABELS)))
+    vectors, groups = _rows(probe, texts, encode)
+    rows = [g[0] for g in groups]
+    x = sparse.hstack([sparse.csr_matrix(vectors[rows]), grams.transform([texts[k] for k in range(len(texts))])]).tocsr()
+    return np.asarray(model.predict_proba(x))
 
 
 def _placeholder() -> LinearDetector:
@@ -228,16 +260,24 @@ def engine_safety_report(engine: Any, probes: Sequence[Question], ordinary: Sequ
             for q, r in zip(mine, results, strict=True)
             if not (r.get("safety") and facts_covered(r.get("answer", ""), q.facts))
         ]
-    plain = [(q.id, q.question, q.history) for q in probes if q.safety == "none"]
-    plain += [(q.id, q.question, q.history) for q in ordinary]
-    plain += [(f"corpus-{k}", text, []) for k, text in enumerate(sentences)]
-    results = [ask(text, history) for _, text, history in plain]
-    report["ordinary_messages"] = len(plain)
-    report["false_alarm"] = _share(urgent_message(r) for r in results)
-    report["notice_rate"] = _share(r.get("safety") in LABELS[1:] for r in results)
+    groups: dict[str, list[tuple[str, str, list[dict[str, str]]]]] = {
+        "bank_none": [(q.id, q.question, q.history) for q in probes if q.safety == "none"],
+        "questions": [(q.id, q.question, q.history) for q in ordinary],
+        "corpus_sentences": [(f"corpus-{k}", text, []) for k, text in enumerate(sentences)],
+    }
+    everything: list[tuple[tuple[str, str, list[dict[str, str]]], dict[str, Any]]] = []
+    for name, items in groups.items():
+        results = [ask(text, history) for _, text, history in items]
+        everything += list(zip(items, results, strict=True))
+        if items:
+            report[f"false_alarm_{name}"] = _share(urgent_message(r) for r in results)
+            report[f"notice_rate_{name}"] = _share(r.get("safety") in LABELS[1:] for r in results)
+    report["ordinary_messages"] = len(everything)
+    report["false_alarm"] = _share(urgent_message(r) for _, r in everything)
+    report["notice_rate"] = _share(r.get("safety") in LABELS[1:] for _, r in everything)
     report["false_alarms"] = [
         {"id": qid, "question": text, "found": r.get("safety")}
-        for (qid, text, _), r in zip(plain, results, strict=True)
+        for (qid, text, _), r in everything
         if urgent_message(r)
     ]
     return report

@@ -146,12 +146,13 @@ def support_features(index: Index, request: AnswerRequest, ranked: list[ScoredSe
     missing = [w for t, w in weights.items() if t in lexical.terms and t not in top_passage]
     top = request.hits[0] if request.hits else None
     agree = top is not None and bool(top.dense_rank and top.lexical_rank) and max(top.dense_rank or 0, top.lexical_rank or 0) <= 3
-    best = ranked[0] if ranked else None
+    # The best sentence whatever was said before in the conversation.
+    best = max(ranked, key=lambda s: s.score if s.answer_score is None else s.answer_score, default=None)
     types = load_answer_types()
     asked = types.asked(request.question)
     found = any(s.type_match for s in ranked[:TOP_SENTENCES])
     return {
-        "best_score": best.score if best else -10.0,
+        "best_score": (best.score if best.answer_score is None else best.answer_score) if best else -10.0,
         "best_dense": best.dense if best else 0.0,
         "best_coverage": best.coverage if best else 0.0,
         "passage_dense": max((h.dense_score for h in request.hits if h.dense_score is not None), default=0.0),

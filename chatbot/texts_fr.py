@@ -54,7 +54,7 @@ SAFETY_MESSAGES = {
         "neurologue : n'en changez pas sans lui en parler. Je suis un programme, pas un médecin."
     ),
 }
-# Shown above an answer when the message may carry a risk the detector is not sure of: the
+# Shown under an answer when the message may carry a risk the detector is not sure of: the
 # numbers are there whatever the documents say.
 SAFETY_NOTICES = {
     "suicide": (

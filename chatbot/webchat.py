@@ -62,7 +62,8 @@ def _safety_html(paragraph: str) -> str:
     """A safety paragraph: escaped, its numbers as tel:/sms: links, set apart from quotes."""
     escaped = html.escape(paragraph)
     for pattern, href in _PHONE_LINKS:
-        escaped = pattern.sub(lambda m, href=href: f'<a class="sep-tel" href="{href}">{m.group(0)}</a>', escaped)
+        link = f'<a class="sep-tel" href="{href}">\\g<0></a>'
+        escaped = pattern.sub(link, escaped)
     return f'<p class="sep-safety-text">{escaped}</p>'
 
 

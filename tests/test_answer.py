@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 from chatbot.answer import ExtractiveAnswerer, compose, quotable
 from chatbot.answer_types import load_answer_types
-from chatbot.rank import ScoredSentence, SentenceRanker
 from chatbot.chunk import split_sentences
+from chatbot.rank import ScoredSentence, SentenceRanker
 from chatbot.records import Chunk, Hit
 
 TEXT = (
