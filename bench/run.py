@@ -64,12 +64,12 @@ print(json.dumps({"answered_at": t3, "import_s": t1 - t0, "load_s": t2 - t1,
 # --- child side: serve the question set and report ---------------------------------------------
 def serve(index_dir: Path, questions_path: Path, passes: int = 1) -> dict[str, Any]:
     """Load an engine on `index_dir` and time `Engine.ask` on every question (warm)."""
-    from chatbot.answer import Calibration
+    from chatbot.answer.extract import Calibration
     from chatbot.config import Settings
     from chatbot.engine import Engine
     from chatbot.errors import InvalidQuestion
-    from chatbot.evaluate import read_questions
-    from chatbot.index import load_index
+    from chatbot.evaluation.metrics import read_questions
+    from chatbot.index.store import load_index
 
     t0 = time.perf_counter()
     settings = Settings.from_env(index_dir=index_dir)

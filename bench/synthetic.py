@@ -29,7 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from chatbot.index import (
+from chatbot.index.lexical import LexicalIndex
+from chatbot.index.store import (
     FORMAT_VERSION,
     Index,
     _make_faiss,
@@ -37,7 +38,6 @@ from chatbot.index import (
     read_manifest,
     save_index,
 )
-from chatbot.lexical import LexicalIndex
 from chatbot.records import Chunk, Sentence
 
 CHUNKS_PER_DOCUMENT = 25
@@ -52,7 +52,7 @@ def load_real(index_dir: Path) -> tuple[list[Chunk], np.ndarray, list[str], np.n
     """
     import faiss
 
-    from chatbot.index import _chunk_from_dict
+    from chatbot.index.store import _chunk_from_dict
 
     manifest = read_manifest(index_dir)
     with (index_dir / "chunks.jsonl").open(encoding="utf-8") as f:

@@ -3,8 +3,8 @@
 Stages, in the order data moves: ingest -> chunk -> index -> retrieve -> answer -> engine.
 """
 
-from .config import Settings
-from .errors import (
+from chatbot.config import Settings
+from chatbot.errors import (
     ChatbotError,
     CorpusError,
     IndexMismatch,
@@ -13,7 +13,7 @@ from .errors import (
     ModelError,
     QuestionFileError,
 )
-from .records import Answer, Chunk, Citation, Document, Hit
+from chatbot.records import Answer, Chunk, Citation, Document, Hit
 
 __all__ = [
     "Answer",

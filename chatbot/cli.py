@@ -14,10 +14,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from . import texts_fr  # noqa: E402
-from .config import PROJECT_ROOT, Settings  # noqa: E402
-from .errors import ChatbotError, InvalidQuestion  # noqa: E402
-from .records import refusal_result  # noqa: E402
+from chatbot import texts_fr  # noqa: E402
+from chatbot.config import PROJECT_ROOT, Settings  # noqa: E402
+from chatbot.errors import ChatbotError, InvalidQuestion  # noqa: E402
+from chatbot.records import refusal_result  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,9 +121,9 @@ def _parser() -> argparse.ArgumentParser:
 
 # --- index ------------------------------------------------------------------------------------
 def cmd_index(args: argparse.Namespace) -> int:
-    from .chunk import ChunkSettings
-    from .index import build_index, corpus_hash, save_index
-    from .ingest import load_corpus
+    from chatbot.index.chunk import ChunkSettings
+    from chatbot.index.store import build_index, corpus_hash, save_index
+    from chatbot.ingest.corpus import load_corpus
 
     settings = Settings.from_env(
         corpus_dir=args.corpus,
@@ -159,7 +159,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def _index_is_current(out_dir: Path, digest: str, settings: Settings) -> bool:
     """True when the index was built from these documents, by this code, model and chunking."""
-    from .index import FORMAT_VERSION, Integrity, read_manifest
+    from chatbot.index.store import FORMAT_VERSION, Integrity, read_manifest
 
     if not (out_dir / "manifest.json").is_file():
         return False
@@ -179,14 +179,14 @@ def _index_is_current(out_dir: Path, digest: str, settings: Settings) -> bool:
 
 # --- ask ----------------------------------------------------------------------------------------
 def _engine(index_dir: Path | None) -> Any:
-    from .engine import Engine
+    from chatbot.engine import Engine
 
     settings = Settings.from_env(index_dir=index_dir)
     return Engine.load(settings)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from .sanitize import clean_text
+    from chatbot.text.sanitize import clean_text
 
     # An argument with bytes that are not UTF-8 arrives with lone surrogates: repaired here,
     # so that the question echoed below can be printed.
@@ -227,7 +227,7 @@ def input_error_message(exc: InvalidQuestion, limit: int, question: object) -> s
 
 # --- eval ---------------------------------------------------------------------------------------
 def _gate(text: str) -> Any:
-    from .report import parse_gate
+    from chatbot.evaluation.report import parse_gate
 
     try:
         return parse_gate(text)
@@ -237,7 +237,7 @@ def _gate(text: str) -> Any:
 
 def answer_questions(engine: Any, questions: list[Any], mode: str = "hybrid", progress: bool = True) -> list[dict[str, Any]]:
     """The result records of ../shared/EVAL_FORMAT.md for `questions`, one engine call each."""
-    from .evaluate import run
+    from chatbot.evaluation.metrics import run
 
     def ask(q: Any) -> dict[str, Any]:
         try:
@@ -254,8 +254,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     Exit status 1 when a `--fail-under` gate fails, so CI can gate on it.
     """
-    from .evaluate import compute_metrics, format_metrics, read_questions
-    from .report import (
+    from chatbot.evaluation.metrics import compute_metrics, format_metrics, read_questions
+    from chatbot.evaluation.report import (
         RunReport,
         compare_runs,
         read_results,
@@ -316,8 +316,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def _eval_side_by_side(args: argparse.Namespace) -> int:
     """Several question files (dev, test…), one column each; results and reports per file."""
-    from .evaluate import compute_metrics, read_questions
-    from .report import RunReport, report_paths, write_reports, write_results
+    from chatbot.evaluation.metrics import compute_metrics, read_questions
+    from chatbot.evaluation.report import RunReport, report_paths, write_reports, write_results
 
     if args.baselines or args.compare:
         print("Erreur : --baselines et --compare prennent un seul fichier de questions.", file=sys.stderr)
@@ -349,7 +349,7 @@ def _eval_side_by_side(args: argparse.Namespace) -> int:
 
 def _columns_table(columns: list[tuple[str, dict[str, Any]]]) -> str:
     """Metrics as rows, one column per run."""
-    from .report import LATENCY_METRICS, RATE_METRICS, SCORE_METRICS
+    from chatbot.evaluation.report import LATENCY_METRICS, RATE_METRICS, SCORE_METRICS
 
     width = max(12, *(len(name) + 2 for name, _ in columns))
     lines = [f"{'':<32}" + "".join(f"{name:>{width}}" for name, _ in columns)]
@@ -389,9 +389,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     """Fit the refusal for one index: on its development questions, or on PIAF's near misses."""
     import numpy as np
 
-    from . import piaf
-    from .evaluate import read_questions
-    from .fit import (
+    from chatbot.evaluation import piaf
+    from chatbot.evaluation.fitting import (
         fit_support,
         neutral_engine,
         piaf_examples,
@@ -400,7 +399,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         support_rows,
         write_json,
     )
-    from .safety import RISKS, patterns_only
+    from chatbot.evaluation.metrics import read_questions
+    from chatbot.safety.detector import RISKS, patterns_only
 
     if not args.questions and not args.piaf_index:
         print("Erreur : donnez --questions (les questions de développement de ce corpus) ou --piaf-index.", file=sys.stderr)
@@ -435,9 +435,16 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_fit_ranker(args: argparse.Namespace) -> int:
-    from . import piaf
-    from .config import PROFILE_DIR
-    from .fit import fit_ranker, neutral_engine, piaf_examples, ranker_rows, sha256_file, write_json
+    from chatbot.config import PROFILE_DIR
+    from chatbot.evaluation import piaf
+    from chatbot.evaluation.fitting import (
+        fit_ranker,
+        neutral_engine,
+        piaf_examples,
+        ranker_rows,
+        sha256_file,
+        write_json,
+    )
 
     engine = neutral_engine(Settings.from_env(index_dir=args.piaf_index))
     questions = list(piaf.questions("train"))[: args.limit]
@@ -451,8 +458,8 @@ def cmd_fit_ranker(args: argparse.Namespace) -> int:
 
 
 def cmd_fit_choice(args: argparse.Namespace) -> int:
-    from . import piaf
-    from .fit import choice_scores, neutral_engine, piaf_examples
+    from chatbot.evaluation import piaf
+    from chatbot.evaluation.fitting import choice_scores, neutral_engine, piaf_examples
 
     settings = Settings.from_env(index_dir=args.piaf_index)
     engine = neutral_engine(settings)
@@ -473,9 +480,9 @@ def cmd_safety_fit(args: argparse.Namespace) -> int:
     """Fit the learned risk detector; writes profile/safety/detector.json with its manifest."""
     import random
 
-    from . import piaf
-    from .config import PROFILE_DIR
-    from .safety_fit import BANK_TRAIN, fit_detector, read_bank, sha256_file, write_detector
+    from chatbot.config import PROFILE_DIR
+    from chatbot.evaluation import piaf
+    from chatbot.safety.fit import BANK_TRAIN, fit_detector, read_bank, sha256_file, write_detector
 
     bank_path = args.bank or BANK_TRAIN
     train = read_bank(bank_path)
@@ -486,7 +493,7 @@ def cmd_safety_fit(args: argparse.Namespace) -> int:
         "bank": f"{bank_path.relative_to(PROJECT_ROOT) if bank_path.is_relative_to(PROJECT_ROOT) else bank_path} sha256:{sha256_file(bank_path)}",
         "ordinary": f"{len(ordinary)} questions PIAF (train, graine 0) sha256:{sha256_file(piaf.PIAF_FILE)}",
     }
-    from .evaluate import read_questions
+    from chatbot.evaluation.metrics import read_questions
 
     dev = PROJECT_ROOT / "eval" / "dev.jsonl"
     patients = [q.question for q in read_questions(dev) if q.kind != "safety" and q.safety is None]
@@ -501,8 +508,8 @@ def cmd_safety_fit(args: argparse.Namespace) -> int:
 
 def cmd_safety_eval(args: argparse.Namespace) -> int:
     """The detector through the engine, on messages and questions it was not fitted on."""
-    from .evaluate import read_questions
-    from .safety_fit import BANK_TEST, engine_safety_report
+    from chatbot.evaluation.metrics import read_questions
+    from chatbot.safety.fit import BANK_TEST, engine_safety_report
 
     engine = _engine(args.index)
     banks = args.bank or [BANK_TEST]
@@ -526,7 +533,7 @@ def cmd_safety_eval(args: argparse.Namespace) -> int:
 # --- feedback -------------------------------------------------------------------------------------
 def cmd_feedback_export(args: argparse.Namespace) -> int:
     """The 👎 answers, in the shared question format, for the team to review and add to eval/."""
-    from .feedback import FeedbackStore, export_downvotes
+    from chatbot.serve.feedback import FeedbackStore, export_downvotes
 
     settings = Settings.from_env(feedback_db=args.db)
     if not settings.feedback_db.is_file():

@@ -103,13 +103,13 @@ class Settings:
 
     def embedder(self) -> Any:
         """The embedding model these settings name (loaded on first use, never downloaded)."""
-        from .model import load_embedder
+        from chatbot.index.embed import load_embedder
 
         return load_embedder(self.cache_dir, layers=self.embedding_layers)
 
     def weights_sha256(self) -> str:
         """The sha256 of the embedding model's weights, as an index manifest records it."""
-        from .model import WEIGHTS_SHA256, TunedLayers
+        from chatbot.index.embed import WEIGHTS_SHA256, TunedLayers
 
         return TunedLayers(self.embedding_layers).weights_sha256 if self.embedding_layers else WEIGHTS_SHA256
 

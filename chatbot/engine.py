@@ -15,19 +15,19 @@ from pathlib import Path
 
 import numpy as np
 
-from . import texts_fr
-from .answer import AnswerBackend, ExtractiveAnswerer
-from .chunk import split_sentences
-from .config import Settings
-from .errors import InvalidQuestion
-from .index import Embedder, Index, corpus_hash, load_index, read_manifest
-from .rank import RankerWeights, ScoredSentence, SentenceRanker
-from .records import Answer, AnswerRequest
-from .retrieve import Mode, Retriever
-from .safety import URGENT, Assessment, Category, Detector
-from .sanitize import clean_history, clean_text
-from .support import Calibration, assess_support
-from .textnorm import (
+from chatbot import texts_fr
+from chatbot.answer.extract import AnswerBackend, ExtractiveAnswerer
+from chatbot.answer.rank import RankerWeights, ScoredSentence, SentenceRanker
+from chatbot.answer.retrieve import Mode, Retriever
+from chatbot.answer.support import Calibration, assess_support
+from chatbot.config import Settings
+from chatbot.errors import InvalidQuestion
+from chatbot.index.chunk import split_sentences
+from chatbot.index.embed import Embedder
+from chatbot.index.store import Index, corpus_hash, load_index, read_manifest
+from chatbot.records import Answer, AnswerRequest
+from chatbot.safety.detector import URGENT, Assessment, Category, Detector
+from chatbot.text.normalize import (
     LAY_TERMS,
     STOP_WORDS,
     content_terms,
@@ -37,6 +37,7 @@ from .textnorm import (
     with_lay_terms,
     words,
 )
+from chatbot.text.sanitize import clean_history, clean_text
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ class Engine:
 
     def use_generator_from_env(self) -> None:
         """Write answers with an OpenAI-compatible server when CHATBOT_LLM_BASE_URL is set."""
-        from .generate import GenerativeAnswerer, LLMSettings
+        from chatbot.answer.generate import GenerativeAnswerer, LLMSettings
 
         llm = LLMSettings.from_env(max_passages=self.settings.answer_passages)
         if llm is not None:

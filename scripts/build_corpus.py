@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a plain script
 
-from chatbot.ingest import (  # noqa: E402
+from chatbot.ingest.corpus import (  # noqa: E402
     build_vocabulary,
     load_corpus,
     render_front_matter,

@@ -20,8 +20,8 @@ sys.path.insert(0, str(ROOT))
 
 from chatbot.config import Settings  # noqa: E402
 from chatbot.engine import Engine  # noqa: E402
-from chatbot.feedback import FeedbackStore  # noqa: E402
-from chatbot.web import create_app  # noqa: E402
+from chatbot.serve.feedback import FeedbackStore  # noqa: E402
+from chatbot.serve.web import create_app  # noqa: E402
 from tests.webserver import CHROMIUM_ARGS, free_port, host_site, live_server  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"

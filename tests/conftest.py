@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from chatbot.model import E5Embedder
+    from chatbot.index.embed import E5Embedder
 
 # Nothing in the tests may reach the Hugging Face hub; set before transformers is imported.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -33,6 +33,7 @@ def model_cache_dir() -> Path:
 @pytest.fixture(scope="session")
 def e5_embedder(model_cache_dir: Path) -> E5Embedder:
     """The real embedder, assembled if needed and loaded once per test session."""
-    from chatbot.model import E5Embedder, assemble_model
+    from chatbot.build.assemble import assemble_model
+    from chatbot.index.embed import E5Embedder
 
     return E5Embedder(assemble_model(model_cache_dir))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chatbot.chunk import ChunkSettings
+from chatbot.answer.support import Calibration
 from chatbot.config import Settings
 from chatbot.engine import Engine
-from chatbot.index import build_index
-from chatbot.model import FakeEmbedder
+from chatbot.index.chunk import ChunkSettings
+from chatbot.index.fake import FakeEmbedder
+from chatbot.index.store import build_index
 from chatbot.records import Document
-from chatbot.support import Calibration
 
 DOCS = [
     Document(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from chatbot.answer import ExtractiveAnswerer, compose, quotable
-from chatbot.answer_types import load_answer_types
-from chatbot.chunk import split_sentences
-from chatbot.rank import ScoredSentence, SentenceRanker
+from chatbot.answer.extract import ExtractiveAnswerer, compose, quotable
+from chatbot.answer.rank import ScoredSentence, SentenceRanker
+from chatbot.answer.types import load_answer_types
+from chatbot.index.chunk import split_sentences
 from chatbot.records import Chunk, Hit
 
 TEXT = (

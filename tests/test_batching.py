@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from chatbot.batching import QueryBatcher
+from chatbot.serve.batching import QueryBatcher
 
 
 class GatedEmbedder:

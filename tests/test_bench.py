@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from bench.synthetic import generate
-from chatbot.index import load_index, save_index
-from chatbot.model import FakeEmbedder
+from chatbot.index.fake import FakeEmbedder
+from chatbot.index.store import load_index, save_index
 from tests.helpers import fake_engine
 
 

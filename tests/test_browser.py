@@ -17,8 +17,8 @@ import pytest
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from chatbot.config import Settings  # noqa: E402
-from chatbot.feedback import FeedbackStore  # noqa: E402
-from chatbot.textnorm import fold_for_match  # noqa: E402
+from chatbot.serve.feedback import FeedbackStore  # noqa: E402
+from chatbot.text.normalize import fold_for_match  # noqa: E402
 from tests.webserver import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -42,7 +42,7 @@ def site_port() -> int:
 def chat(tmp_path_factory: pytest.TempPathFactory, site_port: int) -> Iterator[dict[str, Any]]:
     """The app on the real engine, reached as http://chat.asso.test:PORT; its feedback store."""
     from chatbot.engine import Engine
-    from chatbot.web import create_app
+    from chatbot.serve.web import create_app
 
     if not os.path.exists(CHROMIUM):
         pytest.fail("Chromium is missing: `make browser` installs it (apt-get install chromium)")
@@ -281,7 +281,7 @@ def test_a_script_inside_a_document_is_shown_inert_in_the_sources(
     browser: Any, tmp_path: Any
 ) -> None:
     from chatbot.records import Document
-    from chatbot.web import create_app
+    from chatbot.serve.web import create_app
     from tests.helpers import DOCS, fake_engine
 
     hostile = Document(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from chatbot.chunk import ChunkSettings, chunk_documents
-from chatbot.model import FakeEmbedder
+from chatbot.index.chunk import ChunkSettings, chunk_documents
+from chatbot.index.fake import FakeEmbedder
 from chatbot.records import Document
 
 PRIZES = (

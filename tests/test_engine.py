@@ -10,9 +10,9 @@ import pytest
 
 from chatbot.engine import contextualize
 from chatbot.errors import IndexMismatch, IndexMissing, InvalidQuestion
-from chatbot.index import load_index, save_index
-from chatbot.model import FakeEmbedder
-from chatbot.textnorm import fold_for_match
+from chatbot.index.fake import FakeEmbedder
+from chatbot.index.store import load_index, save_index
+from chatbot.text.normalize import fold_for_match
 from tests.helpers import DOCS, fake_engine
 
 
@@ -215,7 +215,7 @@ def test_a_reference_list_does_not_outrank_the_passage_that_answers():
 
 
 def test_who_wrote_a_passage_does_not_decide_what_it_is_found_for():
-    from chatbot.index import passage_text
+    from chatbot.index.store import passage_text
     from chatbot.records import Document
 
     intro = Document(

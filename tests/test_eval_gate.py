@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from chatbot.evaluate import compute_metrics, failures, read_questions
-from chatbot.report import FLOORS_PATH, RunReport, floor_gates, write_reports
+from chatbot.evaluation.metrics import compute_metrics, failures, read_questions
+from chatbot.evaluation.report import FLOORS_PATH, RunReport, floor_gates, write_reports
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from chatbot.errors import QuestionFileError
-from chatbot.evaluate import (
+from chatbot.evaluation.metrics import (
     Question,
     compute_metrics,
     facts_covered,

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 from chatbot import cli
-from chatbot.evaluate import read_questions
-from chatbot.feedback import Feedback, FeedbackStore, candidate_question
+from chatbot.evaluation.metrics import read_questions
+from chatbot.serve.feedback import Feedback, FeedbackStore, candidate_question
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,7 +56,7 @@ def test_a_vote_survives_the_app_being_killed_right_after_it(tmp_path):
     db = tmp_path / "fb.sqlite3"
     code = (
         "import os, signal, sys\n"
-        "from chatbot.feedback import Feedback, FeedbackStore\n"
+        "from chatbot.serve.feedback import Feedback, FeedbackStore\n"
         "s = FeedbackStore(sys.argv[1])\n"
         "s.add(Feedback(vote='down', question='q', answer='a'))\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
@@ -118,7 +118,7 @@ def test_store_files_cut_under_the_app_fail_a_vote_and_never_kill_the_process(tm
         "import os, sys\n"
         "from pathlib import Path\n"
         "from chatbot.errors import FeedbackError\n"
-        "from chatbot.feedback import Feedback, FeedbackStore\n"
+        "from chatbot.serve.feedback import Feedback, FeedbackStore\n"
         "s = FeedbackStore(Path(sys.argv[1]) / 'fb.sqlite3')\n"
         "s.add(Feedback(vote='down', question='q', answer='a'))\n"
         "for p in Path(sys.argv[1]).iterdir(): os.truncate(p, 0)\n"

@@ -11,9 +11,9 @@ from dataclasses import replace
 
 import pytest
 
-from chatbot import generate, texts_fr
-from chatbot.evaluate import grounded_counts
-from chatbot.generate import (
+from chatbot import texts_fr
+from chatbot.answer import generate
+from chatbot.answer.generate import (
     GenerativeAnswerer,
     LLMSettings,
     build_messages,
@@ -21,8 +21,9 @@ from chatbot.generate import (
     render_history,
     select_passages,
 )
+from chatbot.answer.verify import marker_numbers, split_sentences, verify_answer
+from chatbot.evaluation.metrics import grounded_counts
 from chatbot.records import Answer, AnswerRequest, Chunk, Citation, Hit, Sentence
-from chatbot.verify import marker_numbers, split_sentences, verify_answer
 from tests.fake_openai_server import FakeOpenAIServer
 
 
@@ -269,7 +270,7 @@ def test_too_little_verified_falls_back(server, fallback, caplog) -> None:
         "Le yoga guérit la maladie [1]. La biotine est un remède miracle [1]. "
         "La biotine peut fausser certains examens sanguins [1]."
     )
-    with caplog.at_level(logging.WARNING, logger="chatbot.generate"):
+    with caplog.at_level(logging.WARNING, logger="chatbot.answer.generate"):
         answer = answerer(server.base_url, fallback).answer(make_request())
     assert answer.backend == "extractive-fallback" and fallback.calls == 1
     assert answer.text == f"{BIOTINE.sentences[0].text} [1]"  # the quoted answer, unchanged

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from chatbot.answer.generate import GenerativeAnswerer, LLMSettings
 from chatbot.config import Settings
-from chatbot.evaluate import compute_metrics, read_questions
-from chatbot.generate import GenerativeAnswerer, LLMSettings
+from chatbot.evaluation.metrics import compute_metrics, read_questions
 from tests.fake_openai_server import FakeOpenAIServer
 
 pytestmark = pytest.mark.integration
@@ -77,7 +77,7 @@ def test_every_sentence_of_generative_answers_is_grounded(server, engine):
 def test_a_stream_cut_mid_answer_gives_the_quoted_answer_through_the_api(server, engine):
     from fastapi.testclient import TestClient
 
-    from chatbot.web import create_app
+    from chatbot.serve.web import create_app
 
     server.reply_cut("La biotine à forte dose ne montre pas d'efficacité [1]. Elle", after=30)
     # 127.0.0.1: the server answers to its own names only (not TestClient's "testserver").

@@ -24,7 +24,7 @@ import pytest
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from chatbot.config import Settings  # noqa: E402
-from chatbot.feedback import FeedbackStore  # noqa: E402
+from chatbot.serve.feedback import FeedbackStore  # noqa: E402
 from tests.helpers import fake_engine  # noqa: E402
 from tests.webserver import live_server  # noqa: E402
 
@@ -36,7 +36,7 @@ VOTE = {"vote": "up", "question": "q ?", "answer": "a [1]", "chunk_ids": ["bioti
 
 
 def serve(tmp: Path, engine: Any = None, **settings: Any) -> Any:
-    from chatbot.web import create_app
+    from chatbot.serve.web import create_app
 
     s = Settings(allowed_origins=(SITE,), feedback_db=tmp / "feedback.sqlite3", **settings)
     return live_server(create_app(s, engine or fake_engine(), FeedbackStore(s.feedback_db)))
@@ -348,7 +348,7 @@ def test_a_store_file_cut_under_the_server_is_a_refused_vote_not_a_crash(tmp_pat
 
 
 def test_the_rate_limit_refills_at_its_rate_per_client():
-    from chatbot.guard import RateLimiter
+    from chatbot.serve.guard import RateLimiter
 
     now = [0.0]
     limiter = RateLimiter(60, clock=lambda: now[0])  # 15 at once, then one a second

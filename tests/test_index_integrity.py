@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from chatbot import index as index_module
 from chatbot.errors import IndexMismatch
-from chatbot.index import INDEX_FILES, REBUILD_HINT, load_index, save_index
-from chatbot.model import FakeEmbedder
+from chatbot.index import store as index_module
+from chatbot.index.fake import FakeEmbedder
+from chatbot.index.store import INDEX_FILES, REBUILD_HINT, load_index, save_index
 from tests.helpers import fake_engine
 
 
@@ -95,7 +95,7 @@ def test_a_file_from_another_build_is_refused_even_at_the_right_size(saved, tmp_
 
 
 def test_the_messages_say_what_differs():
-    from chatbot.index import check_manifest
+    from chatbot.index.store import check_manifest
 
     embedder = FakeEmbedder()
     manifest = {"format_version": "5", "model_id": embedder.model_id, "weights_sha256": "0" * 64}

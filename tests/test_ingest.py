@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from chatbot.errors import CorpusError
-from chatbot.ingest import (
+from chatbot.ingest.corpus import (
     SUPPORTED_EXTENSIONS,
     IngestReport,
     load_corpus,

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from chatbot.errors import InvalidQuestion
-from chatbot.sanitize import clean_history, clean_text
+from chatbot.text.sanitize import clean_history, clean_text
 from tests.fuzzing import cases
 from tests.helpers import fake_engine
 
@@ -65,7 +65,7 @@ def test_a_short_question_in_english_gets_the_not_french_reply(question):
 
 
 def test_no_french_question_of_the_evaluation_is_taken_for_english():
-    from chatbot.textnorm import is_english_question
+    from chatbot.text.normalize import is_english_question
     from tests.fuzzing import eval_questions
 
     assert [q for q in eval_questions() if is_english_question(q)] == []
@@ -103,7 +103,7 @@ def test_fuzz_the_real_model_and_tokenizer_with_300_inputs():
 
 
 def test_a_question_file_with_lone_surrogates_is_read_cleaned(tmp_path):
-    from chatbot.evaluate import read_questions
+    from chatbot.evaluation.metrics import read_questions
 
     path = tmp_path / "q.jsonl"
     path.write_text(
@@ -115,7 +115,7 @@ def test_a_question_file_with_lone_surrogates_is_read_cleaned(tmp_path):
 
 
 def test_the_chat_page_answers_a_message_with_a_lone_surrogate():
-    from chatbot.webchat import ChatPage
+    from chatbot.serve.chat import ChatPage
 
     page = ChatPage(fake_engine(), None)
     *_, (box, shown, kept, turns, records) = page.respond("la biotine \ud800 à forte dose ?", [], [], {})

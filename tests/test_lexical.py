@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chatbot.lexical import LexicalIndex
+from chatbot.index.lexical import LexicalIndex
 
 INDEX = LexicalIndex.build(
     [

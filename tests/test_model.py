@@ -11,17 +11,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from chatbot.build.assemble import _dequantize_q4_0, _installed_q4, assemble_model
 from chatbot.errors import ModelError
-from chatbot.model import (
-    MODEL_DIRNAME,
-    WEIGHTS_SHA256,
-    E5Embedder,
-    FakeEmbedder,
-    _dequantize_q4_0,
-    _installed_q4,
-    assemble_model,
-    load_embedder,
-)
+from chatbot.index.embed import MODEL_DIRNAME, WEIGHTS_SHA256, E5Embedder, load_embedder
+from chatbot.index.fake import FakeEmbedder
 
 # Medical French as patients write it: accents, elisions, typos, abbreviations.
 SENTENCES = [

@@ -81,7 +81,7 @@ def test_follow_up_finds_the_side_effects_of_the_drug_of_the_previous_question(e
 
 
 def test_an_everyday_word_the_documents_say_otherwise_is_not_unknown_to_the_refusal(engine):
-    from chatbot.support import support_features
+    from chatbot.answer.support import support_features
 
     # "bébé" never occurs; the documents speak of "grossesse" (the lay lexicon).
     request, ranked = engine.prepare("sous ocrevus on peut avoir un bebe ?", [])
@@ -96,14 +96,14 @@ def test_a_topic_the_documents_never_mention_is_refused(engine):
 
 def test_a_changed_corpus_makes_the_index_stale(tmp_path):
     """Loading an index built from other documents is refused with the rebuild command."""
-    from chatbot.index import load_index, read_manifest
-    from chatbot.model import load_embedder
+    from chatbot.index.embed import load_embedder
+    from chatbot.index.store import load_index, read_manifest
 
     settings = Settings.from_env()
     corpus = tmp_path / "corpus"
     shutil.copytree(settings.corpus_dir, corpus)
     (corpus / "nouveau.md").write_text("# Nouveau\n\nUn document ajouté.", encoding="utf-8")
-    from chatbot.index import corpus_hash
+    from chatbot.index.store import corpus_hash
 
     assert read_manifest(settings.index_dir)["corpus_sha256"] != corpus_hash(corpus)
     with pytest.raises(IndexMismatch, match="make index"):
@@ -111,7 +111,7 @@ def test_a_changed_corpus_makes_the_index_stale(tmp_path):
 
 
 def test_the_index_records_what_built_it():
-    from chatbot.index import FORMAT_VERSION, read_manifest
+    from chatbot.index.store import FORMAT_VERSION, read_manifest
 
     m = read_manifest(Settings.from_env().index_dir)
     assert m["format_version"] == FORMAT_VERSION and m["weights_sha256"] == Settings.from_env().weights_sha256()
@@ -119,7 +119,7 @@ def test_the_index_records_what_built_it():
 
 
 def test_no_passage_is_truncated_by_the_model_window(engine):
-    from chatbot.index import passage_text
+    from chatbot.index.store import passage_text
 
     counts = engine.embedder.count_tokens([passage_text(c) for c in engine.index.chunks])
     assert max(counts) <= 512

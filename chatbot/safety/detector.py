@@ -1,0 +1,270 @@
+"""The risk detector, run by the engine before retrieval, for every entry point.
+
+Two parts, both data (profile/safety/):
+- explicit patterns (`patterns.tsv`), for wordings whose meaning is exact (« idées
+  suicidaires », « j'arrête mon traitement »);
+- a learned detector (`detector.json`): a multinomial logistic regression over the message's
+  e5 vector — the vector the engine computes anyway —, trained on a labelled bank of French
+  messages written from public clinical guidance (eval/safety/, `chatbot safety fit`). It
+  catches what no list of wordings holds: hopelessness said indirectly, a sudden loss of sight
+  described by what one sees, a reaction after an infusion.
+
+A long message is also judged sentence by sentence (the red flag may sit in its middle).
+The detector says which category is at risk, the most serious first (suicide, then
+emergency, then a personal treatment decision), and how sure it is: `certain` risks get the
+fixed safety message instead of retrieval; the others get their answer with a visible notice.
+Instructions injected into a question are recognised and cut out, and the question is answered.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chatbot.config import PROFILE_DIR
+from chatbot.index.chunk import split_sentences
+from chatbot.text.normalize import fold, words
+
+log = logging.getLogger(__name__)
+
+
+class Category(StrEnum):
+    SUICIDE = "suicide"
+    EMERGENCY = "emergency"
+    TREATMENT_DECISION = "treatment_decision"
+    INJECTION = "injection"
+
+
+# The most serious first: when several categories match, the first one answers.
+RISKS = (Category.SUICIDE, Category.EMERGENCY, Category.TREATMENT_DECISION)
+# Risks whose fixed message replaces the answer when certain.
+URGENT = (Category.SUICIDE, Category.EMERGENCY)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What the detector found in one message."""
+
+    flagged: tuple[Category, ...] = ()  # risk categories found, the most serious first
+    certain: tuple[Category, ...] = ()  # those a pattern, or a sure detector, found
+    pattern: str = ""  # the explicit pattern that fired, for logs and tests
+    probabilities: dict[str, float] = field(default_factory=dict)  # learned detector, per category
+    injection: bool = False  # instructions were injected; `cleaned_question` is without them
+    cleaned_question: str = ""
+
+    @property
+    def category(self) -> Category | None:
+        """The category the answer names: the most serious risk, else an injection, else None."""
+        if self.flagged:
+            return self.flagged[0]
+        return Category.INJECTION if self.injection else None
+
+    @property
+    def urgent(self) -> Category | None:
+        """The urgent risk whose fixed message answers instead of the documents, if any."""
+        return next((c for c in self.certain if c in URGENT), None)
+
+
+@dataclass(frozen=True)
+class Pattern:
+    category: str
+    regex: re.Pattern[str]
+    source: str
+
+
+def read_patterns(path: Path) -> list[Pattern]:
+    """The explicit patterns of a profile (`category`, `pattern`, `source`, tab-separated)."""
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
+    rows = list(csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE))
+    return [Pattern(r["category"], re.compile(r["pattern"]), r["source"]) for r in rows]
+
+
+@dataclass(frozen=True)
+class CharNgrams:
+    """TF-IDF of character n-grams within words, on folded text (sklearn's `char_wb`).
+
+    Spelling-level evidence the sentence vector smooths away: « 39 de fievre », « perf ».
+    """
+
+    vocabulary: dict[str, int]
+    idf: np.ndarray
+    ngram_range: tuple[int, int]
+
+    def transform(self, texts: list[str]) -> np.ndarray:
+        analyze = _char_analyzer(self.ngram_range)
+        out = np.zeros((len(texts), len(self.vocabulary)), dtype=np.float32)
+        for row, text in enumerate(texts):
+            counts: dict[int, int] = {}
+            for gram in analyze(text):
+                k = self.vocabulary.get(gram)
+                if k is not None:
+                    counts[k] = counts.get(k, 0) + 1
+            if counts:
+                cols = np.fromiter(counts, dtype=np.int64)
+                values = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float32))) * self.idf[cols]
+                out[row, cols] = values / np.linalg.norm(values)
+        return out
+
+
+@lru_cache(maxsize=4)
+def _char_analyzer(ngram_range: tuple[int, int]) -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(analyzer="char_wb", ngram_range=ngram_range, preprocessor=fold).build_analyzer()
+
+
+@dataclass(frozen=True)
+class LinearDetector:
+    """Multinomial logistic regression over [e5 query vector, character n-grams].
+
+    Fitted by `chatbot safety fit` (safety_fit.py); read from profile/safety/detector.json.
+    """
+
+    classes: tuple[str, ...]  # "none" and the risk categories
+    coef: np.ndarray  # (classes, dim + n-grams)
+    intercept: np.ndarray  # (classes,)
+    ngrams: CharNgrams | None
+    notice: dict[str, float]  # probability from which a category is flagged at all
+    certain: dict[str, float]  # probability from which its fixed message answers
+    weights_sha256: str  # the embedding model it was fitted on
+    manifest: dict[str, Any]
+
+    @classmethod
+    def load(cls, path: Path) -> LinearDetector:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        grams = data.get("ngrams")
+        return cls(
+            classes=tuple(data["classes"]),
+            coef=np.asarray(data["coef"], dtype=np.float32),
+            intercept=np.asarray(data["intercept"], dtype=np.float32),
+            ngrams=CharNgrams(
+                vocabulary={g: k for k, g in enumerate(grams["vocabulary"])},
+                idf=np.asarray(grams["idf"], dtype=np.float32),
+                ngram_range=tuple(grams["ngram_range"]),
+            )
+            if grams
+            else None,
+            notice=dict(data["thresholds"]["notice"]),
+            certain=dict(data["thresholds"]["certain"]),
+            weights_sha256=data["manifest"]["weights_sha256"],
+            manifest=data["manifest"],
+        )
+
+    def features(self, texts: list[str], vectors: np.ndarray) -> np.ndarray:
+        parts = [np.asarray(vectors, dtype=np.float32)]
+        if self.ngrams is not None:
+            parts.append(self.ngrams.transform(texts))
+        return np.hstack(parts)
+
+    def probabilities(self, texts: list[str], vectors: np.ndarray) -> tuple[dict[str, float], dict[str, float]]:
+        """Per category: the whole message's probability, and the highest over its sentences.
+
+        Only the whole message may be `certain`: one sentence of a long message, read alone,
+        says less than the message. Any sentence may raise a notice.
+        """
+        logits = self.features(texts, vectors) @ self.coef.T + self.intercept
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        p /= p.sum(axis=1, keepdims=True)
+        best = p.max(axis=0)
+        whole = {c: float(p[0, k]) for k, c in enumerate(self.classes) if c != "none"}
+        return whole, {c: float(best[k]) for k, c in enumerate(self.classes) if c != "none"}
+
+
+class Detector:
+    """Explicit patterns, then the learned detector when it was fitted for this embedder."""
+
+    def __init__(self, patterns: list[Pattern], model: LinearDetector | None = None) -> None:
+        self.patterns = patterns
+        self.model = model
+
+    @classmethod
+    def load(cls, profile: Path = PROFILE_DIR, weights_sha256: str | None = None) -> Detector:
+        """The profile's detector; its learned part only if fitted on the embedder in use.
+
+        A detector fitted on other weights would read vectors it never saw: it is left out,
+        with a warning, and the explicit patterns alone answer.
+        """
+        patterns = read_patterns(profile / "safety" / "patterns.tsv")
+        model_path = profile / "safety" / "detector.json"
+        model = LinearDetector.load(model_path) if model_path.is_file() else None
+        if model is not None and weights_sha256 is not None and model.weights_sha256 != weights_sha256:
+            log.warning(
+                "%s a été ajusté pour un autre modèle d'embedding : seuls les motifs explicites "
+                "servent. Réajustez-le : `make safety-model`.",
+                model_path,
+            )
+            model = None
+        return cls(patterns, model)
+
+    def texts_to_embed(self, message: str) -> list[str]:
+        """The message, then each of its sentences when it has several (a red flag may be one)."""
+        if self.model is None:
+            return []
+        sentences = [s.text for s in split_sentences(message)]
+        parts = [s for s in sentences if len(words(s)) >= 3] if len(sentences) > 1 else []
+        return [message, *parts[:MAX_SENTENCES]]
+
+    def assess(self, message: str, vectors: np.ndarray | None = None) -> Assessment:
+        """The risks of `message`; `vectors` are the e5 query vectors of `texts_to_embed`."""
+        folded = fold_for_patterns(message)
+        fired = {p.category: p for p in reversed(self.patterns) if p.regex.search(folded)}
+        injection = "injection" in fired
+        cleaned = self._without_instructions(folded) if injection else message
+        whole: dict[str, float] = {}
+        probabilities: dict[str, float] = {}
+        if self.model is not None and vectors is not None and len(vectors):
+            whole, probabilities = self.model.probabilities(self.texts_to_embed(message), vectors)
+        flagged, certain, pattern = [], [], ""
+        for category in RISKS:
+            fired_here = fired.get(category.value)
+            p = probabilities.get(category.value, 0.0)
+            if fired_here is not None:
+                m = fired_here.regex.search(folded)
+                pattern = pattern or (m.group(0) if m else "")
+                flagged.append(category)
+                certain.append(category)
+            elif self.model is not None and p >= self.model.notice[category.value]:
+                flagged.append(category)
+                if whole.get(category.value, 0.0) >= self.model.certain[category.value]:
+                    certain.append(category)
+        return Assessment(tuple(flagged), tuple(certain), pattern, probabilities, injection, cleaned)
+
+    def _without_instructions(self, folded: str) -> str:
+        """The question left once injected instructions are cut out, for retrieval to see."""
+        injections = [p.regex for p in self.patterns if p.category == "injection"]
+        leads = [p.regex for p in self.patterns if p.category == "instruction_lead"]
+        for regex in injections:
+            folded = regex.sub(" ", folded)
+        kept = []
+        for segment in re.split(r"[.?!:;\n]+", folded):
+            segment = re.sub(r"\s+", " ", segment).strip(" ,")
+            for lead in leads:
+                segment = lead.sub("", segment)
+            if len(segment.split()) >= 2:
+                kept.append(segment)
+        return " ? ".join(kept) if kept else folded
+
+
+# A message of more sentences is judged on its first ones (and as a whole): bounded work.
+MAX_SENTENCES = 8
+
+
+def fold_for_patterns(text: str) -> str:
+    """Folded text where apostrophes and hyphens are spaces: « j'ai » -> « j ai »."""
+    return re.sub(r"[\s'’`\-_]+", " ", fold(text)).strip()
+
+
+@lru_cache(maxsize=4)
+def patterns_only(profile: Path = PROFILE_DIR) -> Detector:
+    """The explicit patterns alone: for callers without an embedder (tests, scripts)."""
+    return Detector(read_patterns(profile / "safety" / "patterns.tsv"))

@@ -1,0 +1,342 @@
+"""The HTTP API beside the chat: POST /api/ask, POST /api/feedback, GET /api/health, /api/docs.
+
+/api/ask returns one record of the result format of ../shared/EVAL_FORMAT.md, so an evaluator
+can post question-file lines as they are. Errors are JSON `{"detail": <French text>, "code"}`:
+400 invalid JSON or an empty / too long question, 422 wrong fields or types, 403 a browser on a
+site that is not allowed, 413 a body too large, 429 too many requests from one client, 503
+the service is busy or degraded (chatbot/guard.py answers some of them before this module).
+Every text field is cleaned (chatbot/sanitize.py) as it is read, and has a bound.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictStr
+
+from chatbot import texts_fr
+from chatbot.errors import FeedbackUnavailable, IndexMismatch, InvalidQuestion
+from chatbot.records import refusal_result
+from chatbot.serve.feedback import Feedback, index_version
+from chatbot.text.sanitize import clean_text
+
+log = logging.getLogger("chatbot")
+
+
+def _cleaned(value: Any) -> Any:
+    return clean_text(value) if isinstance(value, str) else value
+
+
+# A text field as read from JSON: cleaned before its type and length are checked, so that a
+# lone surrogate is repaired, not echoed into a response that cannot be encoded.
+Text = Annotated[StrictStr, BeforeValidator(_cleaned)]
+
+DESCRIPTION = (
+    "Questions-réponses citées sur les documents de l'association. `POST /api/ask` renvoie "
+    "un enregistrement du format de résultats partagé (réponse avec marqueurs [n], citations, "
+    "passages retrouvés, temps). Les messages d'erreur sont en français."
+)
+router = APIRouter(prefix="/api")
+
+
+class Turn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    role: Literal["user", "assistant"]
+    content: Text = Field(max_length=20_000)
+
+
+class AskRequest(BaseModel):
+    """A question, with the earlier turns of the conversation, oldest first."""
+
+    # Extra fields are ignored, so a whole line of a question file can be posted as it is.
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {"question": "Quels sont les effets secondaires de l'ocrelizumab ?", "history": []},
+                {
+                    "question": "et pour la biotine ?",
+                    "history": [
+                        {"role": "user", "content": "c quoi l'ocrelizumab"},
+                        {"role": "assistant", "content": "Voici ce que disent les documents…"},
+                    ],
+                },
+            ]
+        },
+    )
+    question: Text = Field(description="Le message du patient, tel qu'il l'a tapé.")
+    history: list[Turn] = Field(default_factory=list, max_length=50)
+    id: Text = Field("api", max_length=200, description="Recopié dans le résultat.")
+
+
+class CitationOut(BaseModel):
+    n: int
+    chunk_id: str
+    source: str = Field(description="Chemin du document, relatif au dossier du corpus.")
+    title: str
+    author: str
+    publication: str
+    date: str
+    quote: str = Field(description="Le passage exact sur lequel la réponse s'appuie.")
+    text: str = Field(description="Le passage cité en entier.")
+
+
+class RetrievedOut(BaseModel):
+    rank: int
+    chunk_id: str
+    source: str
+    score: float
+    text: str
+
+
+class AskResult(BaseModel):
+    """One record of the result format (../shared/EVAL_FORMAT.md)."""
+
+    id: str
+    question: str
+    answer: str = Field(description="Le texte montré au patient, avec ses marqueurs [1], [2]…")
+    refused: bool
+    safety: str | None = Field(
+        description="La règle de sécurité qui a répondu (ex. `emergency`), sinon null."
+    )
+    citations: list[CitationOut]
+    retrieved: list[RetrievedOut]
+    timings_ms: dict[str, float]
+    backend: str = "extractive"
+
+
+class ApiError(BaseModel):
+    detail: str = Field(description="Message en français, à montrer tel quel.")
+    code: str = Field(
+        description="Code stable : json_invalid, empty, too_long, missing, string_type…"
+    )
+    errors: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class FeedbackIn(BaseModel):
+    """A 👍/👎 on an answer obtained from /api/ask, with an optional comment."""
+
+    model_config = ConfigDict(extra="ignore")
+    # Every field bounded: a vote is one short question and its answer; its store keeps no
+    # more (chatbot/feedback.py).
+    vote: Literal["up", "down"]
+    question: Text = Field(max_length=2_000)
+    answer: Text = Field(max_length=10_000)
+    history: list[Turn] = Field(default_factory=list, max_length=20)
+    chunk_ids: list[Annotated[Text, Field(max_length=200)]] = Field(default_factory=list, max_length=20)
+    refused: StrictBool = False
+    safety: Annotated[Text, Field(max_length=40)] | None = None
+    comment: Text = Field("", max_length=2000)
+
+
+class FeedbackOut(BaseModel):
+    id: int
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ApiError, "description": "JSON invalide, question vide ou trop longue"},
+    403: {"model": ApiError, "description": "Site non autorisé (en-tête Origin)"},
+    413: {"model": ApiError, "description": "Requête trop volumineuse"},
+    422: {"model": ApiError, "description": "Champ manquant ou de mauvais type"},
+    429: {"model": ApiError, "description": "Trop de demandes de ce client ; voir Retry-After"},
+    503: {"model": ApiError, "description": "Service occupé ou dégradé ; réessayer plus tard"},
+}
+
+
+@router.post("/ask", response_model=AskResult, responses=ERRORS, summary="Poser une question")
+def ask(body: AskRequest, request: Request) -> Any:
+    """Answer a question from the association's documents, with numbered citations.
+
+    A question the engine cannot take (empty, too long) is a 400; a question in another
+    language gets a 200 refusal with the French message, as every entry point does.
+    """
+    engine = request.app.state.engine
+    history = [t.model_dump() for t in body.history]
+    try:
+        if (problem := engine.index.problem()) is not None:
+            raise IndexMismatch(problem)
+        answer = engine.ask(body.question, history)
+    except InvalidQuestion as exc:
+        message = texts_fr.INPUT_ERRORS[exc.reason].format(
+            length=len(body.question.strip()), limit=engine.settings.max_question_chars
+        )
+        if exc.reason == "not_french":
+            return refusal_result(body.id, body.question, message)
+        return JSONResponse({"detail": message, "code": exc.reason}, status_code=400)
+    except IndexMismatch as exc:
+        log.error("Question refusée, index inutilisable : %s", exc)
+        return _error(503, texts_fr.INDEX_UNAVAILABLE, "index")
+    # Already the documented shape: returned as is, without a second validation pass.
+    return JSONResponse(answer.to_result(body.id, body.question))
+
+
+@router.post(
+    "/feedback", response_model=FeedbackOut, responses=ERRORS, summary="Donner un avis 👍/👎"
+)
+def feedback(body: FeedbackIn, request: Request) -> Any:
+    """Store a vote on an answer (no IP address nor anything else about the person).
+
+    When the store cannot write, the vote is answered 503 with a French message: the chat
+    itself keeps answering.
+    """
+    store = request.app.state.store
+    if store is None:
+        return _error(503, texts_fr.FEEDBACK_FAILED, "feedback_failed")
+    fb = Feedback(
+        vote=body.vote,
+        question=body.question,
+        answer=body.answer,
+        history=[t.model_dump() for t in body.history],
+        chunk_ids=tuple(body.chunk_ids),
+        refused=body.refused,
+        safety=body.safety,
+        comment=body.comment,
+        index_version=index_version(request.app.state.engine.index.manifest),
+    )
+    try:
+        return {"id": store.add(fb)}
+    except FeedbackUnavailable as exc:
+        log.warning("Avis non enregistré : %s", exc)
+        return _error(503, texts_fr.FEEDBACK_FAILED, "feedback_failed")
+
+
+@router.get(
+    "/health",
+    summary="État du service",
+    responses={503: {"description": "L'index est inutilisable : le service ne répond plus"}},
+)
+def health(request: Request) -> Any:
+    """`ok`; `degraded` when the chat answers but votes cannot be stored; `error` (503) when
+    the index cannot be served. `problems` says why, in French."""
+    engine, store = request.app.state.engine, request.app.state.store
+    index_problem = engine.index.problem()
+    feedback_problem = request.app.state.feedback_problem if store is None else store.problem
+    checks = {
+        "index": "erreur" if index_problem else "vérification en cours" if engine.index.checking() else "ok",
+        "feedback": "indisponible" if feedback_problem else "ok",
+    }
+    status = "error" if index_problem else "degraded" if feedback_problem else "ok"
+    body = {
+        "status": status,
+        "index": index_version(engine.index.manifest),
+        "checks": checks,
+        "problems": [p for p in (index_problem, feedback_problem) if p],
+    }
+    return JSONResponse(body, status_code=503 if index_problem else 200)
+
+
+@router.get("/docs", include_in_schema=False, response_class=HTMLResponse)
+def docs(request: Request) -> str:
+    """The OpenAPI description as a plain page: no script, nothing loaded from elsewhere."""
+    spec = request.app.openapi()
+    parts = [
+        f"<!doctype html><html lang='fr'><meta charset='utf-8'><meta name='viewport' content='width=device-width'>"
+        f"<title>{html.escape(spec['info']['title'])}</title>"
+        "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:60em;margin:auto;padding:1em}"
+        "pre{background:#f3f4f6;padding:.7em;overflow:auto}code{background:#f3f4f6}</style>"
+        f"<h1>{html.escape(spec['info']['title'])}</h1><p>{html.escape(spec['info'].get('description', ''))}</p>"
+        "<p>Description OpenAPI complète : <a href='/api/openapi.json'>/api/openapi.json</a>. "
+        "Le chat répond aussi aux clients Gradio (Python <code>gradio_client</code>, JS "
+        "<code>@gradio/client</code>) : point d'accès <code>/ask</code>.</p>"
+    ]
+    for path, methods in spec["paths"].items():
+        for method, op in methods.items():
+            parts.append(
+                f"<h2><code>{method.upper()} {html.escape(path)}</code> — {html.escape(op.get('summary', ''))}</h2>"
+            )
+            parts.append(
+                f"<p>{html.escape(op.get('description', '')).replace(chr(10) + chr(10), '</p><p>')}</p>"
+            )
+            schema = (
+                op.get("requestBody", {})
+                .get("content", {})
+                .get("application/json", {})
+                .get("schema")
+            )
+            if schema:
+                parts.append(
+                    f"<h3>Corps</h3><pre>{html.escape(json.dumps(schema, ensure_ascii=False, indent=2))}</pre>"
+                )
+            codes = ", ".join(
+                f"{c} ({html.escape(r.get('description', ''))})"
+                for c, r in op.get("responses", {}).items()
+            )
+            parts.append(f"<p><strong>Réponses :</strong> {codes}</p>")
+    schemas = spec.get("components", {}).get("schemas", {})
+    parts.append("<h2>Schémas</h2>")
+    for name, schema in schemas.items():
+        parts.append(
+            f"<h3 id='{html.escape(name)}'>{html.escape(name)}</h3><pre>{html.escape(json.dumps(schema, ensure_ascii=False, indent=2))}</pre>"
+        )
+    return "".join(parts)
+
+
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's validation errors, as one French sentence per wrong field."""
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    messages = [_error_message(e) for e in errors]
+    json_invalid = any(e.get("type") == "json_invalid" for e in errors)
+    code = (
+        "json_invalid"
+        if json_invalid
+        else str(errors[0].get("type", "invalid"))
+        if errors
+        else "invalid"
+    )
+    details = [
+        {"field": ".".join(str(x) for x in e.get("loc", ())[1:]), "type": e.get("type")}
+        for e in errors
+    ]
+    return JSONResponse(
+        {"detail": " ".join(dict.fromkeys(messages)), "code": code, "errors": details},
+        status_code=400 if json_invalid else 422,
+    )
+
+
+def _error(status: int, detail: str, code: str) -> JSONResponse:
+    return JSONResponse({"detail": detail, "code": code}, status_code=status)
+
+
+# FastAPI's own HTTP errors (an unknown method, a body it cannot parse) in French.
+_HTTP_CODES = {400: "json_invalid", 404: "not_found", 405: "method"}
+
+
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
+    status = int(getattr(exc, "status_code", 500))
+    code = _HTTP_CODES.get(status, "internal")
+    detail = texts_fr.REQUEST_ERRORS[code].format(path=request.url.path[:100])
+    return _error(status, detail, code)
+
+
+async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+    """Anything unexpected: logged with its traceback, answered in French, never shown."""
+    log.error("Erreur interne sur %s", request.url.path, exc_info=exc)
+    return _error(500, texts_fr.REQUEST_ERRORS["internal"], "internal")
+
+
+def _error_message(error: dict[str, Any]) -> str:
+    kind = str(error.get("type", ""))
+    loc = [str(x) for x in error.get("loc", ())[1:]]  # drop "body"
+    if kind == "json_invalid":
+        return texts_fr.API_ERRORS["json_invalid"]
+    if not loc:  # the body itself is not an object
+        return texts_fr.API_ERRORS["body"]
+    field = ".".join(loc)
+    if kind == "literal_error":
+        allowed = str((error.get("ctx") or {}).get("expected", "")).replace(" or ", " ou ")
+        return texts_fr.API_ERRORS["literal_error"].format(field=field, allowed=allowed)
+    if kind in ("string_too_long", "too_long"):
+        return texts_fr.API_ERRORS["too_long"].format(field=field)
+    if kind in ("model_attributes_type", "model_type", "dict_type"):
+        kind = "dict_type"
+    template = texts_fr.API_ERRORS.get(kind, texts_fr.API_ERRORS["other"])
+    return template.format(field=field)
+
+
