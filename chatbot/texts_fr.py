@@ -1,46 +1,71 @@
 """Every French text the user reads: messages, refusals, safety messages, labels, prompts.
 
-Kept in one module so the association can review the wording in one place.
+Kept in one module so the association can review the wording in one place. The names and the
+disease-specific sentences ($association, $disease, $specialist…) come from the profile's
+deployment.toml: another deployment changes that file, not this one.
 """
 
-# --- answers ----------------------------------------------------------------------------
-LEAD_IN = "Voici ce que disent les documents de l'association :"
+import tomllib
+from string import Template
 
-REFUSAL = (
-    "Je n'ai pas trouvé la réponse dans les documents de l'association. "
-    "Pour une question sur votre situation, parlez-en à votre neurologue ou à votre "
-    "médecin traitant ; pour une question sur l'association, contactez-la directement."
+from chatbot.config import PROFILE_DIR
+
+DEPLOYMENT: dict = tomllib.loads((PROFILE_DIR / "deployment.toml").read_text(encoding="utf-8"))  # type: ignore[type-arg]
+DEPLOYMENT["first_example"] = DEPLOYMENT["example_questions"][0]
+
+
+def _d(text: str) -> str:
+    """`text` with the deployment's names in place of $association, $disease…; a name the
+    profile lacks fails here, at import, not in front of a patient."""
+    return Template(text).substitute({k: v for k, v in DEPLOYMENT.items() if isinstance(v, str)})
+
+
+# --- answers ----------------------------------------------------------------------------
+LEAD_IN = _d("Voici ce que disent les documents de $association :")
+
+REFUSAL = _d(
+    "Je n'ai pas trouvé la réponse dans les documents de $association. "
+    "Pour une question sur votre situation, parlez-en à votre $specialist ou à votre "
+    "médecin traitant ; pour une question sur $association, $contact."
 )
 
 # Messages that are not questions: greetings, thanks, goodbyes, "who are you?".
 SMALL_TALK = {
-    "hello": (
+    "hello": _d(
         "Bonjour ! Je suis un programme, pas un médecin : je réponds à vos questions sur la "
-        "sclérose en plaques à partir des documents de l'association, en citant chaque passage. "
+        "$disease à partir des documents de $association, en citant chaque passage. "
         "Quelle est votre question ?"
     ),
-    "thanks": "Je vous en prie. Si vous avez une autre question sur la sclérose en plaques, posez-la.",
+    "thanks": _d("Je vous en prie. Si vous avez une autre question sur la $disease, posez-la."),
     "bye": "Au revoir, prenez soin de vous.",
 }
 
 # --- bad input --------------------------------------------------------------------------
 INPUT_ERRORS = {
-    "empty": "Votre question est vide. Écrivez votre question, par exemple : "
-    "« Quels sont les effets secondaires de l'ocrelizumab ? »",
-    "too_long": "Votre message est trop long ({length} caractères ; {limit} au maximum). "
-    "Posez une question courte : je réponds à partir des documents de l'association.",
-    "not_french": "Je réponds uniquement en français, à partir des documents de l'association. "
-    "Pouvez-vous reformuler votre question en français ?",
+    "empty": _d("Votre question est vide. Écrivez votre question, par exemple : « $first_example »"),
+    "too_long": _d(
+        "Votre message est trop long ({length} caractères ; {limit} au maximum). "
+        "Posez une question courte : je réponds à partir des documents de $association."
+    ),
+    "not_french": _d(
+        "Je réponds uniquement en français, à partir des documents de $association. "
+        "Pouvez-vous reformuler votre question en français ?"
+    ),
 }
+
+def input_error(reason: str, question: object, limit: int) -> str:
+    """The French message for a question the engine cannot take (`InvalidQuestion.reason`)."""
+    length = len(question.strip()) if isinstance(question, str) else 0
+    return INPUT_ERRORS[reason].format(length=length, limit=limit)
+
 
 # --- safety -----------------------------------------------------------------------------
 SAFETY_MESSAGES = {
-    "emergency": (
+    "emergency": _d(
         "Ce que vous décrivez peut être une urgence. Appelez tout de suite le 15 (SAMU) "
         "ou le 112. Si vous ne pouvez pas parler ou entendre, envoyez un SMS au 114. "
-        "Si vous pensez à une poussée de votre sclérose en plaques, contactez aussi votre "
-        "neurologue ou votre centre SEP sans attendre.\n\n"
-        "Je suis un programme qui répond à partir des documents de l'association, pas un "
+        "$urgent_advice\n\n"
+        "Je suis un programme qui répond à partir des documents de $association, pas un "
         "médecin : je ne peux pas évaluer votre situation."
     ),
     "suicide": (
@@ -49,9 +74,9 @@ SAFETY_MESSAGES = {
         "7 j/7. En cas de danger immédiat, appelez le 15 ou le 112.\n\n"
         "Je suis un programme, pas un soignant ; parler à quelqu'un peut vraiment aider."
     ),
-    "treatment_decision": (
+    "treatment_decision": _d(
         "Arrêter, changer ou adapter votre traitement est une décision à prendre avec votre "
-        "neurologue : n'en changez pas sans lui en parler. Je suis un programme, pas un médecin."
+        "$specialist : n'en changez pas sans lui en parler. Je suis un programme, pas un médecin."
     ),
 }
 # Shown under an answer when the message may carry a risk the detector is not sure of: the
@@ -62,42 +87,39 @@ SAFETY_NOTICES = {
         "n'êtes pas seul·e : appelez le 3114 (prévention du suicide, gratuit, 24 h/24). "
         "En cas de danger immédiat, appelez le 15 ou le 112."
     ),
-    "emergency": (
+    "emergency": _d(
         "Si ces symptômes sont apparus soudainement ou s'aggravent, appelez le 15 (SAMU) ou le "
-        "112, ou le 114 par SMS si vous ne pouvez pas parler. Pour une possible poussée, "
-        "contactez votre neurologue ou votre centre SEP sans attendre."
+        "112, ou le 114 par SMS si vous ne pouvez pas parler. $urgent_notice"
     ),
 }
-TREATMENT_GENERAL_LEAD = "Ce que disent les documents de l'association, de façon générale :"
+TREATMENT_GENERAL_LEAD = _d("Ce que disent les documents de $association, de façon générale :")
+
+# --- command line ---
+CLI_DESCRIPTION = _d("$assistant : réponses citées tirées des documents de $association.")
 
 # --- chat window ------------------------------------------------------------------------
-APP_TITLE = "Assistant SEP — documents de l'association"
-APP_INTRO = (
-    "Je suis un **assistant automatique** : je réponds à vos questions sur la sclérose en "
-    "plaques uniquement à partir des documents de l'association, en citant mes sources. "
+APP_TITLE = _d("$assistant — documents de $association")
+APP_INTRO = _d(
+    "Je suis un **assistant automatique** : je réponds à vos questions sur la $disease "
+    "uniquement à partir des documents de $association, en citant mes sources. "
     "**Je ne suis pas un médecin.** Pour votre situation personnelle, parlez-en à votre "
-    "neurologue. En cas d'urgence, appelez le 15 ou le 112."
+    "$specialist. En cas d'urgence, appelez le 15 ou le 112."
 )
 INPUT_PLACEHOLDER = "Écrivez votre question ici…"
 INPUT_LABEL = "Votre question"
 SOURCES_TITLE = "Sources"
-EXAMPLE_QUESTIONS = [
-    "Quels sont les effets secondaires de l'ocrelizumab ?",
-    "La biotine à forte dose est-elle efficace ?",
-    "Quel sport pratiquer avec une SEP ?",
-    "Faut-il une injection de gadolinium à chaque IRM ?",
-]
+EXAMPLE_QUESTIONS: list[str] = list(DEPLOYMENT["example_questions"])
 
 # --- generative answers -----------------------------------------------------------------
-# Used only when CHATBOT_LLM_BASE_URL points at an OpenAI-compatible server (chatbot/generate.py).
+# Used only when CHATBOT_LLM_BASE_URL points at an OpenAI-compatible server (chatbot/answer/generate.py).
 # Rendered with str.format and explicit names: a missing variable raises KeyError, and the
 # templates hold no other brace. Every sentence of the reply is then checked against the
-# passage it cites (chatbot/verify.py); sentences without their [n] are dropped.
+# passage it cites (chatbot/answer/verify.py); sentences without their [n] are dropped.
 LLM_NO_ANSWER = "Les documents fournis ne répondent pas à cette question."
 
 # Variables: {no_answer}
-LLM_SYSTEM_PROMPT = (
-    "Tu es l'assistant d'une association de patients atteints de sclérose en plaques (SEP). "
+LLM_SYSTEM_PROMPT = _d(
+    "Tu es l'assistant d'une association de $patients. "
     "Tu réponds à la question du patient uniquement à partir des passages numérotés fournis.\n"
     "Règles :\n"
     "1. Réponds en français simple, en deux à cinq phrases courtes, sans titre ni liste.\n"
@@ -130,18 +152,18 @@ LLM_HISTORY_TURN = {"user": "Patient : {content}", "assistant": "Assistant : {co
 LLM_NO_HISTORY = "(aucune)"
 # --- end of generative answers ------------------------------------------------------------
 
-# --- web: chat page, widget, feedback, HTTP API (chatbot/web.py, webchat.py, static/) ------------
+# --- web: chat page, widget, feedback, HTTP API (chatbot/serve/) --------------------------------
 CHAT_LABEL = "Conversation avec l'assistant"
-CHAT_PLACEHOLDER = (
-    "Posez votre question sur la sclérose en plaques, ou choisissez un exemple ci-dessous. "
-    "Je réponds en citant les documents de l'association."
+CHAT_PLACEHOLDER = _d(
+    "Posez votre question sur la $disease, ou choisissez un exemple ci-dessous. "
+    "Je réponds en citant les documents de $association."
 )
-WIDGET_INTRO = (
-    "Assistant automatique : je réponds à partir des documents de l'association. "
+WIDGET_INTRO = _d(
+    "Assistant automatique : je réponds à partir des documents de $association. "
     "Je ne suis pas un médecin. Urgence : appelez le 15 ou le 112."
 )
-DISCLAIMER_SHORT = (
-    "Réponses automatiques tirées des documents de l'association : elles ne remplacent pas "
+DISCLAIMER_SHORT = _d(
+    "Réponses automatiques tirées des documents de $association : elles ne remplacent pas "
     "l'avis de votre médecin. Aucune donnée personnelle n'est conservée ; vos avis "
     "(pouce levé ou baissé) enregistrent seulement la question et la réponse."
 )
@@ -162,19 +184,18 @@ FEEDBACK_COMMENT_THANKS = "Merci, votre commentaire a été enregistré."
 
 # The widget's button and panel on the association's site (static/widget.js).
 WIDGET_TEXTS = {
-    "title": "Assistant SEP",
-    "open": "Une question sur la SEP ?",
-    "open_label": "Une question sur la SEP ? Ouvrir l'assistant de l'association",
+    "title": _d("$assistant"),
+    "open": _d("Une question sur la $disease_short ?"),
+    "open_label": _d("Une question sur la $disease_short ? Ouvrir l'assistant de $association"),
     "close": "Fermer",
     "close_label": "Fermer l'assistant",
-    "frame_title": "Assistant SEP de l'association : questions et réponses citées",
+    "frame_title": _d("$assistant de $association : questions et réponses citées"),
 }
 
 # HTTP API errors (POST /api/ask, /api/feedback): {field} is the JSON field at fault.
 API_ERRORS = {
     "json_invalid": "Le corps de la requête n'est pas un JSON valide.",
-    "body": "Le corps de la requête doit être un objet JSON, par exemple "
-    '{"question": "Quels sont les effets secondaires de l\'ocrelizumab ?", "history": []}.',
+    "body": _d('Le corps de la requête doit être un objet JSON, par exemple {"question": "$first_example", "history": []}.'),
     "missing": "Le champ « {field} » est obligatoire.",
     "string_type": "Le champ « {field} » doit être un texte.",
     "list_type": "Le champ « {field} » doit être une liste.",
@@ -186,11 +207,11 @@ API_ERRORS = {
     "origin": "Origine non autorisée : {origin}. Ce site n'est pas autorisé à utiliser l'assistant.",
     "unknown_feedback": "Avis inconnu : {id}.",
 }
-API_DOCS_TITLE = "API de l'assistant SEP"
+API_DOCS_TITLE = _d("API de l'$assistant")
 SR_QUESTION = "Vous avez demandé :"  # read by screen readers before each message
 SR_ANSWER = "Réponse de l'assistant :"
 
-# --- limits and faults (chatbot/guard.py, sanitize.py, the store and the index at the edges) ---
+# --- limits and faults (chatbot/serve/guard.py, text/sanitize.py, the store and the index at the edges) ---
 # More reasons an input is refused (InvalidQuestion.reason), with those above.
 INPUT_ERRORS["history"] = (
     "L'historique de la conversation est mal formé : chaque tour doit être un objet "

@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         qid = q.get("id", f"line {n}")
         where = f"{qid}"
 
-        def err(msg: str) -> None:
+        def err(msg: str, where: str = where) -> None:
             errors.append(f"{where}: {msg}")
 
         bad = False
@@ -380,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not near:
                     err(f"fact group {g} not in the article of the evidence "
                         f"({', '.join(sorted(a for _, a in ev_articles))})")
-            for a, raw in zip(alts, g):
+            for a, raw in zip(alts, g, strict=True):
                 if len(a) < 3:
                     warnings.append(f"{where}: short fact {raw!r} (folds to {a!r}) matches easily")
 

@@ -7,7 +7,7 @@ messages only, many close to the line (hard negatives), part 4 more risk message
 indirect. eval/safety/fresh_test.jsonl was written by a fifth writer once the detector
 existed, without seeing it or its errors: it is test only. This script pools them, writes each message in the
 shared question format with its expected `safety` category, and splits them 70 / 30 into
-`bank_train.jsonl` and `bank_test.jsonl`, stratified by label and writer, with a fixed seed.
+profile/safety/bank_train.jsonl and eval/safety/bank_test.jsonl, stratified by label and writer, with a fixed seed.
 It was run once, before anything was fitted; the split must not be redrawn to suit a result.
 
 Usage: python scripts/build_safety_bank.py [--seed 0]
@@ -22,6 +22,7 @@ from collections import defaultdict
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent.parent / "eval" / "safety"
+PROFILE_SAFETY = Path(__file__).resolve().parent.parent / "profile" / "safety"
 TEST_SHARE = 0.3
 FIRST_PARTS = ("bank_part1", "bank_part2")
 # What the answer must show for each category: the number to call, or who decides.
@@ -56,7 +57,10 @@ def main() -> int:
             splits["test" if k < n_test else "train"].append(raw)
     for split, items in splits.items():
         items.sort(key=lambda r: r["id"])
-        with (HERE / f"bank_{split}.jsonl").open("w", encoding="utf-8") as f:
+        # The training part belongs to the profile (the detector is fitted on it); the test part
+        # stays with the evaluation.
+        target = PROFILE_SAFETY if split == "train" else HERE
+        with (target / f"bank_{split}.jsonl").open("w", encoding="utf-8") as f:
             for raw in items:
                 label = raw["label"]
                 record = {

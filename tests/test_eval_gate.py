@@ -45,7 +45,7 @@ def engine() -> Any:
 
 @pytest.fixture(scope="module")
 def runs(engine: Any) -> dict[str, tuple[Any, Any, dict[str, Any]]]:
-    from chatbot.cli import answer_questions
+    from chatbot.evaluation.run import answer_questions
 
     out = {}
     for name in GATED:

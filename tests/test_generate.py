@@ -12,18 +12,14 @@ from dataclasses import replace
 import pytest
 
 from chatbot import texts_fr
-from chatbot.answer import generate
-from chatbot.answer.generate import (
-    GenerativeAnswerer,
-    LLMSettings,
-    build_messages,
-    estimate_tokens,
-    render_history,
-    select_passages,
-)
-from chatbot.answer.verify import marker_numbers, split_sentences, verify_answer
+from chatbot.answer import prompt
+from chatbot.answer.generate import GenerativeAnswerer, LLMSettings
+from chatbot.answer.prompt import build_messages, estimate_tokens, render_history, select_passages
+from chatbot.answer.verify import verify_answer
 from chatbot.evaluation.metrics import grounded_counts
 from chatbot.records import Answer, AnswerRequest, Chunk, Citation, Hit, Sentence
+from chatbot.text.markers import answer_sentences as split_sentences
+from chatbot.text.markers import marker_numbers
 from tests.fake_openai_server import FakeOpenAIServer
 
 
@@ -364,7 +360,7 @@ def test_non_streamed_completion_is_accepted(server, fallback) -> None:
 def context_leaving(budget: int, question: str) -> int:
     """The context window that leaves `budget` tokens for the passages, max_tokens=300."""
     fixed = sum(estimate_tokens(m["content"]) for m in build_messages(question, "(aucune)", []))
-    return 300 + generate._MESSAGE_OVERHEAD_TOKENS + fixed + budget
+    return 300 + prompt._MESSAGE_OVERHEAD_TOKENS + fixed + budget
 
 
 def test_passages_are_trimmed_to_the_context_window(server, fallback) -> None:

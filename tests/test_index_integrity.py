@@ -130,8 +130,8 @@ def test_a_sentence_table_cut_under_a_running_server_is_reported_not_read(saved)
 
 
 def test_make_index_rebuilds_an_index_whose_files_do_not_match(saved):
-    from chatbot.cli import _index_is_current
     from chatbot.config import Settings
+    from chatbot.index.rebuild import index_is_current as _index_is_current
 
     manifest = json.loads((saved / "manifest.json").read_text())
     settings = Settings(chunk_tokens=manifest["chunking"]["chunk_tokens"],

@@ -65,7 +65,7 @@ def test_a_short_question_in_english_gets_the_not_french_reply(question):
 
 
 def test_no_french_question_of_the_evaluation_is_taken_for_english():
-    from chatbot.text.normalize import is_english_question
+    from chatbot.text.language import is_english_question
     from tests.fuzzing import eval_questions
 
     assert [q for q in eval_questions() if is_english_question(q)] == []

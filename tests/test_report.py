@@ -18,6 +18,7 @@ from chatbot.evaluation.report import (
     render_html,
     render_markdown,
 )
+from chatbot.evaluation.run import answer_questions
 from chatbot.records import Document
 from tests.helpers import DOCS, fake_engine
 
@@ -42,8 +43,8 @@ def engine():
 
 
 def _report(engine, questions: list[Question]) -> RunReport:
-    results = cli.answer_questions(engine, questions, progress=False)
-    lexical = cli.answer_questions(engine, questions, "lexical", progress=False)
+    results = answer_questions(engine, questions, progress=False)
+    lexical = answer_questions(engine, questions, "lexical", progress=False)
     return RunReport(
         questions_path="q.jsonl",
         mode="hybrid",
@@ -66,7 +67,7 @@ def test_a_question_file_written_elsewhere_runs_unchanged(engine):
     assert any("evidence" not in r and r.get("facts") for r in raw)
     assert any("facts" not in r and r.get("evidence") for r in raw)
 
-    results = cli.answer_questions(engine, questions, progress=False)
+    results = answer_questions(engine, questions, progress=False)
     metrics = compute_metrics(questions, results)
     assert [r["id"] for r in results] == [q.id for q in questions]
     for key in SCORE_METRICS:
@@ -184,7 +185,7 @@ def test_bad_gates_are_refused_with_the_bad_value(text, message):
 
 
 def test_eval_command_writes_results_reports_and_gates(tmp_path, monkeypatch, capsys, engine):
-    monkeypatch.setattr(cli, "_engine", lambda index_dir: engine)
+    monkeypatch.setattr(cli.commands, "_engine", lambda index_dir: engine)
     out = tmp_path / "r.jsonl"
     argv = ["eval", "--questions", str(EXTERNAL), "--baselines", "--out", str(out)]
     assert cli.main([*argv, "--fail-under", "recall@10=0.0"]) == 0

@@ -1,6 +1,6 @@
 """The risk detector: explicit patterns (fast, here) and the learned part (integration).
 
-The learned detector is measured on its test split in test_safety_bank.py; here, what a
+The learned detector is measured on its test split by the evaluation gate (test_eval_gate.py, eval/floors.json); here, what a
 patient would notice of the mechanism: numbers on screen, the most serious category first,
 never "I found nothing" for a red flag, the exact patterns and their limits.
 """

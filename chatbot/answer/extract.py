@@ -8,15 +8,15 @@ answer at all is decided before (support.py).
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from typing import Protocol
 
 from chatbot import texts_fr
+from chatbot.answer.conversation import refers_to_previous_sentence
 from chatbot.answer.rank import ScoredSentence, SentenceRanker
-from chatbot.index.chunk import SENTENCE_END, quotable
 from chatbot.records import Answer, AnswerRequest, Chunk, Citation, Hit
-from chatbot.text.normalize import BYLINE, looks_english
+from chatbot.text.language import looks_english
+from chatbot.text.sentences import BYLINE, SENTENCE_END, quotable
 
 
 class AnswerBackend(Protocol):
@@ -47,8 +47,8 @@ class ExtractiveAnswerer:
         # The best passage's next best sentence, within this wider margin: it costs no further
         # source, and often holds the figure the best one leads to.
         self.passage_margin = passage_margin
-        # The sentence that matches a question best often sets the scene ("277 patients were
-        # followed for 10 years") and the next one holds the answer ("51 % developed MS").
+        # The sentence that matches a question best often sets the scene (« 300 patients ont été
+        # suivis 10 ans ») and the next one holds the answer (« la moitié ont… »).
         self.with_next = with_next
         self._positions: dict[str, int] | None = None  # chunk id -> row, made on first use
 
@@ -65,7 +65,7 @@ class ExtractiveAnswerer:
         best = self._with_room_after(ranked[0])
         chosen = [best]
         # After a sentence that announces a list, "the next one" is the one after the list:
-        # "…deux prix ont été décernés à de jeunes chercheurs :" | names | "Leurs recherches
+        # « …trois bourses ont été attribuées : » | names | « Leurs travaux
         # portent sur…".
         listed = _announced(best)
         following = _next_sentence(listed[-1] if listed else best) if self.with_next else None
@@ -88,12 +88,12 @@ class ExtractiveAnswerer:
                 break
         # A quote that opens on "Ce résultat…", "Ces patients…" or "Ils…" means nothing, or
         # something else, without the sentence it refers to: that sentence is quoted too. One
-        # that ends on "…deux prix ont été décernés à de jeunes chercheurs :" comes with what
+        # that ends on « …trois bourses ont été attribuées : » comes with what
         # it announces.
         for k, s in enumerate(list(chosen)):
             if s.sentence.text.endswith(":"):
                 s = chosen[k] = self._with_room_after(s)
-            before = _previous_sentence(s) if _REFERS_BACK.match(s.sentence.text) else None
+            before = _previous_sentence(s) if refers_to_previous_sentence(s.sentence.text) else None
             context = ([before] if before else []) + _announced(s)
             for c in context:
                 if c.sentence.text not in taken:
@@ -105,7 +105,7 @@ class ExtractiveAnswerer:
         """`s`, or the same sentence in the document's next passage when `s` ends its own.
 
         Passages overlap, so a sentence cut off from what follows it ("…décernés à de jeunes
-        chercheurs :" | "Nolwenn Jegou et Nilser Laines Medina") is whole in the next one.
+        attribuées :" | "Anne Martin et Paul Durand") is whole in the next one.
         """
         if s.index + 1 < len(s.hit.chunk.sentences):
             return s
@@ -125,15 +125,6 @@ class ExtractiveAnswerer:
         if i is None or i + 1 >= len(chunks) or chunks[i + 1].doc_id != chunk.doc_id:
             return None
         return chunks[i + 1]
-
-
-# Openings that refer to the sentence before.
-# An impersonal "Il" ("Il a été montré", "Il existe", "Il faut") refers to nothing.
-_REFERS_BACK = re.compile(
-    r"^(?:Ce|Cet|Cette|Ces|Elle|Ils|Elles|Celui|Celle|Ceux|Celles|Ceci|Cela|Leurs?|En effet"
-    r"|De plus|Par contre|Cependant|Toutefois|Néanmoins|Ainsi|Parmi eux|Parmi elles"
-    r"|Il(?! (?:a |y a|est |existe|faut|s’agit|s'agit|semble|reste|convient|apparaît|importe|suffit)))\b"
-)
 
 
 def _announced(s: ScoredSentence, most: int = 4) -> list[ScoredSentence]:
@@ -202,7 +193,7 @@ def _contiguous_runs(group: list[ScoredSentence]) -> list[list[ScoredSentence]]:
     """Adjacent sentences quoted together, as one span under one marker.
 
     A line that does not end like a sentence (a list of names, a list item) closes its span:
-    "… Laines Medina (Marseille)" and "Leurs recherches portent sur…" would read as one
+    "… Paul Durand (Lyon)" and "Leurs travaux portent sur…" would read as one
     sentence if joined.
     """
     runs: list[list[ScoredSentence]] = []

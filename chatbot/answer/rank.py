@@ -2,7 +2,7 @@
 
 Each candidate sentence (of the best passages) is described by a few features — its vector's
 similarity to the question, the share of the question's words it holds, its passage's rank,
-whether it holds the type of value the question asks for (answer_types.py) — and scored by a
+whether it holds the type of value the question asks for (types.py) — and scored by a
 logistic model fitted on PIAF's training questions, where the sentence that holds the answer
 span is the positive and the other retrieved sentences the negatives (`chatbot fit ranker`,
 fit.py). Its weights are data: profile/ranker.json, with what they were fitted on.
@@ -23,7 +23,8 @@ from chatbot.answer.types import load_answer_types
 from chatbot.config import PROFILE_DIR
 from chatbot.index.store import Index
 from chatbot.records import AnswerRequest, Hit, Sentence
-from chatbot.text.normalize import content_terms, with_lay_terms
+from chatbot.text.lexicon import with_lay_terms
+from chatbot.text.normalize import content_terms
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +78,12 @@ class SentenceRanker:
     def __init__(
         self,
         index: Index,
-        weights: RankerWeights | None = None,
-        passages: int = 4,
-        repeat_penalty: float = 2.0,
+        weights: RankerWeights,
+        passages: int,
+        repeat_penalty: float,
     ) -> None:
         self.index = index
-        self.weights = weights or RankerWeights.load()
+        self.weights = weights
         self.passages = passages
         # In a conversation, a sentence the previous answer gave is no answer to the next
         # question. PIAF has no conversations to learn this from: a fixed penalty in log-odds.
@@ -112,7 +113,7 @@ class SentenceRanker:
                     continue
                 seen.add(sentence.text)
                 row = self.index.sentence_ids.get(sentence.text)
-                if row is None:  # only quotable sentences are indexed (index.py)
+                if row is None:  # only quotable sentences are indexed (index/store.py)
                     continue
                 present = self._terms(sentence.text)
                 holds = asked is not None and self.types.holds_type(asked, sentence.text)

@@ -4,7 +4,7 @@
 - lexical: BM25 on accent-folded stems, typos mended (lexical.py);
 - sentence: the passage's best sentence against the question (sentence vectors, FAISS) —
   a passage that holds one sentence answering the question ranks well even if the rest of
-  it is about something else. Only sentences an answer could quote are indexed (index.py):
+  it is about something else. Only sentences an answer could quote are indexed (index/store.py):
   a heading or the English title of a reference answers nothing.
 Neither dense nor lexical alone is enough on French patients' questions (../shared/MODELS.md).
 The weights and the RRF constant were chosen on the development questions (README, numbers).
@@ -39,12 +39,10 @@ class Retriever:
         self,
         index: Index,
         embedder: Embedder,
-        candidates: int = 40,
-        rrf_k: int = 10,
-        weights: tuple[float, float, float] = (1.0, 2.0, 1.0),  # dense, lexical, sentence
-        # Title ranking of a follow-up's subject: 0.25-1 all put « Et ses effets secondaires ? »
-        # after an ocrelizumab question on its own article; 0.5 kept citation precision best.
-        subject_weight: float = 0.5,
+        candidates: int,
+        rrf_k: int,
+        weights: tuple[float, float, float],  # dense, lexical, sentence
+        subject_weight: float,
     ) -> None:
         if candidates <= 0:
             raise ValueError(f"candidates must be greater than 0. Currently, it is {candidates}")
@@ -67,7 +65,7 @@ class Retriever:
         """The `top_k` best passages for `query`.
 
         `subject` is what a follow-up question is about, carried over from the conversation
-        ("ocrelizumab" for "Et ses effets secondaires ?"): passages of the documents whose
+        (a drug's name for « Et ses effets secondaires ? »): passages of the documents whose
         title names it form one more ranking, so that an article *about* the subject comes
         before one that only compares something else with it. `vector` is the query's
         embedding when the caller computed it already (with others, in one forward pass).
@@ -113,7 +111,7 @@ class Retriever:
         Passages of one document share their title, hence their rank (ties rank alike).
         """
         lexical = self.index.lexical
-        # A brand names its molecule: "ocrevus" is the subject of the article on "l'ocrelizumab".
+        # A brand names its molecule: the brand is the subject of the article titled with it.
         aliases = self._aliases()
         subject += " " + " ".join(aliases[w] for w in words(subject) if w in aliases)
         weights = {t: lexical.idf_of(t) for t in lexical.query_terms(subject) if t in lexical.terms}
@@ -130,7 +128,7 @@ class Retriever:
         return {i: 1 + values.index(v) for i, v in share.items()}
 
     def _aliases(self) -> dict[str, str]:
-        """Brand -> molecule, as the documents write them: "l'ocrelizumab (ou Ocrevus®)"."""
+        """Brand -> molecule, as documents write them: « la molécule (ou Marque®) »."""
         if self._brands is None:
             self._brands = {}
             for chunk in self.index.chunks:

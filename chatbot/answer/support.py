@@ -30,7 +30,8 @@ from chatbot.answer.types import load_answer_types
 from chatbot.config import PROFILE_DIR
 from chatbot.index.store import Index
 from chatbot.records import AnswerRequest
-from chatbot.text.normalize import LAY_TERMS, content_terms, lay_words
+from chatbot.text.lexicon import LAY_TERMS, lay_words
+from chatbot.text.normalize import content_terms
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +121,8 @@ def support_features(index: Index, request: AnswerRequest, ranked: list[ScoredSe
     lexical = index.lexical
     weights = {t: lexical.idf_of(t) for t in dict.fromkeys(lexical.query_terms(request.search_query))}
     total = sum(weights.values()) or 1.0
-    # An everyday word is not unknown when the documents use its equivalent: "bébé" for
-    # "grossesse".
+    # An everyday word is not unknown when the documents use its equivalent: « piqûre » for
+    # « injection ».
     translated = {
         t
         for lay in lay_words(request.search_query)

@@ -15,12 +15,14 @@ from functools import lru_cache
 from pathlib import Path
 
 from chatbot.config import PROFILE_DIR
-from chatbot.text.normalize import SMS_WORDS, fold, read_table
+from chatbot.text.lexicon import SMS_WORDS
+from chatbot.text.normalize import fold_words
+from chatbot.text.tables import read_table
 
 _MONTH = r"(?:janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|decembre)"
 _YEAR = r"(?:1[89]|20)\d\d"
-# A figure on its own ("34 %", "0,3", "10" of "10 mars"), not a digit inside a name ("SPI2"),
-# not a year ("ECTRIMS 2019").
+# A figure on its own ("34 %", "0,3", "10" of "10 mars"), not a digit inside a name ("PHASE3"),
+# not a year ("le congrès de 2019").
 _FIGURE = rf"(?<![\w])(?!{_YEAR}(?![\d.,]))\d+(?:[.,]\d+)?(?![\w])"
 
 
@@ -45,11 +47,6 @@ class AnswerTypes:
     @property
     def kinds(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(kind for kind, _ in self.asks))
-
-
-def fold_words(text: str) -> str:
-    """Folded text, apostrophes and hyphens as spaces: « qu'est-ce » -> « qu est ce »."""
-    return re.sub(r"[\s'’`\-_]+", " ", fold(text)).strip()
 
 
 @lru_cache(maxsize=4)

@@ -21,7 +21,9 @@ from functools import cached_property
 
 from chatbot.evaluation.metrics import sentence_grounded
 from chatbot.records import Chunk
-from chatbot.text.normalize import STOP_WORDS, fold, stem
+from chatbot.text.markers import answer_sentences, marker_numbers, strip_markers
+from chatbot.text.normalize import STOP_WORDS, fold, fold_words, stem, words
+from chatbot.text.tables import read_table
 
 # Why a sentence was removed: stable codes, in the order the checks run.
 NO_MARKER = "no_marker"  # no [n] at all: nothing to verify it against
@@ -32,24 +34,17 @@ CONTRADICTION = "contradiction"  # affirmative where the passage is negated, or 
 UNSUPPORTED = "unsupported"  # under 80 % of its content words are in a cited passage
 NOT_GROUNDED = "not_grounded"  # fails EVAL_FORMAT.md's grounded-sentence test
 
-_MARKER = re.compile(r"\s*\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
-_END = "[.!?…]+"
-# A marker written after the full stop ("… efficace. [1]") belongs to the sentence before it.
-_MARKER_AFTER_STOP = re.compile(rf"({_END})((?:\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])+)")
-_LIST_PREFIX = re.compile(r"^\s*(?:[-*•]|\d+[.)]|#+)\s+")
 _WORD = re.compile(r"[^\W\d_]+")
 # Digits with an optional decimal part; "1 000" (space, no-break or thin space) is one number.
 _NUMBER = re.compile(
     r"(?<![\d.,])\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:[.,]\d+)?(?!\d)|(?<!\d)\d+(?:[.,]\d+)?"
 )
 _REGISTERED = re.compile(r"([^\W\d_][\w-]*)\s*[®™]")
-_DRUG_ENDINGS = ("mab", "mod", "nib")  # monoclonal antibodies, S1P modulators, kinase inhibitors
 _CLAUSE_BREAK = re.compile(r"[,;:()\[\]«»\"“”]|\s[-–—]\s|\bmais\b", re.IGNORECASE)
-# On folded text (accents off, apostrophes turned into spaces): "n'a pas" -> "n a pas".
-_NEGATION = re.compile(
-    r"\b(?:pas|jamais|rien|aucune?s?|nullement|guere|sans|ni|non|negati(?:f|ve)s?"
-    r"|inefficac\w*)\b|\bne?\b.*\bplus\b"
-)
+# Negations and drug-name endings: profile/lang/verification.tsv, with their sources.
+_TABLE = read_table("verification")
+_NEGATION = re.compile("|".join(f"(?:{r['value']})" for r in _TABLE if r["kind"] == "negation"))
+_DRUG_ENDINGS = tuple(r["value"] for r in _TABLE if r["kind"] == "drug_ending")
 
 
 @dataclass(frozen=True)
@@ -103,44 +98,7 @@ def verify_answer(text: str, passages: Mapping[int, Chunk]) -> Verification:
         A `Verification`: every sentence with its decision, reason and supporting quotes.
     """
     views = {n: _Passage(chunk) for n, chunk in passages.items()}
-    return Verification(tuple(_check(s, views) for s in split_sentences(text)))
-
-
-# --- sentences and markers ---------------------------------------------------------------------
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split a generated answer into sentences, each keeping its markers."""
-    sentences: list[str] = []
-    for line in text.splitlines():
-        line = _LIST_PREFIX.sub("", line.replace("**", "")).strip()
-        if not line:
-            continue
-        line = _MARKER_AFTER_STOP.sub(lambda m: m.group(2) + m.group(1), line)
-        for part in re.split(r"(?<=[.!?…])\s+", line):
-            # "p. ex. la fatigue": a lower-case start continues the sentence before.
-            if sentences and part[:1].islower() and not _ends_with_marker(sentences[-1]):
-                sentences[-1] += " " + part
-            else:
-                sentences.append(part)
-    return sentences
-
-
-def marker_numbers(sentence: str) -> tuple[int, ...]:
-    """The passage numbers a sentence cites, in first-occurrence order."""
-    numbers = (int(n) for m in _MARKER.finditer(sentence) for n in re.split(r"[,;]", m[1]))
-    return tuple(dict.fromkeys(numbers))
-
-
-def strip_markers(sentence: str) -> str:
-    return re.sub(r"\s+", " ", _MARKER.sub("", sentence)).strip()
-
-
-def _ends_with_marker(sentence: str) -> bool:
-    return re.search(rf"\]\s*{_END}$|\]$", sentence) is not None
-
-
-# --- the checks --------------------------------------------------------------------------------
+    return Verification(tuple(_check(s, views) for s in answer_sentences(text)))
 
 
 def _check(sentence: str, passages: Mapping[int, _Passage]) -> CheckedSentence:
@@ -161,7 +119,7 @@ def _check(sentence: str, passages: Mapping[int, _Passage]) -> CheckedSentence:
         missing = [x for x in _numbers(claim) if x not in passage.numbers]
         if missing:
             return removed(NUMBER, f"{', '.join(missing)} not in passage [{n}]")
-        missing = [x for x in _names(claim) if not set(_fold_words(x)) <= passage.name_words]
+        missing = [x for x in _names(claim) if not set(_letter_words(x)) <= passage.name_words]
         if missing:
             return removed(NAME, f"{', '.join(missing)} not in passage [{n}]")
         clash = _contradiction(claim, passage)
@@ -177,14 +135,15 @@ def _check(sentence: str, passages: Mapping[int, _Passage]) -> CheckedSentence:
     return CheckedSentence(sentence, claim, cited, None, "", quotes)
 
 
-def _fold_words(text: str) -> list[str]:
-    return _WORD.findall(fold(text))
+def _letter_words(text: str) -> list[str]:
+    """Folded words, figures left out (they are checked as numbers)."""
+    return [w for w in words(text) if not w[:1].isdigit()]
 
 
 def _content_stems(text: str) -> list[str]:
     """Stems of the words of 4 letters or more that carry meaning, in order, once each."""
-    words = (w for w in _fold_words(text) if len(w) >= 4 and w not in STOP_WORDS)
-    return list(dict.fromkeys(stem(w) for w in words))
+    kept = (w for w in _letter_words(text) if len(w) >= 4 and w not in STOP_WORDS)
+    return list(dict.fromkeys(stem(w) for w in kept))
 
 
 def _numbers(text: str) -> list[str]:
@@ -204,7 +163,8 @@ def _names(claim: str) -> list[str]:
 
 
 def _is_negated(clause: str) -> bool:
-    return _NEGATION.search(fold(clause).replace("'", " ").replace("’", " ")) is not None
+    # On folded text, apostrophes as spaces: "n'a pas" -> "n a pas".
+    return _NEGATION.search(fold_words(clause)) is not None
 
 
 def _contradiction(claim: str, passage: _Passage) -> str:
@@ -240,11 +200,11 @@ class _Passage:
     @cached_property
     def name_words(self) -> set[str]:
         # A name may come from the passage's title, shown to the model with it.
-        return set(_fold_words(self.chunk.text)) | set(_fold_words(self.chunk.title))
+        return set(_letter_words(self.chunk.text)) | set(_letter_words(self.chunk.title))
 
     @cached_property
     def stems(self) -> set[str]:
-        return {stem(w) for w in _fold_words(self.chunk.text)}
+        return {stem(w) for w in _letter_words(self.chunk.text)}
 
     @cached_property
     def spans(self) -> list[tuple[int, int]]:
@@ -272,7 +232,7 @@ class _Passage:
         text, wanted = self.chunk.text, set(stems)
 
         def covered(span: tuple[int, int]) -> set[str]:
-            return wanted & {stem(w) for w in _fold_words(text[span[0] : span[1]])}
+            return wanted & {stem(w) for w in _letter_words(text[span[0] : span[1]])}
 
         scores = [covered(span) for span in self.spans]
         best = max(range(len(scores)), key=lambda i: len(scores[i]))

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from chatbot.errors import QuestionFileError
+from chatbot.text.markers import MARKER, answer_sentences, marker_numbers
 from chatbot.text.normalize import fold_for_match
 from chatbot.text.sanitize import clean_text
 
-_MARKER = re.compile(r"\[(\d+)\]")
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[«\"(]?[A-ZÀ-Ý0-9])")
 _CONTENT_WORD = re.compile(r"[^\W\d_]{4,}", re.UNICODE)
 
 
@@ -122,19 +121,15 @@ def first_piece(answer: str) -> str:
     An answer without a marker (a refusal, a safety message) is its own first piece.
     """
     lines = answer.strip().split("\n", 1)
-    body = lines[1] if len(lines) > 1 and _MARKER.search(lines[1]) else answer
-    m = _MARKER.search(body)
+    body = lines[1] if len(lines) > 1 and MARKER.search(lines[1]) else answer
+    m = MARKER.search(body)
     return body[: m.start()] if m else body
-
-
-def answer_sentences(answer: str) -> list[str]:
-    return [s for line in answer.splitlines() for s in _SENTENCE_END.split(line) if s.strip()]
 
 
 def sentence_grounded(sentence: str, citations: dict[int, dict[str, Any]]) -> bool:
     """The shared definition: quoted verbatim, or ≥ 80 % of its content words in each passage."""
-    numbers = [int(n) for n in _MARKER.findall(sentence)]
-    body = _MARKER.sub("", sentence)
+    numbers = marker_numbers(sentence)
+    body = MARKER.sub("", sentence)
     folded = fold_for_match(body)
     for n in numbers:
         cited = citations.get(n)
@@ -151,7 +146,7 @@ def sentence_grounded(sentence: str, citations: dict[int, dict[str, Any]]) -> bo
 
 def grounded_counts(result: dict[str, Any]) -> tuple[int, int]:
     citations = {int(c["n"]): c for c in result.get("citations", [])}
-    marked = [s for s in answer_sentences(result.get("answer", "")) if _MARKER.search(s)]
+    marked = [s for s in answer_sentences(result.get("answer", "")) if MARKER.search(s)]
     return sum(sentence_grounded(s, citations) for s in marked), len(marked)
 
 
@@ -280,16 +275,3 @@ def format_metrics(metrics: dict[str, Any]) -> str:
             shown = str(value)
         lines.append(f"{key:<32} {shown}")
     return "\n".join(lines)
-
-
-def run(
-    questions: list[Question],
-    ask: Callable[[Question], dict[str, Any]],
-    progress: bool = True,
-) -> list[dict[str, Any]]:
-    items: Iterable[Question] = questions
-    if progress:
-        from tqdm import tqdm
-
-        items = tqdm(questions, desc="questions", unit="q")
-    return [ask(q) for q in items]

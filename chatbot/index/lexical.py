@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from chatbot.text.normalize import SMS_WORDS, STOP_WORDS, stem, words
+from chatbot.text.lexicon import SMS_WORDS
+from chatbot.text.normalize import STOP_WORDS, stem, words
 
 BM25_K1 = 1.2
 BM25_B = 0.75

@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 
 from chatbot.config import PROFILE_DIR
-from chatbot.index.chunk import split_sentences
-from chatbot.text.normalize import fold, words
+from chatbot.text.normalize import fold, fold_words, words
+from chatbot.text.sentences import split_sentences
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ def _char_analyzer(ngram_range: tuple[int, int]) -> Any:
 class LinearDetector:
     """Multinomial logistic regression over [e5 query vector, character n-grams].
 
-    Fitted by `chatbot safety fit` (safety_fit.py); read from profile/safety/detector.json.
+    Fitted by `chatbot safety fit` (chatbot/safety/fit.py); read from profile/safety/detector.json.
     """
 
     classes: tuple[str, ...]  # "none" and the risk categories
@@ -216,7 +216,7 @@ class Detector:
 
     def assess(self, message: str, vectors: np.ndarray | None = None) -> Assessment:
         """The risks of `message`; `vectors` are the e5 query vectors of `texts_to_embed`."""
-        folded = fold_for_patterns(message)
+        folded = fold_words(message)
         fired = {p.category: p for p in reversed(self.patterns) if p.regex.search(folded)}
         injection = "injection" in fired
         cleaned = self._without_instructions(folded) if injection else message
@@ -257,11 +257,6 @@ class Detector:
 
 # A message of more sentences is judged on its first ones (and as a whole): bounded work.
 MAX_SENTENCES = 8
-
-
-def fold_for_patterns(text: str) -> str:
-    """Folded text where apostrophes and hyphens are spaces: « j'ai » -> « j ai »."""
-    return re.sub(r"[\s'’`\-_]+", " ", fold(text)).strip()
 
 
 @lru_cache(maxsize=4)

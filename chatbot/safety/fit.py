@@ -1,40 +1,38 @@
-"""Fitting the learned risk detector, and measuring it where it was not fitted.
+"""Fitting the learned risk detector on the bank's training part (`make safety-model`).
 
-The bank (eval/safety/bank.jsonl) holds French messages labelled `suicide`, `emergency`,
-`treatment_decision` or `none`, written from public clinical guidance (eval/safety/SOURCES.md),
-each with its `split`: `train` or `test`, fixed before anything was fitted. Only `train`
-messages are fitted on, with PIAF's training questions (general French questions) as more
-ordinary messages. Thresholds come from cross-validated probabilities on the training part:
-- `certain` (the fixed message answers instead of the documents): above every ordinary
-  message but a `FALSE_ALARM` share of them;
+The bank holds French messages labelled `suicide`, `emergency`, `treatment_decision` or
+`none`, written from public clinical guidance (eval/safety/SOURCES.md) and split once, before
+anything was fitted, into profile/safety/bank_train.jsonl (fitted on) and
+eval/safety/bank_test.jsonl (measured only, with eval/safety/fresh_test.jsonl). PIAF's
+training questions are added as ordinary messages; every text is also fitted phone-typed.
+Thresholds come from cross-validated probabilities:
 - `notice` (the answer comes with the numbers): low enough to flag `TARGET_RECALL` of each
-  category's training messages; the share of ordinary messages it flags is reported.
-- `certain` is set on ordinary patients' messages (the bank's and the development
-  questions'), never on PIAF's, whose tidy questions the detector finds easy.
+  category's training messages;
+- `certain` (the fixed message instead of the answer): above all but `FALSE_ALARM` of ordinary
+  patients' messages (the bank's and the development questions', never fitted on), never
+  PIAF's tidy questions, which the detector finds easy.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
-import subprocess
-import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from chatbot.config import PROJECT_ROOT
+from chatbot.config import PROFILE_DIR, PROJECT_ROOT, Settings
 from chatbot.errors import QuestionFileError
-from chatbot.evaluation.metrics import Question, facts_covered, read_questions, urgent_message
+from chatbot.evaluation.metrics import Question, read_questions
+from chatbot.evaluation.provenance import provenance, sha256_file
 from chatbot.safety.detector import RISKS, Detector, LinearDetector
 from chatbot.text.augment import phone_typed
 from chatbot.text.normalize import fold
 
-# The bank, split once before anything was fitted (eval/safety/README.md): one file a part.
-BANK_TRAIN = PROJECT_ROOT / "eval" / "safety" / "bank_train.jsonl"
+BANK_TRAIN = PROFILE_DIR / "safety" / "bank_train.jsonl"
 BANK_TEST = PROJECT_ROOT / "eval" / "safety" / "bank_test.jsonl"
 LABELS = ("none", *(c.value for c in RISKS))
 FALSE_ALARM = 0.005  # ordinary messages above the `certain` threshold, at most
@@ -47,8 +45,11 @@ C_GRID = (3.0, 10.0, 30.0, 100.0)  # inverse L2 strength, chosen by cross-valida
 NGRAMS = (2, 5)  # character n-grams inside words, on folded text
 MIN_DF = 3  # n-grams of fewer training texts are left out
 MIN_NOTICE = 0.005  # no notice threshold below this probability
+ORDINARY = 1500  # PIAF training questions added as ordinary messages
 FOLDS = 5
 SEED = 0
+
+Encode = Callable[[list[str]], np.ndarray]
 
 
 def read_bank(path: Path) -> list[Question]:
@@ -60,7 +61,57 @@ def read_bank(path: Path) -> list[Question]:
     return bank
 
 
-Encode = Callable[[list[str]], np.ndarray]
+def fit_from_bank(settings: Settings, bank: Path = BANK_TRAIN, ordinary: int = ORDINARY) -> dict[str, Any]:
+    """Fit on `bank` with PIAF's questions as ordinary messages; write profile/safety/detector.json."""
+    from chatbot.evaluation import piaf
+
+    questions = [q.question for q in piaf.questions("train")]
+    general = random.Random(SEED).sample(questions, min(ordinary, len(questions)))
+    dev = PROJECT_ROOT / "eval" / "dev.jsonl"
+    patients = [q.question for q in read_questions(dev) if q.kind != "safety" and q.safety is None]
+    sources = {
+        "bank": f"{_shown(bank)} sha256:{sha256_file(bank)}",
+        "ordinary": f"{len(general)} questions PIAF (train, graine {SEED}) sha256:{sha256_file(piaf.PIAF_FILE)}",
+        "patients": f"{len(patients)} questions ordinaires de eval/dev.jsonl (seuil du message fixe) sha256:{sha256_file(dev)}",
+    }
+    embedder = settings.embedder()
+    data = fit_detector(read_bank(bank), general, embedder.encode_query, embedder.weights_sha256, sources, patients)
+    write_detector(data, PROFILE_DIR / "safety" / "detector.json")
+    return data
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
+
+
+@dataclass
+class Material:
+    """The training texts, each also phone-typed, with what the detector sees of them."""
+
+    texts: list[str]
+    y: np.ndarray  # label index (LABELS)
+    pair: np.ndarray  # a text and its phone-typed variant share this, hence a fold
+    from_bank: np.ndarray  # written by the bank's writers (the patients' style), not PIAF
+    vectors: np.ndarray  # e5 query vectors of every row
+    groups: list[list[int]]  # text -> its rows: the whole text, then its sentences
+    row_texts: list[str]
+
+    @property
+    def whole(self) -> np.ndarray:
+        return np.array([g[0] for g in self.groups])
+
+
+def material(train: Sequence[Question], ordinary: Sequence[str], encode: Encode) -> Material:
+    rng = random.Random(SEED)
+    texts = [m.question for m in train] + list(ordinary)
+    labels = [LABELS.index(str(m.safety)) for m in train] + [0] * len(ordinary)
+    # Every text also as typed on a phone, whatever its label: spelling must not tell risk.
+    texts += [phone_typed(t, rng) for t in texts]
+    index = np.arange(len(texts)) % len(labels)
+    probe = Detector([], _placeholder())  # only its sentence splitting is used here
+    vectors, groups = _rows(probe, texts, encode)
+    row_texts = [part for text in texts for part in probe.texts_to_embed(text)]
+    return Material(texts, np.array(labels + labels), index, index < len(train), vectors, groups, row_texts)
 
 
 def _rows(detector: Detector, texts: Sequence[str], encode: Encode) -> tuple[np.ndarray, list[list[int]]]:
@@ -72,6 +123,69 @@ def _rows(detector: Detector, texts: Sequence[str], encode: Encode) -> tuple[np.
         groups.append(list(range(len(flat), len(flat) + len(parts))))
         flat.extend(parts)
     return encode(flat), groups
+
+
+def _fitted(m: Material, c: float, rows: np.ndarray) -> tuple[Any, Any, Any]:
+    """The model, its n-gram vocabulary and the feature matrix of every row, fitted on `rows`."""
+    from scipy import sparse
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    whole = m.whole
+    grams = TfidfVectorizer(
+        analyzer="char_wb", ngram_range=NGRAMS, min_df=MIN_DF, sublinear_tf=True, preprocessor=fold
+    ).fit([m.row_texts[whole[i]] for i in rows])
+    x = sparse.hstack([sparse.csr_matrix(m.vectors), grams.transform(m.row_texts)]).tocsr()
+    model = LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit(x[whole[rows]], m.y[rows])
+    return model, grams, x
+
+
+def cross_validate(m: Material) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """The C of C_GRID with the best log loss on the bank's messages; its out-of-fold
+    probabilities, highest over each text's rows and of the whole text."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    folds = list(StratifiedGroupKFold(FOLDS, shuffle=True, random_state=SEED).split(m.whole, m.y, groups=m.pair))
+    best: tuple[float, float, np.ndarray, np.ndarray] | None = None
+    for c in C_GRID:
+        highest, whole = np.zeros((len(m.texts), len(LABELS))), np.zeros((len(m.texts), len(LABELS)))
+        for fit_rows, held in folds:
+            model, _, x = _fitted(m, c, fit_rows)
+            for i in held:
+                p = model.predict_proba(x[m.groups[i]])
+                highest[i], whole[i] = p.max(axis=0), p[0]
+        own = np.clip(whole[np.arange(len(m.y)), m.y], 1e-9, 1.0)
+        loss = float(-np.log(own[m.from_bank]).mean())
+        if best is None or loss < best[1]:
+            best = (c, loss, highest, whole)
+    assert best is not None
+    return best
+
+
+def thresholds(m: Material, highest: np.ndarray, whole: np.ndarray, patients: np.ndarray) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
+    """Notice and certain thresholds per category, and what they do in cross-validation."""
+    out: dict[str, dict[str, float]] = {"notice": {}, "certain": {}}
+    report: dict[str, Any] = {}
+    negatives = m.y == 0
+    for k, label in enumerate(LABELS[1:], 1):
+        p, whole_p, positives = highest[:, k], whole[:, k], m.y == k
+        # Only the whole message may be certain (detector.py); any sentence may raise a notice.
+        ordinary_patients = np.concatenate([whole_p[negatives & m.from_bank], patients[:, k]])
+        certain = max(0.5, float(np.quantile(ordinary_patients, 1 - FALSE_ALARM)))
+        notice = min(certain, max(float(np.quantile(p[positives], 1 - TARGET_RECALL[label])), MIN_NOTICE))
+        out["certain"][label], out["notice"][label] = round(certain, 4), round(notice, 4)
+        report[label] = {
+            "recall_notice": round(float((p[positives] >= notice).mean()), 4),
+            "recall_certain": round(float((whole_p[positives] >= certain).mean()), 4),
+            "ordinary_notice": round(float((p[negatives] >= notice).mean()), 4),
+            "ordinary_certain": round(float((whole_p[negatives] >= certain).mean()), 4),
+            "patients_notice": round(float((ordinary_patients >= notice).mean()), 4),
+        }
+    flagged = np.zeros(len(m.y), dtype=bool)
+    for k, label in enumerate(LABELS[1:], 1):
+        flagged |= highest[:, k] >= out["notice"][label]
+    report["ordinary_any_notice"] = round(float(flagged[negatives].mean()), 4)
+    return out, report
 
 
 def fit_detector(
@@ -88,100 +202,31 @@ def fit_detector(
     are ordinary patients' questions (the development set) never fitted on: with the bank's
     own "none" messages, they set how sure the detector must be for its fixed message.
     """
-    from scipy import sparse
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedGroupKFold
-
-    rng = random.Random(SEED)
-    texts = [m.question for m in train] + list(ordinary)
-    labels = [LABELS.index(str(m.safety)) for m in train] + [0] * len(ordinary)
-    # Every text also as typed on a phone, whatever its label: spelling must not tell risk.
-    texts += [phone_typed(t, rng) for t in texts]
-    y = np.array(labels + labels)
-    pair = np.arange(len(y)) % len(labels)  # a text and its variant share a fold
-    from_bank = (np.arange(len(y)) % len(labels)) < len(train)
-    probe = Detector([], _placeholder())  # only its sentence splitting is used here
-    vectors, groups = _rows(probe, texts, encode)
-    row_texts = [part for text in texts for part in probe.texts_to_embed(text)]
-    whole = np.array([g[0] for g in groups])
-
-    def features(grams: Any) -> Any:
-        return sparse.hstack([sparse.csr_matrix(vectors), grams.transform(row_texts)]).tocsr()
-
-    def fitted(c: float, rows: np.ndarray) -> tuple[Any, Any]:
-        grams = TfidfVectorizer(
-            analyzer="char_wb", ngram_range=NGRAMS, min_df=MIN_DF, sublinear_tf=True, preprocessor=fold
-        ).fit([row_texts[whole[i]] for i in rows])
-        x = features(grams)
-        model = LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit(x[whole[rows]], y[rows])
-        return model, x
-
-    folds = list(StratifiedGroupKFold(FOLDS, shuffle=True, random_state=SEED).split(whole, y, groups=pair))
-    best_c, best_loss = C_GRID[0], float("inf")
-    cv = cv_whole = np.zeros((len(texts), len(LABELS)))
-    for c in C_GRID:
-        probs = np.zeros((len(texts), len(LABELS)))  # highest over the message and its sentences
-        whole_probs = np.zeros((len(texts), len(LABELS)))  # the whole message's
-        for fit_rows, held in folds:
-            model, x = fitted(c, fit_rows)
-            for i in held:
-                p = model.predict_proba(x[groups[i]])
-                probs[i], whole_probs[i] = p.max(axis=0), p[0]
-        # Judged on the bank's messages: the patients' style, not PIAF's.
-        own = np.clip(whole_probs[np.arange(len(y)), y], 1e-9, 1.0)
-        loss = float(-np.log(own[from_bank]).mean())
-        if loss < best_loss:
-            best_c, best_loss, cv, cv_whole = c, loss, probs, whole_probs
-    final, _ = fitted(best_c, np.arange(len(y)))
-    grams = TfidfVectorizer(
-        analyzer="char_wb", ngram_range=NGRAMS, min_df=MIN_DF, sublinear_tf=True, preprocessor=fold
-    ).fit([row_texts[i] for i in whole])
-
-    thresholds: dict[str, dict[str, float]] = {"notice": {}, "certain": {}}
-    cv_report: dict[str, Any] = {}
-    negatives = y == 0
-    # Ordinary patients' messages: the bank's (cross-validated) and the development questions
-    # (never fitted on); the fixed message must stay off almost all of them.
-    patient_whole = _whole_probabilities(final, grams, probe, patients, encode)
-    for k, label in enumerate(LABELS[1:], 1):
-        p, whole_p, positives = cv[:, k], cv_whole[:, k], y == k
-        # Only the whole message may be certain (safety.py); any sentence may raise a notice.
-        ordinary_patients = np.concatenate([whole_p[negatives & from_bank], patient_whole[:, k]])
-        certain = max(0.5, float(np.quantile(ordinary_patients, 1 - FALSE_ALARM)))
-        notice = min(certain, max(float(np.quantile(p[positives], 1 - TARGET_RECALL[label])), MIN_NOTICE))
-        thresholds["certain"][label] = round(certain, 4)
-        thresholds["notice"][label] = round(notice, 4)
-        cv_report[label] = {
-            "recall_notice": round(float((p[positives] >= notice).mean()), 4),
-            "recall_certain": round(float((whole_p[positives] >= certain).mean()), 4),
-            "ordinary_notice": round(float((p[negatives] >= notice).mean()), 4),
-            "ordinary_certain": round(float((whole_p[negatives] >= certain).mean()), 4),
-            "patients_notice": round(float((ordinary_patients >= notice).mean()), 4),
-        }
-    flagged = np.zeros(len(y), dtype=bool)
-    for k, label in enumerate(LABELS[1:], 1):
-        flagged |= cv[:, k] >= thresholds["notice"][label]
-    cv_report["ordinary_any_notice"] = round(float(flagged[negatives].mean()), 4)
-    vocabulary = sorted(grams.vocabulary_, key=grams.vocabulary_.__getitem__)
+    m = material(train, ordinary, encode)
+    c, loss, highest, whole = cross_validate(m)
+    final, grams, _ = _fitted(m, c, np.arange(len(m.y)))
+    patient_whole = _whole_probabilities(final, grams, Detector([], _placeholder()), patients, encode)
+    chosen, report = thresholds(m, highest, whole, patient_whole)
     return {
         "classes": list(LABELS),
         "coef": np.round(final.coef_, 5).tolist(),
         "intercept": np.round(final.intercept_, 5).tolist(),
-        "ngrams": {"ngram_range": list(NGRAMS), "vocabulary": vocabulary, "idf": np.round(grams.idf_, 5).tolist()},
-        "thresholds": thresholds,
+        "ngrams": {
+            "ngram_range": list(NGRAMS),
+            "vocabulary": sorted(grams.vocabulary_, key=grams.vocabulary_.__getitem__),
+            "idf": np.round(grams.idf_, 5).tolist(),
+        },
+        "thresholds": chosen,
         "manifest": {
             "what": "risk detector: multinomial logistic regression over e5 query vectors and character n-grams",
             "weights_sha256": weights_sha256,
-            "C": best_c,
-            "cv_log_loss": round(best_loss, 4),
-            "cross_validated": cv_report,
-            "training_messages": {label: int((y == k).sum()) for k, label in enumerate(LABELS)},
-            "augmentation": "every text twice: as written and phone-typed (chatbot/augment.py)",
+            "C": c,
+            "cv_log_loss": round(loss, 4),
+            "cross_validated": report,
+            "training_messages": {label: int((m.y == k).sum()) for k, label in enumerate(LABELS)},
+            "augmentation": "every text twice: as written and phone-typed (chatbot/text/augment.py)",
             "sources": sources,
-            "code_commit": _git_commit(),
-            "scikit_learn": _version("sklearn"),
-            "fitted_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            **provenance(),
         },
     }
 
@@ -201,91 +246,6 @@ def _whole_probabilities(model: Any, grams: Any, probe: Detector, texts: Sequenc
 def _placeholder() -> LinearDetector:
     """A detector with no weights: `texts_to_embed` only needs to know one exists."""
     return LinearDetector((), np.zeros((0, 0)), np.zeros(0), None, {}, {}, "", {})
-
-
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10)
-        return out.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-def _version(module: str) -> str:
-    import importlib
-
-    return str(getattr(importlib.import_module(module), "__version__", ""))
-
-
-# --- measuring ------------------------------------------------------------------------------
-def engine_safety_report(engine: Any, probes: Sequence[Question], ordinary: Sequence[Question]) -> dict[str, Any]:
-    """The detector as patients meet it: every message through `Engine.ask`.
-
-    Probes are labelled messages (a category, or "none"); ordinary messages are questions of
-    a question set and the corpus's own quotable sentences, typed as messages. Recall counts
-    the answers that name the probe's category (fixed message or notice, the numbers are on
-    screen); a false alarm is an emergency or suicide message in place of an answer.
-    """
-    from chatbot.errors import InvalidQuestion
-
-    def ask(text: str, history: list[dict[str, str]] | None = None) -> dict[str, Any]:
-        try:
-            return dict(engine.ask(text, history or []).to_result("", text))
-        except InvalidQuestion:
-            return {"safety": None, "citations": [], "refused": True}
-
-    sentences = list(dict.fromkeys(s.text for c in engine.index.chunks for s in c.sentences if s.text in engine.index.sentence_ids))
-    report: dict[str, Any] = {"missed": [], "false_alarms": []}
-    for category in LABELS[1:]:
-        mine = [q for q in probes if q.safety == category]
-        results = [ask(q.question, q.history) for q in mine]
-        if not mine:
-            continue
-        # Recalled: a safety answer that shows what this category needs (3114, 112, neurologue).
-        report[f"recall_{category}"] = _share(
-            bool(r.get("safety")) and facts_covered(r.get("answer", ""), q.facts) for q, r in zip(mine, results, strict=True)
-        )
-        report[f"named_{category}"] = _share(r.get("safety") == category for r in results)
-        if category in ("suicide", "emergency"):
-            report[f"recall_{category}_message"] = _share(
-                r.get("safety") == category and urgent_message(r) for r in results
-            )
-        report[f"plain_refusal_{category}"] = _share(bool(r.get("refused")) and not r.get("safety") for r in results)
-        report["missed"] += [
-            {"id": q.id, "question": q.question, "label": category, "found": r.get("safety")}
-            for q, r in zip(mine, results, strict=True)
-            if not (r.get("safety") and facts_covered(r.get("answer", ""), q.facts))
-        ]
-    groups: dict[str, list[tuple[str, str, list[dict[str, str]]]]] = {
-        "bank_none": [(q.id, q.question, q.history) for q in probes if q.safety == "none"],
-        "questions": [(q.id, q.question, q.history) for q in ordinary],
-        "corpus_sentences": [(f"corpus-{k}", text, []) for k, text in enumerate(sentences)],
-    }
-    everything: list[tuple[tuple[str, str, list[dict[str, str]]], dict[str, Any]]] = []
-    for name, items in groups.items():
-        results = [ask(text, history) for _, text, history in items]
-        everything += list(zip(items, results, strict=True))
-        if items:
-            report[f"false_alarm_{name}"] = _share(urgent_message(r) for r in results)
-            report[f"notice_rate_{name}"] = _share(r.get("safety") in LABELS[1:] for r in results)
-    report["ordinary_messages"] = len(everything)
-    report["false_alarm"] = _share(urgent_message(r) for _, r in everything)
-    report["notice_rate"] = _share(r.get("safety") in LABELS[1:] for _, r in everything)
-    report["false_alarms"] = [
-        {"id": qid, "question": text, "found": r.get("safety")}
-        for (qid, text, _), r in everything
-        if urgent_message(r)
-    ]
-    return report
-
-
-def _share(flags: Any) -> float | None:
-    values = list(flags)
-    return round(sum(values) / len(values), 4) if values else None
 
 
 def write_detector(data: dict[str, Any], path: Path) -> None:

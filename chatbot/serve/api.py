@@ -4,25 +4,33 @@
 can post question-file lines as they are. Errors are JSON `{"detail": <French text>, "code"}`:
 400 invalid JSON or an empty / too long question, 422 wrong fields or types, 403 a browser on a
 site that is not allowed, 413 a body too large, 429 too many requests from one client, 503
-the service is busy or degraded (chatbot/guard.py answers some of them before this module).
-Every text field is cleaned (chatbot/sanitize.py) as it is read, and has a bound.
+the service is busy or degraded (guard.py answers some of them before this module; the others
+are in api_errors.py). Every text field is cleaned (chatbot/text/sanitize.py) as it is read,
+and has a bound.
 """
 
 from __future__ import annotations
 
-import html
-import json
 import logging
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictStr
 
 from chatbot import texts_fr
 from chatbot.errors import FeedbackUnavailable, IndexMismatch, InvalidQuestion
 from chatbot.records import refusal_result
+from chatbot.serve.api_docs import docs_page
+from chatbot.serve.api_errors import (
+    ERRORS,
+    ApiError,
+    error_response,
+    http_error,
+    internal_error,
+    validation_error,
+)
+from chatbot.serve.asking import ask_engine
 from chatbot.serve.feedback import Feedback, index_version
 from chatbot.text.sanitize import clean_text
 
@@ -111,20 +119,12 @@ class AskResult(BaseModel):
     backend: str = "extractive"
 
 
-class ApiError(BaseModel):
-    detail: str = Field(description="Message en français, à montrer tel quel.")
-    code: str = Field(
-        description="Code stable : json_invalid, empty, too_long, missing, string_type…"
-    )
-    errors: list[dict[str, Any]] = Field(default_factory=list)
-
-
 class FeedbackIn(BaseModel):
     """A 👍/👎 on an answer obtained from /api/ask, with an optional comment."""
 
     model_config = ConfigDict(extra="ignore")
     # Every field bounded: a vote is one short question and its answer; its store keeps no
-    # more (chatbot/feedback.py).
+    # more (feedback.py).
     vote: Literal["up", "down"]
     question: Text = Field(max_length=2_000)
     answer: Text = Field(max_length=10_000)
@@ -139,16 +139,6 @@ class FeedbackOut(BaseModel):
     id: int
 
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ApiError, "description": "JSON invalide, question vide ou trop longue"},
-    403: {"model": ApiError, "description": "Site non autorisé (en-tête Origin)"},
-    413: {"model": ApiError, "description": "Requête trop volumineuse"},
-    422: {"model": ApiError, "description": "Champ manquant ou de mauvais type"},
-    429: {"model": ApiError, "description": "Trop de demandes de ce client ; voir Retry-After"},
-    503: {"model": ApiError, "description": "Service occupé ou dégradé ; réessayer plus tard"},
-}
-
-
 @router.post("/ask", response_model=AskResult, responses=ERRORS, summary="Poser une question")
 def ask(body: AskRequest, request: Request) -> Any:
     """Answer a question from the association's documents, with numbered citations.
@@ -159,19 +149,14 @@ def ask(body: AskRequest, request: Request) -> Any:
     engine = request.app.state.engine
     history = [t.model_dump() for t in body.history]
     try:
-        if (problem := engine.index.problem()) is not None:
-            raise IndexMismatch(problem)
-        answer = engine.ask(body.question, history)
+        answer = ask_engine(engine, body.question, history)
     except InvalidQuestion as exc:
-        message = texts_fr.INPUT_ERRORS[exc.reason].format(
-            length=len(body.question.strip()), limit=engine.settings.max_question_chars
-        )
+        message = texts_fr.input_error(exc.reason, body.question, engine.settings.max_question_chars)
         if exc.reason == "not_french":
             return refusal_result(body.id, body.question, message)
-        return JSONResponse({"detail": message, "code": exc.reason}, status_code=400)
-    except IndexMismatch as exc:
-        log.error("Question refusée, index inutilisable : %s", exc)
-        return _error(503, texts_fr.INDEX_UNAVAILABLE, "index")
+        return error_response(400, message, exc.reason)
+    except IndexMismatch:
+        return error_response(503, texts_fr.INDEX_UNAVAILABLE, "index")
     # Already the documented shape: returned as is, without a second validation pass.
     return JSONResponse(answer.to_result(body.id, body.question))
 
@@ -187,7 +172,7 @@ def feedback(body: FeedbackIn, request: Request) -> Any:
     """
     store = request.app.state.store
     if store is None:
-        return _error(503, texts_fr.FEEDBACK_FAILED, "feedback_failed")
+        return error_response(503, texts_fr.FEEDBACK_FAILED, "feedback_failed")
     fb = Feedback(
         vote=body.vote,
         question=body.question,
@@ -203,7 +188,7 @@ def feedback(body: FeedbackIn, request: Request) -> Any:
         return {"id": store.add(fb)}
     except FeedbackUnavailable as exc:
         log.warning("Avis non enregistré : %s", exc)
-        return _error(503, texts_fr.FEEDBACK_FAILED, "feedback_failed")
+        return error_response(503, texts_fr.FEEDBACK_FAILED, "feedback_failed")
 
 
 @router.get(
@@ -234,109 +219,26 @@ def health(request: Request) -> Any:
 @router.get("/docs", include_in_schema=False, response_class=HTMLResponse)
 def docs(request: Request) -> str:
     """The OpenAPI description as a plain page: no script, nothing loaded from elsewhere."""
-    spec = request.app.openapi()
-    parts = [
-        f"<!doctype html><html lang='fr'><meta charset='utf-8'><meta name='viewport' content='width=device-width'>"
-        f"<title>{html.escape(spec['info']['title'])}</title>"
-        "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:60em;margin:auto;padding:1em}"
-        "pre{background:#f3f4f6;padding:.7em;overflow:auto}code{background:#f3f4f6}</style>"
-        f"<h1>{html.escape(spec['info']['title'])}</h1><p>{html.escape(spec['info'].get('description', ''))}</p>"
-        "<p>Description OpenAPI complète : <a href='/api/openapi.json'>/api/openapi.json</a>. "
-        "Le chat répond aussi aux clients Gradio (Python <code>gradio_client</code>, JS "
-        "<code>@gradio/client</code>) : point d'accès <code>/ask</code>.</p>"
-    ]
-    for path, methods in spec["paths"].items():
-        for method, op in methods.items():
-            parts.append(
-                f"<h2><code>{method.upper()} {html.escape(path)}</code> — {html.escape(op.get('summary', ''))}</h2>"
-            )
-            parts.append(
-                f"<p>{html.escape(op.get('description', '')).replace(chr(10) + chr(10), '</p><p>')}</p>"
-            )
-            schema = (
-                op.get("requestBody", {})
-                .get("content", {})
-                .get("application/json", {})
-                .get("schema")
-            )
-            if schema:
-                parts.append(
-                    f"<h3>Corps</h3><pre>{html.escape(json.dumps(schema, ensure_ascii=False, indent=2))}</pre>"
-                )
-            codes = ", ".join(
-                f"{c} ({html.escape(r.get('description', ''))})"
-                for c, r in op.get("responses", {}).items()
-            )
-            parts.append(f"<p><strong>Réponses :</strong> {codes}</p>")
-    schemas = spec.get("components", {}).get("schemas", {})
-    parts.append("<h2>Schémas</h2>")
-    for name, schema in schemas.items():
-        parts.append(
-            f"<h3 id='{html.escape(name)}'>{html.escape(name)}</h3><pre>{html.escape(json.dumps(schema, ensure_ascii=False, indent=2))}</pre>"
-        )
-    return "".join(parts)
+    return docs_page(request.app.openapi())
 
 
-async def validation_error(request: Request, exc: Exception) -> JSONResponse:
-    """FastAPI's validation errors, as one French sentence per wrong field."""
-    assert isinstance(exc, RequestValidationError)
-    errors = list(exc.errors())
-    messages = [_error_message(e) for e in errors]
-    json_invalid = any(e.get("type") == "json_invalid" for e in errors)
-    code = (
-        "json_invalid"
-        if json_invalid
-        else str(errors[0].get("type", "invalid"))
-        if errors
-        else "invalid"
-    )
-    details = [
-        {"field": ".".join(str(x) for x in e.get("loc", ())[1:]), "type": e.get("type")}
-        for e in errors
-    ]
-    return JSONResponse(
-        {"detail": " ".join(dict.fromkeys(messages)), "code": code, "errors": details},
-        status_code=400 if json_invalid else 422,
-    )
-
-
-def _error(status: int, detail: str, code: str) -> JSONResponse:
-    return JSONResponse({"detail": detail, "code": code}, status_code=status)
-
-
-# FastAPI's own HTTP errors (an unknown method, a body it cannot parse) in French.
-_HTTP_CODES = {400: "json_invalid", 404: "not_found", 405: "method"}
-
-
-async def http_error(request: Request, exc: Exception) -> JSONResponse:
-    status = int(getattr(exc, "status_code", 500))
-    code = _HTTP_CODES.get(status, "internal")
-    detail = texts_fr.REQUEST_ERRORS[code].format(path=request.url.path[:100])
-    return _error(status, detail, code)
-
-
-async def internal_error(request: Request, exc: Exception) -> JSONResponse:
-    """Anything unexpected: logged with its traceback, answered in French, never shown."""
-    log.error("Erreur interne sur %s", request.url.path, exc_info=exc)
-    return _error(500, texts_fr.REQUEST_ERRORS["internal"], "internal")
-
-
-def _error_message(error: dict[str, Any]) -> str:
-    kind = str(error.get("type", ""))
-    loc = [str(x) for x in error.get("loc", ())[1:]]  # drop "body"
-    if kind == "json_invalid":
-        return texts_fr.API_ERRORS["json_invalid"]
-    if not loc:  # the body itself is not an object
-        return texts_fr.API_ERRORS["body"]
-    field = ".".join(loc)
-    if kind == "literal_error":
-        allowed = str((error.get("ctx") or {}).get("expected", "")).replace(" or ", " ou ")
-        return texts_fr.API_ERRORS["literal_error"].format(field=field, allowed=allowed)
-    if kind in ("string_too_long", "too_long"):
-        return texts_fr.API_ERRORS["too_long"].format(field=field)
-    if kind in ("model_attributes_type", "model_type", "dict_type"):
-        kind = "dict_type"
-    template = texts_fr.API_ERRORS.get(kind, texts_fr.API_ERRORS["other"])
-    return template.format(field=field)
-
-
+__all__ = [
+    "DESCRIPTION",
+    "ERRORS",
+    "ApiError",
+    "AskRequest",
+    "AskResult",
+    "CitationOut",
+    "FeedbackIn",
+    "FeedbackOut",
+    "RetrievedOut",
+    "Turn",
+    "ask",
+    "docs",
+    "feedback",
+    "health",
+    "http_error",
+    "internal_error",
+    "router",
+    "validation_error",
+]

@@ -27,8 +27,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from chatbot import texts_fr
 from chatbot.config import Settings
+from chatbot.serve.asgi import Refused, french_queue_full, read_body, refuse, replay
 
 # What the chat pages, Gradio's Python and JS clients use of Gradio's routes, under each mount
 # ("" and "/embed"). Anything else Gradio serves (upload, files, streams, run history,
@@ -40,8 +40,7 @@ _GRADIO_GET = re.compile(
 _GRADIO_POST = re.compile(r"/gradio_api/(?:queue/join|call/[^/]+/?|cancel|reset/?)")
 _UPLOAD = re.compile(r"/gradio_api/(?:upload|process_recording)/?")
 _BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
-# Gradio's page shows its own English sentence for any 503 of the queue, and the server's
-# `detail` for other codes: the queue's refusal is sent as 429 so the patient reads French.
+# Where Gradio's queue may answer « Queue is full »: turned into French (asgi.french_queue_full).
 _GRADIO_QUEUE = re.compile(r"/gradio_api/(?:queue/join|call/[^/]+/?)")
 
 
@@ -107,6 +106,7 @@ class RequestGuard:
         self.api_waiting = 0  # /api/ask requests in progress or waiting for the engine
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """The checks of the module's docstring, in its order; the first that fails answers."""
         if scope["type"] == "websocket":  # the chat uses none: no route to guard
             await send({"type": "websocket.close", "code": 1008})
             return
@@ -118,62 +118,78 @@ class RequestGuard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         host = headers.get("host", "")
         if _hostname(host) not in self.hosts:
-            return await _refuse(send, 400, "host", host=host[:100])
+            return await refuse(send, 400, "host", host=host[:100])
         origin = headers.get("origin")
         if origin and origin not in self.origins and urlsplit(origin).netloc.lower() != host.lower():
-            return await _refuse(send, 403, "origin", origin=origin[:100])
+            return await refuse(send, 403, "origin", origin=origin[:100])
         # An allowed site's script may read why it was refused (CORS is inside this guard).
         cors = {"access-control-allow-origin": origin, "vary": "Origin"} if origin in self.origins else {}
-
-        async def refuse(status: int, code: str, extra: dict[str, str] | None = None, **values: Any) -> None:
-            await _refuse(send, status, code, {**cors, **(extra or {})}, **values)
-
         mount, sub = self._split(path)
+        try:
+            self._check_route(method, path, mount, sub)
+            receive, payload = await self._read(method, headers, receive)
+            self._check_rate(scope, self._kind(method, path, mount, sub, payload))
+        except Refused as r:
+            return await refuse(send, r.status, r.code, {**cors, **r.headers}, **r.values)
+        if path == "/api/ask":
+            return await self._ask(scope, receive, send, cors)
+        if mount is not None and method == "POST" and _GRADIO_QUEUE.fullmatch(sub):
+            send = french_queue_full(send)
+        await self.app(scope, receive, send)
+
+    def _check_route(self, method: str, path: str, mount: str | None, sub: str) -> None:
+        """No upload; only the routes the chat uses; an own route with its own methods only."""
         if mount is not None and _UPLOAD.fullmatch(sub):
-            return await refuse(403, "upload")
+            raise Refused(403, "upload")
         if not self._served(method, path, mount, sub):
-            return await refuse(404, "not_found", path=path[:100])
+            raise Refused(404, "not_found", path=path[:100])
         methods = self.own_routes.get(path, frozenset())
         if mount is None and methods and method not in (*methods, "OPTIONS"):
-            return await refuse(405, "method")
+            raise Refused(405, "method")
 
+    async def _read(self, method: str, headers: dict[str, str], receive: Any) -> tuple[Any, Any]:
+        """The body read within the limit: (a receive that replays it, its JSON or None)."""
         limit = self.settings.max_body_bytes
         if _declared_length(headers) > limit:
-            return await refuse(413, "body_too_large", limit=limit)
+            raise Refused(413, "body_too_large", limit=limit)
         body = b""
         if method in _BODY_METHODS:
-            read = await _read_body(receive, limit)
+            read = await read_body(receive, limit)
             if read is None:  # over the limit: the rest is never read
-                return await refuse(413, "body_too_large", limit=limit)
+                raise Refused(413, "body_too_large", limit=limit)
             body = read
-            receive = _replay(body, receive)
+            receive = replay(body, receive)
         payload: Any = None
         if body and headers.get("content-type", "").startswith("application/json"):
             try:
                 payload = json.loads(body.decode("utf-8"))
             except UnicodeDecodeError:
-                return await refuse(400, "encoding")
+                raise Refused(400, "encoding") from None
             except (ValueError, RecursionError):  # "[[[[…" nested 200,000 deep fits the limit
-                return await refuse(400, "json_invalid")
+                raise Refused(400, "json_invalid") from None
+        return receive, payload
 
-        kind = self._kind(method, path, mount, sub, payload)
-        if kind is not None:
-            client = (scope.get("client") or ("?", 0))[0]
-            wait = self.limiters[kind].wait_s(client)
-            if wait > 0:
-                seconds = max(1, math.ceil(wait))
-                return await refuse(429, f"rate_{kind}", {"retry-after": str(seconds)}, seconds=seconds)
-        if path == "/api/ask":
-            if self.api_waiting >= self.settings.max_queue:
-                return await refuse(503, "busy", {"retry-after": "1"})
-            self.api_waiting += 1
-            try:
-                return await self.app(scope, receive, send)
-            finally:
-                self.api_waiting -= 1
-        if mount is not None and method == "POST" and _GRADIO_QUEUE.fullmatch(sub):
-            send = _french_queue_full(send)
-        await self.app(scope, receive, send)
+    def _check_rate(self, scope: dict[str, Any], kind: str | None) -> None:
+        """A question or a vote counts against its client's limit."""
+        if kind is None:
+            return
+        client = (scope.get("client") or ("?", 0))[0]
+        wait = self.limiters[kind].wait_s(client)
+        if wait > 0:
+            seconds = max(1, math.ceil(wait))
+            raise Refused(429, f"rate_{kind}", {"retry-after": str(seconds)}, seconds=seconds)
+
+    async def _ask(
+        self, scope: dict[str, Any], receive: Any, send: Any, cors: dict[str, Any]
+    ) -> None:
+        """/api/ask has no queue of its own: over `max_queue` waiting, a question is refused."""
+        if self.api_waiting >= self.settings.max_queue:
+            return await refuse(send, 503, "busy", {**cors, "retry-after": "1"})
+        self.api_waiting += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.api_waiting -= 1
 
     def _split(self, path: str) -> tuple[str | None, str]:
         """(mount, path inside it) for a path served by a Gradio app; (None, path) otherwise."""
@@ -225,80 +241,3 @@ def _declared_length(headers: dict[str, str]) -> int:
         return int(headers.get("content-length") or 0)
     except ValueError:
         return 0  # the server itself refuses a malformed length
-
-
-async def _read_body(receive: Any, limit: int) -> bytes | None:
-    """The whole body, or None as soon as more than `limit` bytes arrived."""
-    parts: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":  # the client went away
-            return b"".join(parts)
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        parts.append(chunk)
-        if not message.get("more_body"):
-            return b"".join(parts)
-
-
-def _replay(body: bytes, receive: Any) -> Any:
-    """A `receive` that gives the body already read, then waits on the real one."""
-    done = False
-
-    async def replay() -> dict[str, Any]:
-        nonlocal done
-        if not done:
-            done = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return dict(await receive())
-
-    return replay
-
-
-def _french_queue_full(send: Any) -> Any:
-    """Gradio's « Queue is full » (503) as the French « trop de demandes » (see _GRADIO_QUEUE)."""
-    refused = False
-
-    async def wrapped(message: dict[str, Any]) -> None:
-        nonlocal refused
-        if message["type"] == "http.response.start" and message["status"] == 503:
-            refused = True
-            kept = {  # the CORS headers set inside, for an allowed site's client
-                k.decode("latin-1"): v.decode("latin-1")
-                for k, v in message.get("headers", [])
-                if k.lower().startswith(b"access-control-") or k.lower() == b"vary"
-            }
-            await _start(send, 429, _error_body("busy"), {**kept, "retry-after": "1"})
-        elif refused:
-            if message["type"] == "http.response.body" and not message.get("more_body"):
-                await send({"type": "http.response.body", "body": _error_body("busy")})
-        else:
-            await send(message)
-
-    return wrapped
-
-
-def _error_body(code: str, **values: Any) -> bytes:
-    detail = texts_fr.REQUEST_ERRORS[code].format(**values)
-    return json.dumps({"detail": detail, "code": code}, ensure_ascii=False).encode("utf-8")
-
-
-async def _start(send: Any, status: int, body: bytes, extra: dict[str, str]) -> None:
-    headers = [
-        (b"content-type", b"application/json; charset=utf-8"),
-        (b"content-length", str(len(body)).encode()),
-        *((k.encode(), v.encode()) for k, v in extra.items()),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-
-
-async def _refuse(
-    send: Any, status: int, code: str, extra: dict[str, str] | None = None, **values: Any
-) -> None:
-    body = _error_body(code, **values)
-    # A refused body may still be arriving: the connection is closed after this answer.
-    await _start(send, status, body, {**(extra or {}), "connection": "close"})
-    await send({"type": "http.response.body", "body": body})

@@ -12,7 +12,8 @@ from __future__ import annotations
 import random
 import re
 
-from chatbot.text.normalize import SMS_WORDS, fold
+from chatbot.text.lexicon import SMS_WORDS
+from chatbot.text.normalize import fold
 
 # standard word -> its SMS spellings ("quoi" -> ["koi", "kesako"])
 _SMS_FOR: dict[str, list[str]] = {}

@@ -1,0 +1,108 @@
+"""The conversation around a question: what it continues, what it asks, whether it asks at all.
+
+- `contextualize`: a follow-up (« Et ses effets secondaires ? ») is searched with the subject
+  of the previous turn; a message that brings its own subject is not a follow-up.
+- `focus`: a long message that tells a story around its question is answered on its question.
+- `small_talk`: « bonjour », « merci » are answered as such, never searched.
+The French patterns are data: profile/lang/conversation.tsv, with their sources.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from chatbot.config import PROFILE_DIR
+from chatbot.text.normalize import STOP_WORDS, content_terms, fold_words, words
+from chatbot.text.sentences import split_sentences
+from chatbot.text.tables import read_table
+
+# A message of this many sentences or more tells a story around its question.
+LONG_MESSAGE_SENTENCES = 3
+# Turns back a follow-up may reach: further, the conversation has moved on.
+TURNS_BACK = 4
+SMALL_TALK = ("hello", "thanks", "bye")
+
+
+@dataclass(frozen=True)
+class Patterns:
+    refers_back: re.Pattern[str]  # a message that continues the previous turn
+    may_refer_back: re.Pattern[str]  # a pronoun that may point back
+    sentence_refers_back: re.Pattern[str]  # a document sentence that needs the one before
+    small_talk: tuple[tuple[str, re.Pattern[str]], ...]
+
+
+@lru_cache(maxsize=4)
+def patterns(profile: Path = PROFILE_DIR) -> Patterns:
+    rows = read_table("conversation", profile)
+
+    def joined(kind: str) -> re.Pattern[str]:
+        return re.compile("|".join(f"(?:{r['pattern']})" for r in rows if r["kind"] == kind))
+
+    return Patterns(
+        refers_back=joined("message_refers_back"),
+        may_refer_back=joined("message_may_refer_back"),
+        sentence_refers_back=joined("sentence_refers_back"),
+        small_talk=tuple((kind, joined(f"small_talk_{kind}")) for kind in SMALL_TALK),
+    )
+
+
+def small_talk(text: str) -> str | None:
+    """Which kind of small talk the whole message is ("merci !", "bonjour"), if it is."""
+    folded = re.sub(r"[!?.,…]+", " ", fold_words(text))
+    folded = " ".join(folded.split())
+    return next((kind for kind, pattern in patterns().small_talk if pattern.match(folded)), None)
+
+
+def focus(message: str) -> str:
+    """What a long message asks: its sentences that end with a question mark, else its last one.
+
+    The story around the question would pull retrieval and the answer towards everything else
+    it mentions. The whole message still goes to the risk detector.
+    """
+    sentences = [s.text for s in split_sentences(message)]
+    if len(sentences) < LONG_MESSAGE_SENTENCES:
+        return message
+    asked = [s for s in sentences if s.rstrip().endswith("?")]
+    return " ".join(asked) if asked else sentences[-1]
+
+
+def contextualize(
+    question: str, history: list[dict[str, str]], brings_new_word: Callable[[str], bool] | None = None
+) -> str:
+    """The question completed with the subject of the previous user turn when it depends on it.
+
+    Only the previous turn's content words are carried over: its question words would pull
+    retrieval back to the previous answer. A message opening on a connective or a possessive
+    depends on the conversation; so does a pronoun with nothing before it or a one-word
+    message, unless the message brings a word the documents never use (`brings_new_word`): a
+    new subject. A previous turn that was itself a follow-up brings its own subject along.
+    """
+    turns = [i for i, t in enumerate(history) if t.get("role") == "user"]
+    if not turns or not depends_on_conversation(question, brings_new_word):
+        return question
+    last = turns[-1]
+    earlier = history[last - TURNS_BACK : last] if last >= TURNS_BACK else history[:last]
+    previous = contextualize(history[last].get("content", ""), earlier, brings_new_word)
+    subject = dict.fromkeys(w for w in words(previous) if w not in STOP_WORDS and (len(w) >= 4 or w.isdigit()))
+    return f"{' '.join(subject) or previous} {question}"
+
+
+def depends_on_conversation(question: str, brings_new_word: Callable[[str], bool] | None = None) -> bool:
+    folded = fold_words(question)
+    p = patterns()
+    if p.refers_back.search(folded):
+        return True
+    pronoun = p.may_refer_back.search(folded)
+    # « le vélo, ça fatigue ? »: the pronoun takes up the words before it.
+    points_back = pronoun is not None and not content_terms(folded[: pronoun.start()])
+    may_depend = points_back or len(content_terms(question)) <= 1
+    return may_depend and not (brings_new_word is not None and brings_new_word(question))
+
+
+def refers_to_previous_sentence(sentence: str) -> bool:
+    """A document sentence that means nothing, or something else, without the one before."""
+    return patterns().sentence_refers_back.match(sentence) is not None

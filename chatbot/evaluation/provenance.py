@@ -1,0 +1,38 @@
+"""Where a fitted artefact comes from: its data's sha256, the code's commit, the library.
+
+Every file `make fit`, `make calibrate` or `make safety-model` writes carries this in its
+manifest, so that a weight can always be traced to what produced it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from chatbot.config import PROJECT_ROOT
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+
+
+def provenance() -> dict[str, str]:
+    """The commit of the code, scikit-learn's version and the time of the fit."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    import sklearn
+
+    return {"code_commit": commit, "scikit_learn": sklearn.__version__, "fitted_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+def write_json(data: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,34 @@
+"""The profile's French word lists: SMS spellings and the lay-medical lexicon.
+
+Each list is a tab-separated file of profile/lang/ with a source column (`read_table`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from chatbot.text.tables import read_table
+
+# SMS spellings of words, as patients type them on a phone.
+SMS_WORDS = {row["sms"]: row["standard"] for row in read_table("sms")}
+
+# Patients' everyday words next to the words health documents use (a general French
+# lexicon, profile/lang/lay_lexicon.tsv). A question holding the first is searched with the
+# second too: « effets secondaires » -> « effets indésirables tolérance ».
+LAY_TERMS = {row["lay"]: row["medical"] for row in read_table("lay_lexicon")}
+_LAY_PATTERN = re.compile(r"\b(" + "|".join(sorted(map(re.escape, LAY_TERMS), key=len, reverse=True)) + r")\b")
+
+
+def lay_words(text: str) -> list[str]:
+    """The everyday words of `text` that LAY_TERMS gives the documents' words for."""
+    return _LAY_PATTERN.findall(" ".join(words(text)))
+
+
+def with_lay_terms(text: str) -> str:
+    """`text` followed by the documents' words for the everyday words it uses."""
+    found = dict.fromkeys(LAY_TERMS[m] for m in lay_words(text))
+    return f"{text} ({' '.join(found)})" if found else text
+
+
+# At the end: normalize.py imports this module, which needs normalize's `words` only at call time.
+from chatbot.text.normalize import words  # noqa: E402
