@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test setup model index eval calibrate lint corpus clean browser piaf piaf-eval fit finetune safety-model safety-eval
+.PHONY: run test test-fast setup model index eval calibrate lint corpus clean browser piaf piaf-eval fit finetune safety-model safety-eval
 
 ## make run: set everything up, then serve the chat on http://127.0.0.1:7860
 run: index
@@ -18,6 +18,10 @@ run: index
 ## make test: set everything up, then run the whole test suite (what CI runs)
 test: index browser
 	$(PY) -m pytest -q
+
+## unit tests only: no model, no index, no server, no browser (seconds)
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -q -m "not integration and not browser and not server"
 
 ## headless Chromium for the browser tests (Debian's package; Playwright downloads nothing),
 ## node and npm for the test of Gradio's JS client
@@ -90,7 +94,7 @@ corpus: $(VENV)/.installed
 	$(PY) scripts/build_corpus.py --sources ../shared/corpus-sources --out corpus
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check chatbot tests app.py scripts
+	$(VENV)/bin/ruff check chatbot tests app.py scripts eval
 	$(VENV)/bin/mypy chatbot
 
 clean:

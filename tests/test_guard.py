@@ -28,6 +28,8 @@ from chatbot.serve.feedback import FeedbackStore  # noqa: E402
 from tests.helpers import fake_engine  # noqa: E402
 from tests.webserver import live_server  # noqa: E402
 
+pytestmark = pytest.mark.server
+
 SITE = "https://www.asso-sep.test"
 EVIL = "http://evil.example"
 MB = 1024 * 1024

@@ -25,7 +25,10 @@ def store(tmp_path_factory):
 def app(store):
     from chatbot.serve.web import create_app
 
-    settings = Settings(allowed_origins=(SITE,), feedback_db=store.path)
+    # The flood limits have their own tests (test_guard.py); here one client asks many times.
+    settings = Settings(
+        allowed_origins=(SITE,), feedback_db=store.path, questions_per_minute=0, votes_per_minute=0
+    )
     return create_app(settings, fake_engine(), store)
 
 
@@ -194,6 +197,7 @@ def test_feedback_endpoint_stores_the_vote(client, store):
     )
 
 
+@pytest.mark.server
 def test_gradio_python_client_calls_the_chat(app):
     from gradio_client import Client
 
@@ -206,6 +210,7 @@ def test_gradio_python_client_calls_the_chat(app):
     assert result["citations"] and result["citations"][0]["source"] == "biotine.md"
 
 
+@pytest.mark.server
 def test_gradio_js_client_calls_the_chat(app, tmp_path):
     """Gradio's JS client (npm @gradio/client, installed once into build/node) gets an answer."""
     import shutil
