@@ -94,7 +94,8 @@ corpus: $(VENV)/.installed
 	$(PY) scripts/build_corpus.py --sources ../shared/corpus-sources --out corpus
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check chatbot tests app.py scripts eval
+	$(VENV)/bin/ruff check chatbot tests app.py scripts eval bench
+	$(VENV)/bin/ruff format --check chatbot tests app.py scripts eval bench
 	$(VENV)/bin/mypy chatbot
 
 clean:

@@ -60,7 +60,9 @@ def start_app(port: int, **env: str) -> subprocess.Popen[bytes]:
             "CHATBOT_HOST": "127.0.0.1",
             **env,
         },
-        stderr=(RESULTS.parent / "hardening-app.log").open("ab"),  # a pipe never read could block it
+        stderr=(RESULTS.parent / "hardening-app.log").open(
+            "ab"
+        ),  # a pipe never read could block it
     )
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -96,8 +98,12 @@ def fuzz(n: int) -> dict[str, Any]:
     engine = Engine.load(Settings.from_env())
     t0 = time.perf_counter()
     failures = _fuzz(engine, n, seed=10_000)
-    return {"inputs": n, "unexpected_exceptions": len(failures), "first": failures[:5],
-            "seconds": round(time.perf_counter() - t0, 1)}
+    return {
+        "inputs": n,
+        "unexpected_exceptions": len(failures),
+        "first": failures[:5],
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
 
 
 # --- clients -------------------------------------------------------------------------------------
@@ -147,7 +153,9 @@ async def normal_clients(
     wall = time.monotonic() - t0
     return {
         "clients": clients,
-        "addresses": "one per request" if crowd else f"one per client, {pause:g} s between questions",
+        "addresses": "one per request"
+        if crowd
+        else f"one per client, {pause:g} s between questions",
         "requests": len(latencies),
         "errors": sum(errors.values()),
         "error_kinds": dict(errors),
@@ -185,7 +193,10 @@ async def every(url: str, seconds: float, interval: float, send: Any) -> Counter
 # --- 2. poison -------------------------------------------------------------------------------
 def poison(url: str, seconds: float) -> dict[str, Any]:
     async def bad(http: Any, k: int) -> Any:
-        headers = {"content-type": "application/json", "X-Forwarded-For": f"10.9.{k // 250}.{k % 250 + 1}"}
+        headers = {
+            "content-type": "application/json",
+            "X-Forwarded-For": f"10.9.{k // 250}.{k % 250 + 1}",
+        }
         return await http.post(f"{url}/api/ask", content=POISON, headers=headers)
 
     async def run() -> tuple[dict[str, Any], Counter[str]]:
@@ -221,13 +232,27 @@ def bodies(url: str, pid: int) -> dict[str, Any]:
     for _, path in ROUTES:
         for chunked in (False, True):
             status, _, n = raw_post(url, path, chunked=chunked)
-            sent[f"{path} {'chunked' if chunked else 'declared'}"] = {"status": status, "bytes_sent": n}
+            sent[f"{path} {'chunked' if chunked else 'declared'}"] = {
+                "status": status,
+                "bytes_sent": n,
+            }
     port = url.rsplit(":", 1)[1]
     refused = {}
-    for method, path in [*ROUTES, ("GET", "/"), ("GET", "/embed/"), ("GET", "/widget.js"), ("GET", "/gradio_api/info")]:
+    for method, path in [
+        *ROUTES,
+        ("GET", "/"),
+        ("GET", "/embed/"),
+        ("GET", "/widget.js"),
+        ("GET", "/gradio_api/info"),
+    ]:
         host = httpx.request(method, url + path, headers={"Host": f"evil.example:{port}"}, json={})
-        origin = httpx.request(method, url + path, headers={"Origin": "http://evil.example"}, json={})
-        refused[f"{method} {path}"] = {"foreign_host": host.status_code, "foreign_origin": origin.status_code}
+        origin = httpx.request(
+            method, url + path, headers={"Origin": "http://evil.example"}, json={}
+        )
+        refused[f"{method} {path}"] = {
+            "foreign_host": host.status_code,
+            "foreign_origin": origin.status_code,
+        }
     return {
         "body_30mb": sent,
         "max_bytes_sent_before_refusal": max(v["bytes_sent"] for v in sent.values()),
@@ -240,12 +265,15 @@ def bodies(url: str, pid: int) -> dict[str, Any]:
 def flood(url: str, seconds: float) -> dict[str, Any]:
     async def flooder(http: Any, k: int) -> Any:
         headers = {"X-Forwarded-For": "203.0.113.66"}
-        return await http.post(f"{url}/api/ask", json={"question": "la biotine ca marche ?"}, headers=headers)
+        return await http.post(
+            f"{url}/api/ask", json={"question": "la biotine ca marche ?"}, headers=headers
+        )
 
     async def run() -> tuple[dict[str, Any], Counter[str]]:
         # The 16 others are patients: one address each, a question every 2 s (30 a minute).
         return await asyncio.gather(
-            normal_clients(url, 16, seconds, crowd=False, pause=2.0, net=2), every(url, seconds, 0.01, flooder)
+            normal_clients(url, 16, seconds, crowd=False, pause=2.0, net=2),
+            every(url, seconds, 0.01, flooder),
         )
 
     normal, outcomes = asyncio.run(run())
@@ -260,7 +288,12 @@ def storage_fault(tmp: Path) -> dict[str, Any]:
 
     folder = tmp / "var"
     folder.mkdir()
-    tmpfs = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)], check=False).returncode == 0
+    tmpfs = (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)], check=False
+        ).returncode
+        == 0
+    )
     port = free_port()
     proc = start_app(port, CHATBOT_FEEDBACK_DB=str(folder / "feedback.sqlite3"))
     url = f"http://127.0.0.1:{port}"
@@ -272,7 +305,9 @@ def storage_fault(tmp: Path) -> dict[str, Any]:
         return {
             "vote": [r.status_code, r.json().get("detail")],
             "health": httpx.get(url + "/api/health").json(),
-            "ask_status": httpx.post(url + "/api/ask", json={"question": "la biotine ca marche ?"}).status_code,
+            "ask_status": httpx.post(
+                url + "/api/ask", json={"question": "la biotine ca marche ?"}
+            ).status_code,
             "app_alive": proc.poll() is None,
         }
 
@@ -314,10 +349,17 @@ def index_faults(tmp: Path) -> dict[str, Any]:
         proc = subprocess.run(
             [sys.executable, str(ROOT / "app.py")],
             env={**os.environ, "CHATBOT_INDEX": str(copy), "CHATBOT_PORT": str(free_port())},
-            capture_output=True, text=True, timeout=180, check=False,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
         )
         lines = [x for x in proc.stderr.splitlines() if x.strip() and "it/s]" not in x]
-        out[damage] = {"exit": proc.returncode, "stderr_lines": lines, "seconds": round(time.monotonic() - t0, 1)}
+        out[damage] = {
+            "exit": proc.returncode,
+            "stderr_lines": lines,
+            "seconds": round(time.monotonic() - t0, 1),
+        }
     return out
 
 
@@ -332,7 +374,11 @@ def main() -> None:
     # Sections run separately keep their own figures, commit and load in one file.
     results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     ).stdout.strip()
     measured = {"git_commit": commit, "load_average_start": os.getloadavg()}
     if "fuzz" in only:
@@ -347,7 +393,12 @@ def main() -> None:
                 ("poison", lambda: poison(url, args.seconds)),
                 ("bodies", lambda: bodies(url, proc.pid)),
                 ("flood", lambda: flood(url, args.seconds)),
-                ("load", lambda: asyncio.run(normal_clients(url, 32, args.load_seconds, crowd=True, net=3))),
+                (
+                    "load",
+                    lambda: asyncio.run(
+                        normal_clients(url, 32, args.load_seconds, crowd=True, net=3)
+                    ),
+                ),
             ]:
                 if name in only:
                     results[name] = {**run(), **measured}

@@ -68,7 +68,7 @@ def serve(index_dir: Path, questions_path: Path, passes: int = 1) -> dict[str, A
     from chatbot.config import Settings
     from chatbot.engine import Engine
     from chatbot.errors import InvalidQuestion
-    from chatbot.evaluation.metrics import read_questions
+    from chatbot.evaluation.questions import read_questions
     from chatbot.index.store import load_index
 
     t0 = time.perf_counter()

@@ -118,7 +118,11 @@ class Settings:
         """The sha256 of the embedding model's weights, as an index manifest records it."""
         from chatbot.index.embed import WEIGHTS_SHA256, TunedLayers
 
-        return TunedLayers(self.embedding_layers).weights_sha256 if self.embedding_layers else WEIGHTS_SHA256
+        return (
+            TunedLayers(self.embedding_layers).weights_sha256
+            if self.embedding_layers
+            else WEIGHTS_SHA256
+        )
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -144,7 +148,9 @@ class Settings:
             s = replace(s, embedding_layers=Path(layers) if layers else None)
         origins = os.environ.get("CHATBOT_ALLOWED_ORIGINS")
         if origins:  # comma- or space-separated, e.g. "https://www.asso.fr,https://asso.fr"
-            s = replace(s, allowed_origins=tuple(o.rstrip("/") for o in origins.replace(",", " ").split()))
+            s = replace(
+                s, allowed_origins=tuple(o.rstrip("/") for o in origins.replace(",", " ").split())
+            )
         hosts = os.environ.get("CHATBOT_ALLOWED_HOSTS")
         if hosts:  # comma- or space-separated, e.g. "chatbot.asso-sep.fr"
             s = replace(s, allowed_hosts=tuple(hosts.replace(",", " ").split()))

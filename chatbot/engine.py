@@ -48,11 +48,18 @@ class Engine:
         self.index = index
         self.embedder = embedder
         self.retriever = Retriever(
-            index, embedder, self.settings.candidates, self.settings.rrf_k,
-            self.settings.fusion_weights, self.settings.subject_weight,
+            index,
+            embedder,
+            self.settings.candidates,
+            self.settings.rrf_k,
+            self.settings.fusion_weights,
+            self.settings.subject_weight,
         )
         self.ranker = SentenceRanker(
-            index, ranker_weights or RankerWeights.load(), self.settings.answer_passages, self.settings.repeat_penalty
+            index,
+            ranker_weights or RankerWeights.load(),
+            self.settings.answer_passages,
+            self.settings.repeat_penalty,
         )
         self.extractive = ExtractiveAnswerer(
             self.ranker,
@@ -111,7 +118,9 @@ class Engine:
         """Answer one question. Raises InvalidQuestion for input that cannot be answered."""
         t0 = time.perf_counter()
         text = self.validate(question)
-        history = clean_history(history, self.settings.max_history_turns, self.settings.max_turn_chars)
+        history = clean_history(
+            history, self.settings.max_history_turns, self.settings.max_turn_chars
+        )
         explicit = self.detector.assess(text)  # the exact patterns need no vector
         if explicit.urgent:
             return _timed(safety_message(explicit), t0)

@@ -123,7 +123,9 @@ class Answer:
 
 def refusal_result(qid: str, question: str, message: str) -> dict[str, Any]:
     """The result record of a question refused before retrieval (empty, too long...)."""
-    answer = Answer(text=message, refused=True, timings_ms={"retrieve": 0.0, "answer": 0.0, "total": 0.0})
+    answer = Answer(
+        text=message, refused=True, timings_ms={"retrieve": 0.0, "answer": 0.0, "total": 0.0}
+    )
     return answer.to_result(qid, question)
 
 

@@ -42,7 +42,9 @@ SMALL_TALK = {
 
 # --- bad input --------------------------------------------------------------------------
 INPUT_ERRORS = {
-    "empty": _d("Votre question est vide. Écrivez votre question, par exemple : « $first_example »"),
+    "empty": _d(
+        "Votre question est vide. Écrivez votre question, par exemple : « $first_example »"
+    ),
     "too_long": _d(
         "Votre message est trop long ({length} caractères ; {limit} au maximum). "
         "Posez une question courte : je réponds à partir des documents de $association."
@@ -52,6 +54,7 @@ INPUT_ERRORS = {
         "Pouvez-vous reformuler votre question en français ?"
     ),
 }
+
 
 def input_error(reason: str, question: object, limit: int) -> str:
     """The French message for a question the engine cannot take (`InvalidQuestion.reason`)."""
@@ -195,7 +198,9 @@ WIDGET_TEXTS = {
 # HTTP API errors (POST /api/ask, /api/feedback): {field} is the JSON field at fault.
 API_ERRORS = {
     "json_invalid": "Le corps de la requête n'est pas un JSON valide.",
-    "body": _d('Le corps de la requête doit être un objet JSON, par exemple {"question": "$first_example", "history": []}.'),
+    "body": _d(
+        'Le corps de la requête doit être un objet JSON, par exemple {"question": "$first_example", "history": []}.'
+    ),
     "missing": "Le champ « {field} » est obligatoire.",
     "string_type": "Le champ « {field} » doit être un texte.",
     "list_type": "Le champ « {field} » doit être une liste.",

@@ -48,10 +48,26 @@ DEFAULT_CORPUS = HERE.parent.parent / "shared" / "corpus-sources"
 # paraphrase: the documents' fact asked in lay words. long: a long personal message with the
 # question inside. near_miss: the documents cover the subject but not what is asked (a price, a
 # duration, a date, a treatment they never name): answerable false.
-KINDS = {"factual", "numeric", "noisy", "followup", "unanswerable", "safety", "topic_change",
-         "paraphrase", "long", "near_miss"}
-REQUIRED = {"id": str, "question": str, "kind": str, "answerable": bool,
-            "evidence": list, "facts": list}
+KINDS = {
+    "factual",
+    "numeric",
+    "noisy",
+    "followup",
+    "unanswerable",
+    "safety",
+    "topic_change",
+    "paraphrase",
+    "long",
+    "near_miss",
+}
+REQUIRED = {
+    "id": str,
+    "question": str,
+    "kind": str,
+    "answerable": bool,
+    "evidence": list,
+    "facts": list,
+}
 # absent: distinctive words of an unanswerable question that occur nowhere in the corpus (an
 # alternative to the ABSENT_TERMS table). note: why a near miss is not answered by the documents.
 OPTIONAL = {"history": list, "absent": list, "note": str}
@@ -63,36 +79,62 @@ SAFETY_TOKENS = {"15", "112", "3114", "neurologue", "médecin", "medecin"}
 # Distinctive words of each unanswerable question (accents ignored): none may occur in the
 # corpus. Keyed by the question text so that renumbering the ids does not break the table.
 ABSENT_TERMS = {
-    "la vitamine D ca aide contre la sep ? faut en prendre combien":
-        ["vitamine", "vitamin"],
-    "est ce que fumer des cigarettes aggrave la sep":
-        ["fumer", "fumeur", "cigarette", "tabac", "tabagisme"],
-    "le cannabis therapeutique c'est autorise pour les raideurs dans les jambes ?":
-        ["cannabis", "cbd", "raideur", "spasticit"],
-    "Quel régime alimentaire suivre avec une SEP ? Le sans gluten ça aide ?":
-        ["regime", "alimentaire", "alimentation", "gluten", "nutrition"],
-    "je peux boire un verre d'alcool avec mon traitement de fond":
-        ["alcool", "boire", "boisson"],
-    "le sauna ou les bains tres chauds c'est deconseille avec la sep ?":
-        ["sauna", "chaud", "canicule", "thermosensib", "uhthoff"],
-    "l'acupuncture ca marche sur les symptomes ?":
-        ["acupunct", "medecinealternative", "medecinedouce"],
-    "c quoi le numero de telephone de la ligue et leurs horaires de permanence":
-        ["telephone", "horaire", "permanence", "joindre"],
-    "le natalizumab (Tysabri) c'est efficace ?":
-        ["natalizumab", "tysabri"],
-    "le tecfidera ca donne des bouffees de chaleur ?":
-        ["tecfidera", "fumarate", "bouffee"],
-    "Mavenclad (cladribine) : comment se passe le traitement ?":
-        ["mavenclad", "cladribine"],
-    "comment faire un dossier MDPH pour avoir l'AAH avec une sep ?":
-        ["mdph", "allocation", "adultehandicape", "invalidite"],
-    "est ce que je peux allaiter mon bebe avec une sep ?":
-        ["allait", "bebe", "nourrisson"],
-    "donne moi une recette de crêpes facile":
-        ["crepe", "cuisine", "farine"],  # "recette" folds inside "inflammatoire cette"
-    "il va pleuvoir demain a lyon ? c'est quoi la meteo":
-        ["pleuvoir", "pluie", "meteo"],
+    "la vitamine D ca aide contre la sep ? faut en prendre combien": ["vitamine", "vitamin"],
+    "est ce que fumer des cigarettes aggrave la sep": [
+        "fumer",
+        "fumeur",
+        "cigarette",
+        "tabac",
+        "tabagisme",
+    ],
+    "le cannabis therapeutique c'est autorise pour les raideurs dans les jambes ?": [
+        "cannabis",
+        "cbd",
+        "raideur",
+        "spasticit",
+    ],
+    "Quel régime alimentaire suivre avec une SEP ? Le sans gluten ça aide ?": [
+        "regime",
+        "alimentaire",
+        "alimentation",
+        "gluten",
+        "nutrition",
+    ],
+    "je peux boire un verre d'alcool avec mon traitement de fond": ["alcool", "boire", "boisson"],
+    "le sauna ou les bains tres chauds c'est deconseille avec la sep ?": [
+        "sauna",
+        "chaud",
+        "canicule",
+        "thermosensib",
+        "uhthoff",
+    ],
+    "l'acupuncture ca marche sur les symptomes ?": [
+        "acupunct",
+        "medecinealternative",
+        "medecinedouce",
+    ],
+    "c quoi le numero de telephone de la ligue et leurs horaires de permanence": [
+        "telephone",
+        "horaire",
+        "permanence",
+        "joindre",
+    ],
+    "le natalizumab (Tysabri) c'est efficace ?": ["natalizumab", "tysabri"],
+    "le tecfidera ca donne des bouffees de chaleur ?": ["tecfidera", "fumarate", "bouffee"],
+    "Mavenclad (cladribine) : comment se passe le traitement ?": ["mavenclad", "cladribine"],
+    "comment faire un dossier MDPH pour avoir l'AAH avec une sep ?": [
+        "mdph",
+        "allocation",
+        "adultehandicape",
+        "invalidite",
+    ],
+    "est ce que je peux allaiter mon bebe avec une sep ?": ["allait", "bebe", "nourrisson"],
+    "donne moi une recette de crêpes facile": [
+        "crepe",
+        "cuisine",
+        "farine",
+    ],  # "recette" folds inside "inflammatoire cette"
+    "il va pleuvoir demain a lyon ? c'est quoi la meteo": ["pleuvoir", "pluie", "meteo"],
 }
 
 # Article segments of the raw sources: (anchor, article) in reading order; an article starts
@@ -127,7 +169,10 @@ SEGMENTS = {
         ("LE RÔLE MAJEUR D'ALCAM", "mag:alcam"),
         ("UNE AVANCÉE THÉRAPEUTIQUE : L'OCRELIZUMAB", "mag:ocrelizumab"),
         ("Il existe deux concepts de greffe ou transplantation", "mag:cellules-souches"),
-        ("Au cours de l'année 2019, a été publiée une étude observationnelle", "mag:interferons-mortalite"),
+        (
+            "Au cours de l'année 2019, a été publiée une étude observationnelle",
+            "mag:interferons-mortalite",
+        ),
         ("Par ailleurs, au congrès ECTRIMS de 2019, ont été communiqués", "mag:survimus"),
         ("AVANCÉES 2019 EN MATIÈRE DE MORTALITÉ", "mag:interferons-mortalite"),
         ("La fatigue est un symptôme très présent", "mag:gestion-fatigue"),
@@ -207,17 +252,25 @@ class Doc:
 
 
 def load_corpus(corpus_dir: Path) -> list[Doc]:
-    files = sorted(p for p in corpus_dir.rglob("*")
-                   if p.is_file() and p.suffix.lower() in {".txt", ".md"}
-                   and not p.name.lower().startswith("readme"))
+    files = sorted(
+        p
+        for p in corpus_dir.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in {".txt", ".md"}
+        and not p.name.lower().startswith("readme")
+    )
     return [Doc(p.relative_to(corpus_dir).as_posix(), p.read_text(encoding="utf-8")) for p in files]
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS)
-    ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS,
-                    help="folder of .txt/.md corpus files (default: the raw sources)")
+    ap.add_argument(
+        "--corpus",
+        type=Path,
+        default=DEFAULT_CORPUS,
+        help="folder of .txt/.md corpus files (default: the raw sources)",
+    )
     ap.add_argument("-v", "--verbose", action="store_true", help="list the questions per article")
     args = ap.parse_args(argv)
 
@@ -299,9 +352,13 @@ def main(argv: list[str] | None = None) -> int:
             if not history:
                 err("empty history (omit the field instead)")
             for k, turn in enumerate(history):
-                if (not isinstance(turn, dict) or set(turn) != {"role", "content"}
-                        or turn["role"] not in {"user", "assistant"}
-                        or not isinstance(turn["content"], str) or not turn["content"].strip()):
+                if (
+                    not isinstance(turn, dict)
+                    or set(turn) != {"role", "content"}
+                    or turn["role"] not in {"user", "assistant"}
+                    or not isinstance(turn["content"], str)
+                    or not turn["content"].strip()
+                ):
                     err(f"history[{k}] is not {{'role': 'user'|'assistant', 'content': '...'}}")
                 elif turn["role"] != ("user" if k % 2 == 0 else "assistant"):
                     err(f"history[{k}]: turns should alternate, user first")
@@ -318,8 +375,10 @@ def main(argv: list[str] | None = None) -> int:
         if not all(isinstance(e, str) and e.strip() for e in evidence):
             err("evidence must be a list of non-empty strings")
             continue
-        if not all(isinstance(g, list) and g and all(isinstance(a, str) and fold(a) for a in g)
-                   for g in facts):
+        if not all(
+            isinstance(g, list) and g and all(isinstance(a, str) and fold(a) for a in g)
+            for g in facts
+        ):
             err("facts must be a list of non-empty lists of non-empty strings")
             continue
         if kind == "near_miss" and not q.get("note"):
@@ -378,8 +437,10 @@ def main(argv: list[str] | None = None) -> int:
             if ev_articles:
                 near = any(a in docs[di].article_text(art) for a in alts for di, art in ev_articles)
                 if not near:
-                    err(f"fact group {g} not in the article of the evidence "
-                        f"({', '.join(sorted(a for _, a in ev_articles))})")
+                    err(
+                        f"fact group {g} not in the article of the evidence "
+                        f"({', '.join(sorted(a for _, a in ev_articles))})"
+                    )
             for a, raw in zip(alts, g, strict=True):
                 if len(a) < 3:
                     warnings.append(f"{where}: short fact {raw!r} (folds to {a!r}) matches easily")
@@ -400,8 +461,10 @@ def main(argv: list[str] | None = None) -> int:
                     if ft in all_noaccent:
                         err(f"unanswerable, but {t!r} occurs in the corpus")
                 qwords = {fold_noaccent(w) for w in re.findall(r"\w+", question)}
-                if not any(fold_noaccent(t) in qwords or any(fold_noaccent(t) in w for w in qwords)
-                           for t in terms):
+                if not any(
+                    fold_noaccent(t) in qwords or any(fold_noaccent(t) in w for w in qwords)
+                    for t in terms
+                ):
                     warnings.append(f"{where}: none of its ABSENT_TERMS appears in the question")
 
     for question in ABSENT_TERMS:

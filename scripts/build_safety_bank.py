@@ -51,7 +51,9 @@ def main() -> int:
         items = strata[key]
         # Parts 1 and 2 were split first, with one generator; a later part gets its own, so
         # that adding it left their split as it was.
-        (rng if key[1] in FIRST_PARTS else random.Random(f"{args.seed}:{key[1]}:{key[0]}")).shuffle(items)
+        (rng if key[1] in FIRST_PARTS else random.Random(f"{args.seed}:{key[1]}:{key[0]}")).shuffle(
+            items
+        )
         n_test = round(len(items) * TEST_SHARE)
         for k, raw in enumerate(items):
             splits["test" if k < n_test else "train"].append(raw)

@@ -66,7 +66,11 @@ def mutate(text: str, rng: random.Random) -> str:
         op = rng.randrange(7)
         i = rng.randint(0, len(text))
         if op == 0:  # insert odd characters
-            text = text[:i] + "".join(rng.choice(rng.choice(POOLS)) for _ in range(rng.randint(1, 5))) + text[i:]
+            text = (
+                text[:i]
+                + "".join(rng.choice(rng.choice(POOLS)) for _ in range(rng.randint(1, 5)))
+                + text[i:]
+            )
         elif op == 1:  # cut a span
             text = text[:i] + text[i + rng.randint(1, 20) :]
         elif op == 2:  # a known troublemaker
@@ -78,7 +82,9 @@ def mutate(text: str, rng: random.Random) -> str:
         elif op == 5:
             text = text.upper() if rng.random() < 0.5 else text.swapcase()
         else:  # an incomplete UTF-16 pair at a border
-            text = rng.choice(["\ud83d", "\ude00", ""]) + text + rng.choice(["\ud83d", "\udfff", ""])
+            text = (
+                rng.choice(["\ud83d", "\ude00", ""]) + text + rng.choice(["\ud83d", "\udfff", ""])
+            )
     return text
 
 
@@ -88,7 +94,10 @@ def random_history(rng: random.Random, texts: list[str]) -> Any:
         return None if rng.random() < 0.5 else []
     if r < 0.75:  # well formed, odd contents
         return [
-            {"role": "user" if k % 2 == 0 else "assistant", "content": mutate(rng.choice(texts), rng)}
+            {
+                "role": "user" if k % 2 == 0 else "assistant",
+                "content": mutate(rng.choice(texts), rng),
+            }
             for k in range(rng.randint(1, 6))
         ]
     malformed: list[Any] = [
@@ -102,7 +111,10 @@ def random_history(rng: random.Random, texts: list[str]) -> Any:
         {"role": "user", "content": "x"},
         [{"role": "user", "content": "x" * 20_001}],
         [{"role": "user", "content": "x"}] * rng.choice([51, 500, 10_000]),
-        [{"role": "user", "content": rng.choice(texts)}, {"role": "assistant", "content": "\ud800"}],
+        [
+            {"role": "user", "content": rng.choice(texts)},
+            {"role": "assistant", "content": "\ud800"},
+        ],
     ]
     return rng.choice(malformed)
 

@@ -47,7 +47,9 @@ def _scored(hit: Hit, starting: str, score: float) -> ScoredSentence:
 def _answerer(*chunks: Chunk) -> ExtractiveAnswerer:
     ranker = SentenceRanker.__new__(SentenceRanker)
     ranker.index = SimpleNamespace(chunks=list(chunks))  # only its passages are looked at
-    return ExtractiveAnswerer(ranker, max_sentences=1, margin=0.0, passage_margin=0.0, with_next=False)
+    return ExtractiveAnswerer(
+        ranker, max_sentences=1, margin=0.0, passage_margin=0.0, with_next=False
+    )
 
 
 def test_a_quote_that_refers_back_comes_with_the_sentence_it_refers_to():
@@ -89,7 +91,9 @@ def test_a_sentence_announcing_a_list_comes_with_the_list():
 def test_a_list_cut_off_by_the_end_of_its_passage_is_taken_from_the_next_passage():
     announcing = "Deux prix ont été décernés à de jeunes chercheurs :"
     hit = _hit(f"Le congrès a eu lieu à Paris.\n\n{announcing}")
-    following = _chunk(f"{announcing}\n\nNolwenn Jegou (Rennes) et Nilser Laines Medina (Marseille)", 1)
+    following = _chunk(
+        f"{announcing}\n\nNolwenn Jegou (Rennes) et Nilser Laines Medina (Marseille)", 1
+    )
     chosen = _answerer(hit.chunk, following).choose([_scored(hit, "Deux prix", 0.9)])
     answer = compose(chosen, [hit])
     assert "Nolwenn Jegou" in answer.text
@@ -99,7 +103,9 @@ def test_a_list_cut_off_by_the_end_of_its_passage_is_taken_from_the_next_passage
 
 def test_the_best_passage_s_second_sentence_is_quoted_when_nearly_as_good():
     hit = _hit()
-    answerer = ExtractiveAnswerer(_answerer().ranker, max_sentences=1, margin=0.0, passage_margin=0.1, with_next=False)
+    answerer = ExtractiveAnswerer(
+        _answerer().ranker, max_sentences=1, margin=0.0, passage_margin=0.1, with_next=False
+    )
 
     def quoted(second_score: float) -> str:
         ranked = [_scored(hit, "Une étude", 0.9), _scored(hit, "Il a ainsi", second_score)]
@@ -121,7 +127,10 @@ def test_the_question_word_decides_the_type_of_value_asked_for():
         "c tous les combien ?": ("frequency", every),
         "et qui les paye ?": ("person", named),
         "pk plus de femmes ?": ("cause", cause),  # SMS spelling of « pourquoi »
-        "c'est quoi l'ocrelizumab ?": ("definition", "L'ocrelizumab est un anticorps monoclonal humanisé."),
+        "c'est quoi l'ocrelizumab ?": (
+            "definition",
+            "L'ocrelizumab est un anticorps monoclonal humanisé.",
+        ),
         "ca dure combien de temps une perfusion ?": ("duration", "La perfusion dure trois heures."),
         "ça coûte combien le programme ?": ("price", "La séance coûte 25 euros."),
     }
@@ -146,7 +155,9 @@ def test_the_sentence_most_likely_to_answer_is_what_the_reader_sees_first():
     hit = _hit()
     # The best sentence comes after another quote of the same passage in reading order.
     ranked = [_scored(hit, "Il a ainsi", 2.0), _scored(hit, "Une étude", 1.9)]
-    answerer = ExtractiveAnswerer(_answerer().ranker, max_sentences=2, margin=0.5, passage_margin=0.0, with_next=False)
+    answerer = ExtractiveAnswerer(
+        _answerer().ranker, max_sentences=2, margin=0.5, passage_margin=0.0, with_next=False
+    )
     text = compose(answerer.choose(ranked), [hit]).text
     first_quote = text.split("\n\n")[1]
     assert first_quote.startswith("Il a ainsi") and first_quote.endswith("[1]")
@@ -159,12 +170,16 @@ def test_author_lists_and_affiliations_are_never_quoted():
         "Hautes Etudes en Santé Publique (EHESP), Rennes, France ; Fabien Rollot, Sandra Vukusic."
     )
     assert not quotable(affiliations)
-    assert quotable("L’étude de la Biotine (Qizenday, MD1003, laboratoire MEDDAY) SPI2 est négative.")
+    assert quotable(
+        "L’étude de la Biotine (Qizenday, MD1003, laboratoire MEDDAY) SPI2 est négative."
+    )
 
 
 def test_after_a_list_the_next_sentence_quoted_is_the_one_that_follows_the_list():
     hit = _hit()
-    answerer = ExtractiveAnswerer(_answerer().ranker, max_sentences=1, margin=0.0, passage_margin=0.0, with_next=True)
+    answerer = ExtractiveAnswerer(
+        _answerer().ranker, max_sentences=1, margin=0.0, passage_margin=0.0, with_next=True
+    )
     answer = compose(answerer.choose([_scored(hit, "Deux prix", 0.9)]), [hit])
     lines = [line for line in answer.text.splitlines() if line.strip()]
     # The names, then what follows them, each line with its marker: a line of names run
@@ -186,4 +201,6 @@ def test_a_journal_reference_is_never_quoted():
     assert not quotable("Multiple Sclerosis and Related Disorders 28 (2019) 199–212.")
     assert not quotable("Volume 100, Issue 3, March 2019, Pages 391-400.")
     assert not quotable("Radiology. 2019 May;291(2):429-435")
-    assert quotable("L'étude ASCLEPIOS (2019) a comparé l'ofatumumab au tériflunomide chez 1 882 patients.")
+    assert quotable(
+        "L'étude ASCLEPIOS (2019) a comparé l'ofatumumab au tériflunomide chez 1 882 patients."
+    )

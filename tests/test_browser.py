@@ -56,7 +56,12 @@ def chat(tmp_path_factory: pytest.TempPathFactory, site_port: int) -> Iterator[d
     app = create_app(settings, engine, store)
     port = free_port()
     with live_server(app, port), host_site(f"http://chat.asso.test:{port}", site_port):
-        yield {"url": f"http://chat.asso.test:{port}", "store": store, "site_port": site_port, "engine": engine}
+        yield {
+            "url": f"http://chat.asso.test:{port}",
+            "store": store,
+            "site_port": site_port,
+            "engine": engine,
+        }
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +152,9 @@ def test_follow_up_is_answered_in_context(page: Any, chat: dict[str, Any]) -> No
     question, follow_up = "C'est quoi l'ocrelizumab ?", "Et ses effets secondaires ?"
     engine = chat["engine"]
     said = engine.ask(question).text
-    in_context = engine.ask(follow_up, [{"role": "user", "content": question}, {"role": "assistant", "content": said}])
+    in_context = engine.ask(
+        follow_up, [{"role": "user", "content": question}, {"role": "assistant", "content": said}]
+    )
     alone = engine.ask(follow_up)
     assert in_context.text != alone.text  # the conversation changes the answer
 
@@ -214,7 +221,10 @@ def test_start_over_and_text_size(page: Any, chat: dict[str, Any]) -> None:
         answer.evaluate("e => parseFloat(getComputedStyle(e.querySelector('p')).fontSize)")
     )
     assert bigger >= size * 1.25
-    assert page.locator("#sep-larger").get_attribute("aria-label") == "A+ : agrandir la taille du texte"
+    assert (
+        page.locator("#sep-larger").get_attribute("aria-label")
+        == "A+ : agrandir la taille du texte"
+    )
     page.locator("#sep-restart").click()
     page.wait_for_function("document.querySelectorAll('[data-testid=\"bot\"]').length === 0")
     page.locator("#sep-smaller").click()

@@ -22,14 +22,20 @@ def test_indexing_an_empty_folder_says_so(tmp_path, capsys):
 def test_garbage_and_latin1_files_are_reported_and_the_rest_is_indexed(tmp_path, capsys):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "bon.md").write_text("# Fatigue\n\nLa fatigue est un symptôme fréquent de la SEP.", encoding="utf-8")
-    (corpus / "ancien.txt").write_bytes("La biotine à forte dose n'a pas montré d'efficacité.".encode("cp1252"))
+    (corpus / "bon.md").write_text(
+        "# Fatigue\n\nLa fatigue est un symptôme fréquent de la SEP.", encoding="utf-8"
+    )
+    (corpus / "ancien.txt").write_bytes(
+        "La biotine à forte dose n'a pas montré d'efficacité.".encode("cp1252")
+    )
     (corpus / "binaire.pdf").write_bytes(bytes(range(256)) * 40)
     code = main(["index", "--corpus", str(corpus), "--out", str(tmp_path / "ix")])
     err = capsys.readouterr()
     assert code == 0
     assert "binaire.pdf" in err.err
-    chunks = [json.loads(line) for line in (tmp_path / "ix" / "chunks.jsonl").read_text().splitlines()]
+    chunks = [
+        json.loads(line) for line in (tmp_path / "ix" / "chunks.jsonl").read_text().splitlines()
+    ]
     assert {c["source"] for c in chunks} == {"bon.md", "ancien.txt"}
     assert any("forte dose n'a pas montré d'efficacité" in c["text"] for c in chunks)
 
@@ -80,4 +86,6 @@ def test_a_question_with_bytes_that_are_not_utf8_is_answered(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-500:]
     result = json.loads(proc.stdout)
-    assert result["question"] == "la biotine \ufffd a forte dose ca marche ?" and result["citations"]
+    assert (
+        result["question"] == "la biotine \ufffd a forte dose ca marche ?" and result["citations"]
+    )

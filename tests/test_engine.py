@@ -22,7 +22,9 @@ def engine():
 
 
 def test_answer_quotes_the_document_with_a_numbered_citation(engine):
-    answer = engine.ask("combien de patients traites par ocrelizumab ont une reaction a la perfusion ?")
+    answer = engine.ask(
+        "combien de patients traites par ocrelizumab ont une reaction a la perfusion ?"
+    )
     assert not answer.refused
     assert answer.text.splitlines()[0].startswith("Voici ce que disent")
     assert "34% des patients" in answer.text
@@ -81,16 +83,29 @@ def test_a_new_subject_in_a_conversation_is_not_mixed_with_the_previous_one(ques
     assert ("chercheurs" in contextualize(question, history)) is carried
 
 
-@pytest.mark.parametrize(("message", "expected"), [("Bonjour !", "pas un médecin"), ("slt", "pas un médecin"), ("merci beaucoup", "Je vous en prie")])
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("Bonjour !", "pas un médecin"),
+        ("slt", "pas un médecin"),
+        ("merci beaucoup", "Je vous en prie"),
+    ],
+)
 def test_greetings_and_thanks_are_answered_as_such_not_searched(engine, message, expected):
-    history = [{"role": "user", "content": "C'est quoi l'ocrelizumab ?"}, {"role": "assistant", "content": "…"}]
+    history = [
+        {"role": "user", "content": "C'est quoi l'ocrelizumab ?"},
+        {"role": "assistant", "content": "…"},
+    ]
     answer = engine.ask(message, history)
     assert expected in answer.text
     assert not answer.citations and not answer.refused and answer.safety is None
 
 
 def test_a_word_the_documents_never_use_starts_a_new_subject():
-    history = [{"role": "user", "content": "C'est quoi l'ocrelizumab ?"}, {"role": "assistant", "content": "…"}]
+    history = [
+        {"role": "user", "content": "C'est quoi l'ocrelizumab ?"},
+        {"role": "assistant", "content": "…"},
+    ]
     unknown = {"vitamine"}  # the words the documents never use, here
 
     def new_word(message: str) -> bool:
@@ -112,7 +127,13 @@ def test_a_follow_up_of_a_follow_up_keeps_the_first_subject():
 
 @pytest.mark.parametrize(
     ("question", "reason"),
-    [("", "empty"), ("   \n ", "empty"), ("?!", "empty"), ("a" * 50_000, "too_long"), (None, "empty")],
+    [
+        ("", "empty"),
+        ("   \n ", "empty"),
+        ("?!", "empty"),
+        ("a" * 50_000, "too_long"),
+        (None, "empty"),
+    ],
 )
 def test_bad_input_is_refused_with_a_reason(engine, question, reason):
     with pytest.raises(InvalidQuestion) as exc:
@@ -134,8 +155,19 @@ def test_emergency_is_sent_to_the_emergency_services_before_retrieval(engine):
 
 
 def test_result_record_has_the_shared_format(engine):
-    result = engine.ask("Le pilates aide pour la fatigue ?").to_result("q1", "Le pilates aide pour la fatigue ?")
-    assert set(result) >= {"id", "question", "answer", "refused", "safety", "citations", "retrieved", "timings_ms"}
+    result = engine.ask("Le pilates aide pour la fatigue ?").to_result(
+        "q1", "Le pilates aide pour la fatigue ?"
+    )
+    assert set(result) >= {
+        "id",
+        "question",
+        "answer",
+        "refused",
+        "safety",
+        "citations",
+        "retrieved",
+        "timings_ms",
+    }
     assert {"retrieve", "answer", "total"} <= set(result["timings_ms"])
     c = result["citations"][0]
     assert set(c) >= {"n", "chunk_id", "source", "title", "author", "date", "quote", "text"}

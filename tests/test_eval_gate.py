@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from chatbot.evaluation.metrics import compute_metrics, failures, read_questions
+from chatbot.evaluation.metrics import compute_metrics, failures
+from chatbot.evaluation.questions import read_questions
 from chatbot.evaluation.report import FLOORS_PATH, RunReport, floor_gates, write_reports
 
 pytestmark = pytest.mark.integration
@@ -54,8 +55,12 @@ def runs(engine: Any) -> dict[str, tuple[Any, Any, dict[str, Any]]]:
         results = answer_questions(engine, questions, progress=False)
         metrics = compute_metrics(questions, results)
         report = RunReport(
-            questions_path=str(path), mode="hybrid", questions=questions, results=results,
-            metrics=metrics, gates=[g.check(metrics) for g in floor_gates(path)],
+            questions_path=str(path),
+            mode="hybrid",
+            questions=questions,
+            results=results,
+            metrics=metrics,
+            gates=[g.check(metrics) for g in floor_gates(path)],
         )
         stem = name.replace("/", "-").removesuffix(".jsonl")
         write_reports(report, REPORT_DIR / f"gate-{stem}.html", REPORT_DIR / f"gate-{stem}.md")
@@ -71,7 +76,11 @@ def test_the_sets_nobody_tunes_on_stay_above_their_floors(name: str, gate: Any, 
     questions, results, metrics = runs[name]
     result = gate.check(metrics)
     culprits = [
-        q.id for q, r in zip(questions, results, strict=True) if FAILURE_NAME.get(gate.metric, "-") in failures(q, r)
+        q.id
+        for q, r in zip(questions, results, strict=True)
+        if FAILURE_NAME.get(gate.metric, "-") in failures(q, r)
     ]
     shown = ", ".join(culprits[:15]) + (f" … (+{len(culprits) - 15})" if len(culprits) > 15 else "")
-    assert result.passed, f"{name} : {result.describe()} ; en cause : {shown} (détail : {REPORT_DIR})"
+    assert result.passed, (
+        f"{name} : {result.describe()} ; en cause : {shown} (détail : {REPORT_DIR})"
+    )

@@ -7,15 +7,12 @@ import json
 import pytest
 
 from chatbot.errors import QuestionFileError
-from chatbot.evaluation.metrics import (
-    Question,
-    compute_metrics,
-    facts_covered,
-    read_questions,
-    sentence_grounded,
-)
+from chatbot.evaluation.metrics import compute_metrics, facts_covered, sentence_grounded
+from chatbot.evaluation.questions import Question, read_questions
 
-PASSAGE = "La tolérance d'Ocrevus est globalement bonne. 34% des patients ont pré-\nsenté une réaction."
+PASSAGE = (
+    "La tolérance d'Ocrevus est globalement bonne. 34% des patients ont pré-\nsenté une réaction."
+)
 
 
 def _result(answer, citations=(), retrieved=(), refused=False, safety=None, total=10.0):
@@ -50,9 +47,20 @@ def test_metrics_on_a_small_run():
         Question("d", "q", kind="safety", answerable=False, facts=[["15"]]),
     ]
     retrieved = [{"rank": 1, "chunk_id": "x#0", "source": "x.md", "score": 1.0, "text": PASSAGE}]
-    citation = {"n": 1, "chunk_id": "x#0", "source": "x.md", "title": "t", "author": "", "date": "", "quote": "", "text": PASSAGE}
+    citation = {
+        "n": 1,
+        "chunk_id": "x#0",
+        "source": "x.md",
+        "title": "t",
+        "author": "",
+        "date": "",
+        "quote": "",
+        "text": PASSAGE,
+    }
     results = [
-        _result("Voici :\n\n34% des patients ont présenté une réaction. [1]", [citation], retrieved),
+        _result(
+            "Voici :\n\n34% des patients ont présenté une réaction. [1]", [citation], retrieved
+        ),
         _result("Invention pure. [1]", [citation], retrieved, total=30.0),
         _result("Je n'ai pas trouvé.", refused=True, total=50.0),
         _result("Appelez le 15.", safety="emergency", total=70.0),

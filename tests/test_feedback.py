@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from chatbot import cli
-from chatbot.evaluation.metrics import read_questions
+from chatbot.evaluation.questions import read_questions
 from chatbot.serve.feedback import Feedback, FeedbackStore, candidate_question
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,8 +103,14 @@ def test_a_folder_that_cannot_be_created_is_one_clear_error(tmp_path):
 def test_a_vote_keeps_bounded_fields_whatever_it_is_given(tmp_path):
     store = FeedbackStore(tmp_path / "fb.sqlite3")
     history = [{"role": "user", "content": f"tour {k} " + "x" * 50_000} for k in range(40)]
-    store.add(vote(safety="s" * 5_000_000, chunk_ids=tuple("c" * 100_000 for _ in range(50)),
-                   history=history, answer="a" * 1_000_000))
+    store.add(
+        vote(
+            safety="s" * 5_000_000,
+            chunk_ids=tuple("c" * 100_000 for _ in range(50)),
+            history=history,
+            answer="a" * 1_000_000,
+        )
+    )
     (fb,) = store.all()
     assert len(fb.safety or "") == 40 and len(fb.answer) == FeedbackStore.MAX_TEXT_CHARS
     assert len(fb.chunk_ids) == 20 and all(len(c) == 200 for c in fb.chunk_ids)
@@ -128,6 +134,10 @@ def test_store_files_cut_under_the_app_fail_a_vote_and_never_kill_the_process(tm
         "    print('refused:', exc)\n"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, capture_output=True, text=True, check=False
+        [sys.executable, "-c", code, str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr

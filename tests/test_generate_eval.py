@@ -17,7 +17,8 @@ import pytest
 
 from chatbot.answer.generate import GenerativeAnswerer, LLMSettings
 from chatbot.config import Settings
-from chatbot.evaluation.metrics import compute_metrics, read_questions
+from chatbot.evaluation.metrics import compute_metrics
+from chatbot.evaluation.questions import read_questions
 from tests.fake_openai_server import FakeOpenAIServer
 
 pytestmark = pytest.mark.integration

@@ -150,7 +150,9 @@ def test_invalid_utf8_body_gets_a_french_message_with_a_code(url):
 
 def test_a_json_body_nested_too_deep_is_refused_not_a_crash(url):
     for path in ("/api/ask", "/gradio_api/queue/join"):
-        r = httpx.post(url + path, content=b"[" * 200_000, headers={"content-type": "application/json"})
+        r = httpx.post(
+            url + path, content=b"[" * 200_000, headers={"content-type": "application/json"}
+        )
         check_refusal(r, 400, "json_invalid")
 
 
@@ -194,16 +196,26 @@ def test_a_flood_from_one_client_is_cut_at_its_limit_and_other_clients_are_serve
     # 20 questions a minute: 5 at once, then one every 3 s; 12 votes a minute: 3 at once.
     with serve(tmp_path, questions_per_minute=20, votes_per_minute=12) as base:
         flooder, other = {"X-Forwarded-For": "203.0.113.7"}, {"X-Forwarded-For": "198.51.100.9"}
-        codes = [httpx.post(base + "/api/ask", json=QUESTION, headers=flooder).status_code for _ in range(8)]
+        codes = [
+            httpx.post(base + "/api/ask", json=QUESTION, headers=flooder).status_code
+            for _ in range(8)
+        ]
         assert codes == [200] * 5 + [429] * 3
         r = httpx.post(base + "/api/ask", json=QUESTION, headers=flooder)
         body = check_refusal(r, 429, "rate_question")
         assert int(r.headers["retry-after"]) >= 1 and "questions" in body["detail"]
         # The chat's own route counts for the same client: the queue is not a way round.
         join = {"data": ["biotine", []], "fn_index": 10, "session_hash": "abc", "event_data": None}
-        check_refusal(httpx.post(base + "/gradio_api/queue/join", json=join, headers=flooder), 429, "rate_question")
+        check_refusal(
+            httpx.post(base + "/gradio_api/queue/join", json=join, headers=flooder),
+            429,
+            "rate_question",
+        )
         assert httpx.post(base + "/api/ask", json=QUESTION, headers=other).status_code == 200
-        votes = [httpx.post(base + "/api/feedback", json=VOTE, headers=flooder).status_code for _ in range(4)]
+        votes = [
+            httpx.post(base + "/api/feedback", json=VOTE, headers=flooder).status_code
+            for _ in range(4)
+        ]
         assert votes == [200] * 3 + [429]
         assert httpx.post(base + "/api/feedback", json=VOTE, headers=other).status_code == 200
 
@@ -211,7 +223,12 @@ def test_a_flood_from_one_client_is_cut_at_its_limit_and_other_clients_are_serve
 def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy(tmp_path):
     with serve(tmp_path, questions_per_minute=8, trusted_proxies=()) as base:  # 2 at once
         for k in range(2):  # two "clients" who are one: the peer is not a trusted proxy
-            assert httpx.post(base + "/api/ask", json=QUESTION, headers={"X-Forwarded-For": f"10.0.0.{k}"}).status_code == 200
+            assert (
+                httpx.post(
+                    base + "/api/ask", json=QUESTION, headers={"X-Forwarded-For": f"10.0.0.{k}"}
+                ).status_code
+                == 200
+            )
         r = httpx.post(base + "/api/ask", json=QUESTION, headers={"X-Forwarded-For": "10.0.0.99"})
         check_refusal(r, 429, "rate_question")
 
@@ -241,7 +258,11 @@ def test_a_full_queue_answers_trop_de_demandes_at_once(tmp_path):
         held.gate.clear()
         statuses: list[int] = []
         threads = [
-            threading.Thread(target=lambda: statuses.append(httpx.post(base + "/api/ask", json=QUESTION, timeout=60).status_code))
+            threading.Thread(
+                target=lambda: statuses.append(
+                    httpx.post(base + "/api/ask", json=QUESTION, timeout=60).status_code
+                )
+            )
             for _ in range(2)
         ]
         for t in threads:
@@ -252,7 +273,10 @@ def test_a_full_queue_answers_trop_de_demandes_at_once(tmp_path):
         assert "Trop de demandes" in check_refusal(r, 503, "busy")["detail"]
         assert r.headers["retry-after"] == "1"
         # Gradio's queue: 8 at work and 2 waiting at most; Gradio's page shows the French text.
-        joins = [httpx.post(base + "/gradio_api/call/ask", json={"data": ["biotine", []]}) for _ in range(15)]
+        joins = [
+            httpx.post(base + "/gradio_api/call/ask", json={"data": ["biotine", []]})
+            for _ in range(15)
+        ]
         refused = [j for j in joins if j.status_code != 200]
         assert len(refused) >= 5
         for j in refused:
@@ -268,7 +292,9 @@ def gradio_call(base: str, data: list[Any]) -> tuple[str, Any]:
     """(event, data) of one /gradio_api/call/ask: "complete" and the record, or "error"."""
     body = json.dumps({"data": data})  # \u escapes: a lone surrogate travels as JSON allows
     headers = {"content-type": "application/json"}
-    event_id = httpx.post(base + "/gradio_api/call/ask", content=body, headers=headers).json()["event_id"]
+    event_id = httpx.post(base + "/gradio_api/call/ask", content=body, headers=headers).json()[
+        "event_id"
+    ]
     text = httpx.get(base + f"/gradio_api/call/ask/{event_id}", timeout=30).text
     event = text.split("event: ", 1)[1].split("\n", 1)[0]
     return event, json.loads(text.split("data: ", 1)[1].split("\n", 1)[0])
@@ -298,7 +324,11 @@ def test_an_unexpected_error_is_a_french_message_never_the_exception(tmp_path):
         assert "secret" not in r.text
         check_refusal(r, 500, "internal")
         event, data = gradio_call(base, ["panne ?", []])
-        assert event == "error" and "erreur interne" in data["error"] and "secret" not in json.dumps(data)
+        assert (
+            event == "error"
+            and "erreur interne" in data["error"]
+            and "secret" not in json.dumps(data)
+        )
 
 
 # --- storage faults -------------------------------------------------------------------------------
@@ -330,7 +360,9 @@ def test_read_only_storage_degrades_votes_and_the_chat_keeps_answering(tmp_path)
         assert httpx.post(base + "/api/feedback", json=VOTE).status_code == 200
         with read_only(tmp_path):
             r = httpx.post(base + "/api/feedback", json=VOTE)
-            assert "n'a pas pu être enregistré" in check_refusal(r, 503, "feedback_failed")["detail"]
+            assert (
+                "n'a pas pu être enregistré" in check_refusal(r, 503, "feedback_failed")["detail"]
+            )
             health = httpx.get(base + "/api/health").json()
             assert health["status"] == "degraded" and health["checks"]["feedback"] == "indisponible"
             assert health["problems"] and "feedback.sqlite3" in health["problems"][0]

@@ -134,8 +134,10 @@ def test_make_index_rebuilds_an_index_whose_files_do_not_match(saved):
     from chatbot.index.rebuild import index_is_current as _index_is_current
 
     manifest = json.loads((saved / "manifest.json").read_text())
-    settings = Settings(chunk_tokens=manifest["chunking"]["chunk_tokens"],
-                        chunk_overlap_tokens=manifest["chunking"]["chunk_overlap_tokens"])
+    settings = Settings(
+        chunk_tokens=manifest["chunking"]["chunk_tokens"],
+        chunk_overlap_tokens=manifest["chunking"]["chunk_overlap_tokens"],
+    )
     # (The fake embedder's weights are not the real model's: only the file check is shown.)
     path = saved / "chunks.jsonl"
     path.write_bytes(path.read_bytes()[:-10])

@@ -57,7 +57,9 @@ def test_a_question_with_a_lone_surrogate_is_answered_not_crashed():
     assert err.value.reason == "empty"
 
 
-@pytest.mark.parametrize("question", ["Does biotin work?", "Is Ocrevus safe?", "what about fatigue"])
+@pytest.mark.parametrize(
+    "question", ["Does biotin work?", "Is Ocrevus safe?", "what about fatigue"]
+)
 def test_a_short_question_in_english_gets_the_not_french_reply(question):
     with pytest.raises(InvalidQuestion) as err:
         fake_engine().ask(question)
@@ -83,7 +85,9 @@ def _fuzz(engine, n: int, seed: int) -> list[str]:
         except InvalidQuestion:
             continue
         except Exception as exc:  # anything else is what this test looks for
-            failures.append(f"seed {seed} case {k}: {type(exc).__name__}: {exc} <- {question!r:.80}")
+            failures.append(
+                f"seed {seed} case {k}: {type(exc).__name__}: {exc} <- {question!r:.80}"
+            )
     return failures
 
 
@@ -103,7 +107,7 @@ def test_fuzz_the_real_model_and_tokenizer_with_300_inputs():
 
 
 def test_a_question_file_with_lone_surrogates_is_read_cleaned(tmp_path):
-    from chatbot.evaluation.metrics import read_questions
+    from chatbot.evaluation.questions import read_questions
 
     path = tmp_path / "q.jsonl"
     path.write_text(
@@ -118,7 +122,9 @@ def test_the_chat_page_answers_a_message_with_a_lone_surrogate():
     from chatbot.serve.chat import ChatPage
 
     page = ChatPage(fake_engine(), None)
-    *_, (box, shown, kept, turns, records) = page.respond("la biotine \ud800 à forte dose ?", [], [], {})
+    *_, (box, shown, kept, turns, records) = page.respond(
+        "la biotine \ud800 à forte dose ?", [], [], {}
+    )
     assert shown is kept and "sep-done" in shown[-1]["content"]
     json.dumps(shown, ensure_ascii=False).encode("utf-8")  # what Gradio sends to the page
     assert turns[0]["content"] == "la biotine \ufffd à forte dose ?"

@@ -30,7 +30,9 @@ def test_a_drug_name_is_never_corrected_into_another_drug():
 
 
 def test_a_misspelt_word_is_not_read_as_a_dropped_apostrophe():
-    index = LexicalIndex.build(["Le laboratoire a obtenu un financement.", "L'espace numérique de santé."])
+    index = LexicalIndex.build(
+        ["Le laboratoire a obtenu un financement.", "L'espace numérique de santé."]
+    )
     # "soutenu" is no "s'outenu" one letter from "obtenu" ...
     assert "obtenu" not in index.query_terms("quels laboratoires ont soutenu le congres")
     # ... while a real dropped apostrophe is still read as one.

@@ -30,7 +30,9 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     profile = base / "profile"
     shutil.copytree(ROOT / "profile" / "lang", profile / "lang")
     (profile / "safety").mkdir()
-    shutil.copy(ROOT / "profile" / "safety" / "patterns.tsv", profile / "safety")  # no learned detector
+    shutil.copy(
+        ROOT / "profile" / "safety" / "patterns.tsv", profile / "safety"
+    )  # no learned detector
     shutil.copy(ROOT / "profile" / "ranker.json", profile)  # general: fitted on PIAF
     shutil.copy(SECOND / "deployment.toml", profile)
     env = {
@@ -44,7 +46,11 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
     def chatbot(*args: str) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
-            [sys.executable, "-m", "chatbot.cli", *args], env=env, capture_output=True, text=True, timeout=300
+            [sys.executable, "-m", "chatbot.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert done.returncode in (0, 1), done.stderr[-2000:]
         return done
@@ -73,8 +79,12 @@ def test_its_own_names_are_in_what_the_patient_reads(deployment):
 
 
 def test_its_calibration_is_bound_to_its_own_index(deployment):
-    calibration = json.loads((deployment["profile"] / "calibration.json").read_text(encoding="utf-8"))
-    index_manifest = json.loads((deployment["profile"].parent / "index" / "manifest.json").read_text(encoding="utf-8"))
+    calibration = json.loads(
+        (deployment["profile"] / "calibration.json").read_text(encoding="utf-8")
+    )
+    index_manifest = json.loads(
+        (deployment["profile"].parent / "index" / "manifest.json").read_text(encoding="utf-8")
+    )
     assert calibration["manifest"]["index"]["corpus_sha256"] == index_manifest["corpus_sha256"]
     assert "questions.jsonl" in " ".join(calibration["manifest"]["fitted_on"])
 

@@ -56,18 +56,25 @@ def test_a_follow_up_is_not_answered_with_what_was_just_said(engine):
 
 def test_an_everyday_word_in_a_follow_up_finds_the_documents_word(engine):
     first = "mon neuro me propose l'ocrevus"
-    history = [{"role": "user", "content": first}, {"role": "assistant", "content": engine.ask(first).text}]
+    history = [
+        {"role": "user", "content": first},
+        {"role": "assistant", "content": engine.ask(first).text},
+    ]
     answer = engine.ask("c'est dangereux ?", history)  # the documents say "tolérance"
     assert not answer.refused
     assert any(
-        c.chunk.source == "courrier-2019-10-ocrelizumab.md" and "tolérance" in c.quote for c in answer.citations
+        c.chunk.source == "courrier-2019-10-ocrelizumab.md" and "tolérance" in c.quote
+        for c in answer.citations
     )
 
 
 def test_a_follow_up_of_a_follow_up_stays_on_the_first_subject(engine):
     history: list[dict[str, str]] = []
     for message in ("mon neuro me propose l'ocrevus", "c'est dangereux ?"):
-        history += [{"role": "user", "content": message}, {"role": "assistant", "content": engine.ask(message, history).text}]
+        history += [
+            {"role": "user", "content": message},
+            {"role": "assistant", "content": engine.ask(message, history).text},
+        ]
     answer = engine.ask("Et ses effets secondaires ?", history)
     # "Ocrevus" is the brand of the molecule the article is titled with: it comes first.
     assert answer.retrieved[0].chunk.source == "courrier-2019-10-ocrelizumab.md"
@@ -75,7 +82,10 @@ def test_a_follow_up_of_a_follow_up_stays_on_the_first_subject(engine):
 
 def test_follow_up_finds_the_side_effects_of_the_drug_of_the_previous_question(engine):
     first = "C'est quoi l'ocrelizumab ?"
-    history = [{"role": "user", "content": first}, {"role": "assistant", "content": engine.ask(first).text}]
+    history = [
+        {"role": "user", "content": first},
+        {"role": "assistant", "content": engine.ask(first).text},
+    ]
     answer = engine.ask("Et ses effets secondaires ?", history)
     # Searched with the previous question's subject: the drug's own article comes first.
     assert answer.retrieved[0].chunk.source == "courrier-2019-10-ocrelizumab.md"
@@ -115,7 +125,10 @@ def test_the_index_records_what_built_it():
     from chatbot.index.store import FORMAT_VERSION, read_manifest
 
     m = read_manifest(Settings.from_env().index_dir)
-    assert m["format_version"] == FORMAT_VERSION and m["weights_sha256"] == Settings.from_env().weights_sha256()
+    assert (
+        m["format_version"] == FORMAT_VERSION
+        and m["weights_sha256"] == Settings.from_env().weights_sha256()
+    )
     assert m["chunking"]["chunk_tokens"] <= 440 and len(m["corpus_sha256"]) == 64
 
 

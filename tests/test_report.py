@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from chatbot import cli
-from chatbot.evaluation.metrics import Question, compute_metrics, read_questions
+from chatbot.evaluation.metrics import compute_metrics
+from chatbot.evaluation.questions import Question, read_questions
 from chatbot.evaluation.report import (
     SCORE_METRICS,
     RunReport,

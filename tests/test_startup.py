@@ -33,7 +33,11 @@ def app_env(**variables: str) -> dict[str, str]:
 
 def messages(stderr: str) -> list[str]:
     """What the app said, without progress bars (\\r-redrawn lines)."""
-    return [line for line in stderr.splitlines() if line.strip() and "\r" not in line and "it/s]" not in line]
+    return [
+        line
+        for line in stderr.splitlines()
+        if line.strip() and "\r" not in line and "it/s]" not in line
+    ]
 
 
 @pytest.fixture
@@ -58,8 +62,11 @@ def test_a_damaged_index_stops_the_app_with_one_french_line(index_copy, tmp_path
         (index_copy / "manifest.json").write_text("[1, 2]")
     proc = subprocess.run(
         [sys.executable, str(ROOT / "app.py")],
-        env=app_env(CHATBOT_INDEX=str(index_copy), CHATBOT_PORT=str(free_port()),
-                    CHATBOT_FEEDBACK_DB=str(tmp_path / "fb.sqlite3")),
+        env=app_env(
+            CHATBOT_INDEX=str(index_copy),
+            CHATBOT_PORT=str(free_port()),
+            CHATBOT_FEEDBACK_DB=str(tmp_path / "fb.sqlite3"),
+        ),
         capture_output=True,
         text=True,
         timeout=120,
@@ -85,7 +92,9 @@ def test_an_unusable_feedback_path_gives_one_line_and_the_chat_answers(tmp_path)
     try:
         deadline = time.monotonic() + 120
         while True:
-            assert proc.poll() is None, f"app.py exited: {proc.stderr.read() if proc.stderr else ''}"
+            assert proc.poll() is None, (
+                f"app.py exited: {proc.stderr.read() if proc.stderr else ''}"
+            )
             try:
                 health = httpx.get(base + "/api/health", timeout=2)
                 break
@@ -95,7 +104,12 @@ def test_an_unusable_feedback_path_gives_one_line_and_the_chat_answers(tmp_path)
         body = health.json()
         assert health.status_code == 200 and body["status"] == "degraded"
         assert body["checks"]["feedback"] == "indisponible"
-        assert httpx.post(base + "/api/ask", json={"question": "la biotine est-elle efficace ?"}).status_code == 200
+        assert (
+            httpx.post(
+                base + "/api/ask", json={"question": "la biotine est-elle efficace ?"}
+            ).status_code
+            == 200
+        )
         r = httpx.post(base + "/api/feedback", json={"vote": "up", "question": "q", "answer": "a"})
         assert r.status_code == 503 and "n'a pas pu être enregistré" in r.json()["detail"]
     finally:

@@ -280,7 +280,9 @@ def test_a_short_question_in_english_gets_the_not_french_reply(client):
 )
 def test_every_field_of_a_vote_has_a_bound(client, store, field, value):
     before = len(list(store.all()))
-    r = client.post("/api/feedback", json={**{"vote": "up", "question": "q", "answer": "a"}, field: value})
+    r = client.post(
+        "/api/feedback", json={**{"vote": "up", "question": "q", "answer": "a"}, field: value}
+    )
     assert r.status_code == 422 and field in r.json()["detail"]
     assert len(list(store.all())) == before
 
@@ -311,13 +313,21 @@ def test_an_index_found_corrupt_after_start_stops_answers_in_french(tmp_path, mo
     assert index.integrity is not None
     index.integrity.wait(timeout=30)
     engine = Engine(index, FakeEmbedder(), Settings(), calibration=FAKE_CALIBRATION)
-    app = create_app(Settings(feedback_db=tmp_path / "fb.sqlite3"), engine, FeedbackStore(tmp_path / "fb.sqlite3"))
+    app = create_app(
+        Settings(feedback_db=tmp_path / "fb.sqlite3"),
+        engine,
+        FeedbackStore(tmp_path / "fb.sqlite3"),
+    )
     with TestClient(app, base_url="http://127.0.0.1") as c:
         health = c.get("/api/health")
         assert health.status_code == 503 and health.json()["status"] == "error"
         assert "passages.faiss" in health.json()["problems"][0]
         r = ask(c, {"question": "la biotine est-elle efficace ?"})
-        assert r.status_code == 503 and r.json()["code"] == "index" and "indisponible" in r.json()["detail"]
+        assert (
+            r.status_code == 503
+            and r.json()["code"] == "index"
+            and "indisponible" in r.json()["detail"]
+        )
 
 
 def test_a_vote_the_store_cannot_write_gets_a_french_message_in_the_chat(tmp_path):
@@ -329,7 +339,14 @@ def test_a_vote_the_store_cannot_write_gets_a_french_message_in_the_chat(tmp_pat
             raise FeedbackUnavailable("disque plein")
 
     page = ChatPage(fake_engine(), FullDisk(tmp_path / "fb.sqlite3"))
-    record = {"question": "q", "history": [], "answer": "a", "chunk_ids": [], "safety": None, "refused": False}
+    record = {
+        "question": "q",
+        "history": [],
+        "answer": "a",
+        "chunk_ids": [],
+        "safety": None,
+        "refused": False,
+    }
 
     class Like:
         index, liked = 1, True

@@ -71,7 +71,9 @@ def focus(message: str) -> str:
 
 
 def contextualize(
-    question: str, history: list[dict[str, str]], brings_new_word: Callable[[str], bool] | None = None
+    question: str,
+    history: list[dict[str, str]],
+    brings_new_word: Callable[[str], bool] | None = None,
 ) -> str:
     """The question completed with the subject of the previous user turn when it depends on it.
 
@@ -87,11 +89,15 @@ def contextualize(
     last = turns[-1]
     earlier = history[last - TURNS_BACK : last] if last >= TURNS_BACK else history[:last]
     previous = contextualize(history[last].get("content", ""), earlier, brings_new_word)
-    subject = dict.fromkeys(w for w in words(previous) if w not in STOP_WORDS and (len(w) >= 4 or w.isdigit()))
+    subject = dict.fromkeys(
+        w for w in words(previous) if w not in STOP_WORDS and (len(w) >= 4 or w.isdigit())
+    )
     return f"{' '.join(subject) or previous} {question}"
 
 
-def depends_on_conversation(question: str, brings_new_word: Callable[[str], bool] | None = None) -> bool:
+def depends_on_conversation(
+    question: str, brings_new_word: Callable[[str], bool] | None = None
+) -> bool:
     folded = fold_words(question)
     p = patterns()
     if p.refers_back.search(folded):

@@ -39,7 +39,9 @@ class ExtractiveAnswerer:
         with_next: bool,
     ) -> None:
         if max_sentences <= 0:
-            raise ValueError(f"max_sentences must be greater than 0. Currently, it is {max_sentences}")
+            raise ValueError(
+                f"max_sentences must be greater than 0. Currently, it is {max_sentences}"
+            )
         self.ranker = ranker
         self.max_sentences = max_sentences
         # Further sentences are quoted when their log-odds are this close to the best one's.
@@ -114,7 +116,9 @@ class ExtractiveAnswerer:
             return s
         for i, sentence in enumerate(following.sentences[:-1]):
             if sentence.text == s.sentence.text:
-                return ScoredSentence(replace(s.hit, chunk=following), sentence, i, s.score, s.dense, s.coverage)
+                return ScoredSentence(
+                    replace(s.hit, chunk=following), sentence, i, s.score, s.dense, s.coverage
+                )
         return s
 
     def _next_chunk(self, chunk: Chunk) -> Chunk | None:
@@ -136,7 +140,10 @@ def _announced(s: ScoredSentence, most: int = 4) -> list[ScoredSentence]:
     for i in range(s.index + 1, min(s.index + 1 + most, len(sentences))):
         text = sentences[i].text
         # What the colon announces may start a paragraph; a further paragraph is something else.
-        new_paragraph = i > s.index + 1 and "\n\n" in s.hit.chunk.text[sentences[i - 1].end : sentences[i].start]
+        new_paragraph = (
+            i > s.index + 1
+            and "\n\n" in s.hit.chunk.text[sentences[i - 1].end : sentences[i].start]
+        )
         if new_paragraph or BYLINE.match(text) or text.endswith("?") or looks_english(text):
             break
         out.append(ScoredSentence(s.hit, sentences[i], i, s.score, s.dense, 0.0))
@@ -199,7 +206,11 @@ def _contiguous_runs(group: list[ScoredSentence]) -> list[list[ScoredSentence]]:
     runs: list[list[ScoredSentence]] = []
     for s in group:
         previous = runs[-1][-1] if runs else None
-        if previous and s.index == previous.index + 1 and SENTENCE_END.search(previous.sentence.text):
+        if (
+            previous
+            and s.index == previous.index + 1
+            and SENTENCE_END.search(previous.sentence.text)
+        ):
             runs[-1].append(s)
         else:
             runs.append([s])

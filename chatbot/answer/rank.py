@@ -62,7 +62,9 @@ class RankerWeights:
     @classmethod
     def load(cls, path: Path = PROFILE_DIR / "ranker.json") -> RankerWeights:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return cls(weights=dict(data["weights"]), bias=float(data["bias"]), manifest=dict(data["manifest"]))
+        return cls(
+            weights=dict(data["weights"]), bias=float(data["bias"]), manifest=dict(data["manifest"])
+        )
 
     def score(self, features: dict[str, float]) -> float:
         return self.bias + sum(w * features[k] for k, w in self.weights.items())
@@ -100,7 +102,9 @@ class SentenceRanker:
             terms = self._term_cache[text] = frozenset(content_terms(text))
         return terms
 
-    def candidates(self, request: AnswerRequest) -> list[tuple[Hit, int, Sentence, dict[str, float]]]:
+    def candidates(
+        self, request: AnswerRequest
+    ) -> list[tuple[Hit, int, Sentence, dict[str, float]]]:
         """Every quotable sentence of the best passages, with its features."""
         asked = self.types.asked(request.question)
         weights = question_weights(self.index, request)
@@ -149,7 +153,16 @@ class SentenceRanker:
                 if len(present & said_before) >= REPEATED_SHARE * len(present):
                     score -= self.repeat_penalty
             scored.append(
-                ScoredSentence(hit, sentence, i, score, f["dense"], f["coverage"], bool(f["type_match"]), answer_score)
+                ScoredSentence(
+                    hit,
+                    sentence,
+                    i,
+                    score,
+                    f["dense"],
+                    f["coverage"],
+                    bool(f["type_match"]),
+                    answer_score,
+                )
             )
         scored.sort(key=lambda s: -s.score)
         return scored
@@ -164,7 +177,9 @@ def question_weights(index: Index, request: AnswerRequest) -> dict[str, float]:
     """
     lexical = index.lexical
     said = set(lexical.query_terms(request.question))
-    own = said | {t for t in lexical.query_terms(with_lay_terms(request.question)) if t in lexical.terms}
+    own = said | {
+        t for t in lexical.query_terms(with_lay_terms(request.question)) if t in lexical.terms
+    }
     terms = list(dict.fromkeys([*own, *lexical.query_terms(request.search_query)]))
     return {t: lexical.idf_of(t) * (2.0 if t in own else 1.0) for t in terms}
 

@@ -80,17 +80,26 @@ class Retriever:
         sentence = self._by_sentence(vector, depth) if mode != "lexical" else []
         lexical = self.index.lexical.search(terms, depth) if mode != "dense" else []
 
-        fused: dict[int, float] = {}
         dense_rank = {i: r for r, (i, _) in enumerate(dense, 1)}
         dense_score = dict(dense)
         lexical_rank = {i: r for r, (i, _) in enumerate(lexical, 1)}
         sentence_rank = {i: r for r, (i, _) in enumerate(sentence, 1)}
-        rankings = [(dense_rank, self.weights[0]), (lexical_rank, self.weights[1]), (sentence_rank, self.weights[2])]
+        rankings = [
+            (dense_rank, self.weights[0]),
+            (lexical_rank, self.weights[1]),
+            (sentence_rank, self.weights[2]),
+        ]
         if subject and mode == "hybrid":
-            rankings.append((self._by_title(subject, set(fused) | set(dense_rank) | set(lexical_rank) | set(sentence_rank)), self.subject_weight))
-        for ranks, weight in rankings:
-            for i, r in ranks.items():
-                fused[i] = fused.get(i, 0.0) + weight / (self.rrf_k + r)
+            rankings.append(
+                (
+                    self._by_title(
+                        subject,
+                        set(dense_rank) | set(lexical_rank) | set(sentence_rank),
+                    ),
+                    self.subject_weight,
+                )
+            )
+        fused = self._fuse(rankings)
         order = sorted(fused, key=lambda i: (-fused[i], i))[:top_k]
         hits = [
             Hit(
@@ -104,6 +113,14 @@ class Retriever:
             for rank, i in enumerate(order, 1)
         ]
         return Retrieval(hits=hits, query_vector=vector, query_terms=terms)
+
+    def _fuse(self, rankings: list[tuple[dict[int, int], float]]) -> dict[int, float]:
+        """Weighted reciprocal rank fusion: each ranking adds weight / (rrf_k + rank)."""
+        fused: dict[int, float] = {}
+        for ranks, weight in rankings:
+            for i, r in ranks.items():
+                fused[i] = fused.get(i, 0.0) + weight / (self.rrf_k + r)
+        return fused
 
     def _by_title(self, subject: str, candidates: set[int]) -> dict[int, int]:
         """Rank of each candidate passage by the share of the subject's words in its title.
@@ -159,7 +176,9 @@ class Retriever:
         n = self.index.faiss_index.ntotal
         if n == 0:
             return []
-        scores, ids = self.index.faiss_index.search(vector[None, :].astype(np.float32), min(depth, n))
+        scores, ids = self.index.faiss_index.search(
+            vector[None, :].astype(np.float32), min(depth, n)
+        )
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
 

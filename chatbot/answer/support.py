@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -28,6 +29,7 @@ import numpy as np
 from chatbot.answer.rank import ScoredSentence
 from chatbot.answer.types import load_answer_types
 from chatbot.config import PROFILE_DIR
+from chatbot.index.lexical import LexicalIndex
 from chatbot.index.store import Index
 from chatbot.records import AnswerRequest
 from chatbot.text.lexicon import LAY_TERMS, lay_words
@@ -92,7 +94,9 @@ class Calibration:
         problems = []
         if fitted.get("corpus_sha256") and fitted["corpus_sha256"] != manifest.get("corpus_sha256"):
             problems.append("un autre corpus")
-        if fitted.get("weights_sha256") and fitted["weights_sha256"] != manifest.get("weights_sha256"):
+        if fitted.get("weights_sha256") and fitted["weights_sha256"] != manifest.get(
+            "weights_sha256"
+        ):
             problems.append("un autre modèle d'embedding")
         if not problems:
             return None
@@ -117,46 +121,64 @@ def _passage_terms(text: str) -> frozenset[str]:
     return frozenset(content_terms(text))
 
 
-def support_features(index: Index, request: AnswerRequest, ranked: list[ScoredSentence]) -> dict[str, float]:
+def _translated_terms(lexical: LexicalIndex, query: str, vocabulary: Collection[str]) -> set[str]:
+    """The query's everyday words whose documents' equivalent is in `vocabulary`."""
+    return {
+        t
+        for lay in lay_words(query)
+        if any(e in vocabulary for e in lexical.query_terms(LAY_TERMS[lay]))
+        for t in lexical.query_terms(lay)
+    }
+
+
+def support_features(
+    index: Index, request: AnswerRequest, ranked: list[ScoredSentence]
+) -> dict[str, float]:
     lexical = index.lexical
-    weights = {t: lexical.idf_of(t) for t in dict.fromkeys(lexical.query_terms(request.search_query))}
+    weights = {
+        t: lexical.idf_of(t) for t in dict.fromkeys(lexical.query_terms(request.search_query))
+    }
     total = sum(weights.values()) or 1.0
     # An everyday word is not unknown when the documents use its equivalent: « piqûre » for
     # « injection ».
-    translated = {
-        t
-        for lay in lay_words(request.search_query)
-        if any(e in lexical.terms for e in lexical.query_terms(LAY_TERMS[lay]))
-        for t in lexical.query_terms(lay)
-    }
-    unknown = sum(w for t, w in weights.items() if t not in lexical.terms and t not in translated) / total
+    translated = _translated_terms(lexical, request.search_query, lexical.terms)
+    unknown = (
+        sum(w for t, w in weights.items() if t not in lexical.terms and t not in translated) / total
+    )
     top_passage = _passage_terms(request.hits[0].chunk.text) if request.hits else frozenset()
     passage_cov = sum(w for t, w in weights.items() if t in top_passage | translated) / total
     # A near miss: the article is about the subject, but nowhere says what is asked (a price,
     # an age, a hospital's name). A lay word counts as present when its equivalent is.
     document = index.document_text(request.hits[0].chunk.doc_id) if request.hits else ""
     in_document = _passage_terms(document)
-    equivalents = {
-        t
-        for lay in lay_words(request.search_query)
-        if any(e in in_document for e in lexical.query_terms(LAY_TERMS[lay]))
-        for t in lexical.query_terms(lay)
-    }
-    document_cov = sum(w for t, w in weights.items() if t in in_document or t in equivalents) / total
+    equivalents = _translated_terms(lexical, request.search_query, in_document)
+    document_cov = (
+        sum(w for t, w in weights.items() if t in in_document or t in equivalents) / total
+    )
     rarest = max(lexical.idf_of(t) for t in lexical.terms) if lexical.terms else 1.0
     missing = [w for t, w in weights.items() if t in lexical.terms and t not in top_passage]
     top = request.hits[0] if request.hits else None
-    agree = top is not None and bool(top.dense_rank and top.lexical_rank) and max(top.dense_rank or 0, top.lexical_rank or 0) <= 3
+    agree = (
+        top is not None
+        and bool(top.dense_rank and top.lexical_rank)
+        and max(top.dense_rank or 0, top.lexical_rank or 0) <= 3
+    )
     # The best sentence whatever was said before in the conversation.
-    best = max(ranked, key=lambda s: s.score if s.answer_score is None else s.answer_score, default=None)
+    best = max(
+        ranked, key=lambda s: s.score if s.answer_score is None else s.answer_score, default=None
+    )
     types = load_answer_types()
     asked = types.asked(request.question)
     found = any(s.type_match for s in ranked[:TOP_SENTENCES])
     return {
-        "best_score": (best.score if best.answer_score is None else best.answer_score) if best else -10.0,
+        "best_score": (best.score if best.answer_score is None else best.answer_score)
+        if best
+        else -10.0,
         "best_dense": best.dense if best else 0.0,
         "best_coverage": best.coverage if best else 0.0,
-        "passage_dense": max((h.dense_score for h in request.hits if h.dense_score is not None), default=0.0),
+        "passage_dense": max(
+            (h.dense_score for h in request.hits if h.dense_score is not None), default=0.0
+        ),
         "passage_coverage": passage_cov,
         "unknown_terms": unknown,
         "missing_rare": max(missing, default=0.0) / rarest,
@@ -169,4 +191,3 @@ def support_features(index: Index, request: AnswerRequest, ranked: list[ScoredSe
         "type_missing": float(asked is not None and not found),
         "type_missing_document": float(asked is not None and not types.holds_type(asked, document)),
     }
-

@@ -57,7 +57,12 @@ def load_answer_types(profile: Path = PROFILE_DIR) -> AnswerTypes:
     holds: dict[str, list[str]] = {}
     cased: dict[str, bool] = {}
     for row in read_table("answer_types", profile):
-        pattern = row["pattern"].replace("{NUMBER}", number).replace("{MONTH}", _MONTH).replace("{YEAR}", _YEAR)
+        pattern = (
+            row["pattern"]
+            .replace("{NUMBER}", number)
+            .replace("{MONTH}", _MONTH)
+            .replace("{YEAR}", _YEAR)
+        )
         if row["side"] == "question":
             asks.append((row["type"], re.compile(pattern)))
         else:
@@ -65,5 +70,7 @@ def load_answer_types(profile: Path = PROFILE_DIR) -> AnswerTypes:
             cased[row["type"]] = row["side"] == "answer_cased"
     return AnswerTypes(
         asks=tuple(asks),
-        holds={k: (re.compile("|".join(f"(?:{p})" for p in v)), cased[k]) for k, v in holds.items()},
+        holds={
+            k: (re.compile("|".join(f"(?:{p})" for p in v)), cased[k]) for k, v in holds.items()
+        },
     )

@@ -112,8 +112,12 @@ def assemble_tuned(cache_dir: Path, tuned: TunedLayers) -> Path:
     check_sha256(layers_file, manifest["sha256"], "récupérez le fichier du dépôt (git checkout)")
     base = assemble_model(cache_dir)
     with _built_aside(folder) as tmp:
-        shutil.copytree(base, tmp, ignore=shutil.ignore_patterns("model.safetensors", "assembly.json"))
-        weights_sha = merge_layers(base / "model.safetensors", layers_file, tmp / "model.safetensors")
+        shutil.copytree(
+            base, tmp, ignore=shutil.ignore_patterns("model.safetensors", "assembly.json")
+        )
+        weights_sha = merge_layers(
+            base / "model.safetensors", layers_file, tmp / "model.safetensors"
+        )
         if weights_sha != tuned.weights_sha256:
             raise ModelError(
                 f"les couches de {tuned.folder} donnent des poids inattendus (sha256 {weights_sha}, "
@@ -121,7 +125,13 @@ def assemble_tuned(cache_dir: Path, tuned: TunedLayers) -> Path:
             )
         record = json.loads((base / "assembly.json").read_text(encoding="utf-8"))
         record["model_id"] = tuned.model_id
-        record["sources"].append({"file": str(layers_file.name), "sha256": manifest["sha256"], "what": manifest.get("what", "")})
+        record["sources"].append(
+            {
+                "file": str(layers_file.name),
+                "sha256": manifest["sha256"],
+                "what": manifest.get("what", ""),
+            }
+        )
         record["weights_sha256"] = weights_sha
         write_json(tmp / "assembly.json", record)
     return folder
@@ -198,7 +208,14 @@ def main(argv: list[str] | None = None) -> int:
         folder = assemble_model(cache)
         if layers is not None:
             tuned = TunedLayers(layers)
-            rebuild |= folder_problem(Path(cache) / f"{MODEL_DIRNAME}-{layers.name}", tuned.model_id, tuned.weights_sha256) is not None
+            rebuild |= (
+                folder_problem(
+                    Path(cache) / f"{MODEL_DIRNAME}-{layers.name}",
+                    tuned.model_id,
+                    tuned.weights_sha256,
+                )
+                is not None
+            )
             folder = assemble_tuned(cache, tuned)
         t1 = time.perf_counter()
         print(folder)

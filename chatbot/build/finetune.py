@@ -77,33 +77,47 @@ def train(settings: Settings, out_dir: Path, limit: int | None, epochs: int) -> 
     cache = LowerCache(model, tokenizer, frozen)
     t0 = time.perf_counter()
     for data in (train_items, valid_items):
-        cache.fill([QUERY_PREFIX + i.query for i in data] + [PASSAGE_PREFIX + c for i in data for c in i.candidates])
+        cache.fill(
+            [QUERY_PREFIX + i.query for i in data]
+            + [PASSAGE_PREFIX + c for i in data for c in i.candidates]
+        )
     cache_s = time.perf_counter() - t0
     before = accuracy(model, frozen, cache, valid_items)
     print(f"cache {cache_s:.0f} s; validation before: {before:.3f}", file=sys.stderr, flush=True)
 
     t0 = time.perf_counter()
     history = _fit(model, frozen, cache, train_items, valid_items, epochs, rng)
-    return save_layers(model, frozen, out_dir, embedder.path, {
-        "what": f"multilingual-e5-small, top {TRAIN_LAYERS} layers fine-tuned on PIAF: the sentence that answers",
-        "base_weights_sha256": embedder.weights_sha256,
-        "layers": list(range(frozen, len(model.encoder.layer))),
-        "training": {
-            "data": f"PIAF v1.1 train half, training articles (piaf.py), {len(train_items)} questions",
-            "data_sha256": sha256_file(piaf.PIAF_FILE),
-            "epochs": epochs, "learning_rate": LEARNING_RATE, "temperature": TEMPERATURE,
-            "accumulate": ACCUMULATE, "near_misses": NEAR_MISSES, "seed": SEED,
-            "seconds": round(time.perf_counter() - t0 + cache_s),
+    return save_layers(
+        model,
+        frozen,
+        out_dir,
+        embedder.path,
+        {
+            "what": f"multilingual-e5-small, top {TRAIN_LAYERS} layers fine-tuned on PIAF: the sentence that answers",
+            "base_weights_sha256": embedder.weights_sha256,
+            "layers": list(range(frozen, len(model.encoder.layer))),
+            "training": {
+                "data": f"PIAF v1.1 train half, training articles (piaf.py), {len(train_items)} questions",
+                "data_sha256": sha256_file(piaf.PIAF_FILE),
+                "epochs": epochs,
+                "learning_rate": LEARNING_RATE,
+                "temperature": TEMPERATURE,
+                "accumulate": ACCUMULATE,
+                "near_misses": NEAR_MISSES,
+                "seed": SEED,
+                "seconds": round(time.perf_counter() - t0 + cache_s),
+            },
+            "validation": {
+                "questions": len(valid_items),
+                "what": "share of PIAF validation questions whose closest candidate sentence holds the answer",
+                "before": round(before, 4),
+                "history": history,
+            },
+            "code_commit": _git_commit(),
+            "torch": torch.__version__,
+            "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         },
-        "validation": {
-            "questions": len(valid_items),
-            "what": "share of PIAF validation questions whose closest candidate sentence holds the answer",
-            "before": round(before, 4), "history": history,
-        },
-        "code_commit": _git_commit(),
-        "torch": torch.__version__,
-        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    })
+    )
 
 
 def _fit(
@@ -132,8 +146,15 @@ def _fit(
         model.eval()
         score = accuracy(model, frozen, cache, valid_items)
         model.train()
-        history.append({"epoch": epoch + 1, "train_loss": round(loss, 4), "validation": round(score, 4)})
-        print(json.dumps(history[-1]), f"{time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+        history.append(
+            {"epoch": epoch + 1, "train_loss": round(loss, 4), "validation": round(score, 4)}
+        )
+        print(
+            json.dumps(history[-1]),
+            f"{time.perf_counter() - t0:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
     model.eval()
     return history
 
@@ -162,7 +183,9 @@ def _epoch(
     return loss_sum / len(order)
 
 
-def save_layers(model: Any, frozen: int, out_dir: Path, base_folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+def save_layers(
+    model: Any, frozen: int, out_dir: Path, base_folder: Path, manifest: dict[str, Any]
+) -> dict[str, Any]:
     """Write the layers above `frozen` in float16 and their manifest, completed with the
     layers file's sha256 and that of the model they make over `base_folder`'s weights."""
     import torch
@@ -192,13 +215,21 @@ def save_layers(model: Any, frozen: int, out_dir: Path, base_folder: Path, manif
 
 def _git_commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Fine-tune e5-small's top layers on PIAF (build time).")
+    ap = argparse.ArgumentParser(
+        description="Fine-tune e5-small's top layers on PIAF (build time)."
+    )
     ap.add_argument("--out", type=Path, default=PROJECT_ROOT / "models" / "e5-small-piaf")
     ap.add_argument("--limit", type=int, help="training questions (default: all)")
     ap.add_argument("--epochs", type=int, default=EPOCHS)

@@ -42,16 +42,27 @@ def items(split: str, rng: random.Random) -> list[Item]:
 
     def sentences(paragraph: str) -> list[str]:
         if paragraph not in sentences_of:
-            sentences_of[paragraph] = [s.text for s in split_sentences(paragraph) if len(s.text) > 20]
+            sentences_of[paragraph] = [
+                s.text for s in split_sentences(paragraph) if len(s.text) > 20
+            ]
         return sentences_of[paragraph]
 
     out = []
     for q in piaf.questions(split):
         own = sentences(q.paragraph)
-        others = [s for p in articles[q.article]["paragraphs"] if p["context"] != q.paragraph for s in sentences(p["context"])]
+        others = [
+            s
+            for p in articles[q.article]["paragraphs"]
+            if p["context"] != q.paragraph
+            for s in sentences(p["context"])
+        ]
         near = rng.sample(others, min(NEAR_MISSES, len(others)))
         candidates = tuple(dict.fromkeys(own + near))
-        positives = tuple(i for i, s in enumerate(candidates) if any(fold_for_match(a) in fold_for_match(s) for a in q.answers))
+        positives = tuple(
+            i
+            for i, s in enumerate(candidates)
+            if any(fold_for_match(a) in fold_for_match(s) for a in q.answers)
+        )
         if positives:
             out.append(Item(q.question, candidates, positives))
     return out

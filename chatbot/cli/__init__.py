@@ -60,7 +60,9 @@ def _add_index(sub: Any) -> None:
     s = sub.add_parser("index", help="construire l'index d'un dossier de documents")
     s.add_argument("--corpus", type=Path, help="dossier de documents (.md, .txt, .html, .pdf)")
     s.add_argument("--out", type=Path, help="dossier de sortie de l'index (défaut : embeddings/)")
-    s.add_argument("--if-stale", action="store_true", help="ne reconstruire que si le corpus a changé")
+    s.add_argument(
+        "--if-stale", action="store_true", help="ne reconstruire que si le corpus a changé"
+    )
     s.add_argument("--chunk-tokens", type=int, help="taille des passages, en jetons du modèle")
     s.add_argument("--chunk-overlap", type=int, help="recouvrement des passages, en jetons")
     s.set_defaults(func=cmd_index)
@@ -78,23 +80,33 @@ def _add_ask(sub: Any) -> None:
 def _add_eval(sub: Any) -> None:
     s = sub.add_parser("eval", help="évaluer sur un ou plusieurs fichiers de questions")
     s.add_argument(
-        "--questions", type=Path, required=True, action="append",
+        "--questions",
+        type=Path,
+        required=True,
+        action="append",
         help="fichier de questions (répétable : dev et test côte à côte)",
     )
     s.add_argument("--index", type=Path)
     s.add_argument("--out", type=Path, help="fichier de résultats JSONL")
     s.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
     s.add_argument(
-        "--baselines", action="store_true",
+        "--baselines",
+        action="store_true",
         help="évaluer aussi les recherches lexicale seule et dense seule, côte à côte",
     )
     s.add_argument("--compare", type=Path, metavar="OLD.jsonl", help="résultats d'un run précédent")
     s.add_argument(
-        "--fail-under", type=gate, action="append", default=[], metavar="METRIQUE=VALEUR",
+        "--fail-under",
+        type=gate,
+        action="append",
+        default=[],
+        metavar="METRIQUE=VALEUR",
         help="code de sortie 1 si la métrique est sous la valeur (répétable), ex. recall@5=0.95",
     )
     s.add_argument(
-        "--report", type=Path, metavar="DOSSIER",
+        "--report",
+        type=Path,
+        metavar="DOSSIER",
         help="dossier des rapports HTML et Markdown (défaut : à côté de --out)",
     )
     s.set_defaults(func=cmd_eval)
@@ -103,12 +115,17 @@ def _add_eval(sub: Any) -> None:
 def _add_calibrate(sub: Any) -> None:
     s = sub.add_parser("calibrate", help="ajuster le refus (profile/calibration.json)")
     s.add_argument(
-        "--questions", type=Path, action="append", default=[],
+        "--questions",
+        type=Path,
+        action="append",
+        default=[],
         help="questions de développement de ce corpus (répétable) ; jamais celles du test",
     )
     s.add_argument("--index", type=Path)
     s.add_argument("--piaf-index", type=Path, help="index PIAF (make piaf) : ses quasi-réponses")
-    s.add_argument("--out", type=Path, help="fichier de calibration (défaut : profile/calibration.json)")
+    s.add_argument(
+        "--out", type=Path, help="fichier de calibration (défaut : profile/calibration.json)"
+    )
     s.add_argument("--piaf-limit", type=int, default=1500, help="questions PIAF utilisées")
     s.set_defaults(func=cmd_calibrate)
 
@@ -118,9 +135,13 @@ def _add_fit(sub: Any) -> None:
     fsub = s.add_subparsers(required=True, metavar="QUOI")
     f = fsub.add_parser("ranker", help="les poids du classement des phrases (profile/ranker.json)")
     f.add_argument("--piaf-index", type=Path, required=True)
-    f.add_argument("--limit", type=int, help="questions PIAF d'entraînement utilisées (défaut : toutes)")
+    f.add_argument(
+        "--limit", type=int, help="questions PIAF d'entraînement utilisées (défaut : toutes)"
+    )
     f.set_defaults(func=cmd_fit_ranker)
-    f = fsub.add_parser("choice", help="les marges de citation, mesurées sur PIAF (affiche une grille)")
+    f = fsub.add_parser(
+        "choice", help="les marges de citation, mesurées sur PIAF (affiche une grille)"
+    )
     f.add_argument("--piaf-index", type=Path, required=True)
     f.add_argument("--limit", type=int, default=1000)
     f.set_defaults(func=cmd_fit_choice)
@@ -130,15 +151,35 @@ def _add_safety(sub: Any) -> None:
     s = sub.add_parser("safety", help="détecteur de risques : ajuster, mesurer")
     ssub = s.add_subparsers(required=True, metavar="ACTION")
     f = ssub.add_parser("fit", help="ajuster le détecteur sur la partie « train » de la banque")
-    f.add_argument("--bank", type=Path, help="banque de messages étiquetés (défaut : profile/safety/bank_train.jsonl)")
-    f.add_argument("--ordinary", type=int, default=1500, help="questions PIAF ajoutées comme messages ordinaires")
+    f.add_argument(
+        "--bank",
+        type=Path,
+        help="banque de messages étiquetés (défaut : profile/safety/bank_train.jsonl)",
+    )
+    f.add_argument(
+        "--ordinary",
+        type=int,
+        default=1500,
+        help="questions PIAF ajoutées comme messages ordinaires",
+    )
     f.set_defaults(func=cmd_safety_fit)
     e = ssub.add_parser("eval", help="mesurer le détecteur là où il n'a pas été ajusté")
     e.add_argument("--bank", type=Path, action="append", help="messages de test (répétable)")
-    e.add_argument("--ordinary", type=Path, action="append", help="fichiers de questions ordinaires (répétable)")
+    e.add_argument(
+        "--ordinary",
+        type=Path,
+        action="append",
+        help="fichiers de questions ordinaires (répétable)",
+    )
     e.add_argument("--index", type=Path)
-    e.add_argument("--out", type=Path, help="rapport JSON (avec les messages manqués et les fausses alertes)")
-    e.add_argument("--list", action="store_true", help="afficher aussi les messages manqués et les fausses alertes")
+    e.add_argument(
+        "--out", type=Path, help="rapport JSON (avec les messages manqués et les fausses alertes)"
+    )
+    e.add_argument(
+        "--list",
+        action="store_true",
+        help="afficher aussi les messages manqués et les fausses alertes",
+    )
     e.set_defaults(func=cmd_safety_eval)
 
 
@@ -146,6 +187,12 @@ def _add_feedback(sub: Any) -> None:
     s = sub.add_parser("feedback", help="avis 👍/👎 des patients")
     fsub = s.add_subparsers(required=True, metavar="ACTION")
     e = fsub.add_parser("export", help="écrire les réponses 👎 comme questions candidates (JSONL)")
-    e.add_argument("--db", type=Path, help="base des avis (défaut : CHATBOT_FEEDBACK_DB ou var/feedback.sqlite3)")
-    e.add_argument("--out", type=Path, required=True, help="fichier de questions candidates à relire")
+    e.add_argument(
+        "--db",
+        type=Path,
+        help="base des avis (défaut : CHATBOT_FEEDBACK_DB ou var/feedback.sqlite3)",
+    )
+    e.add_argument(
+        "--out", type=Path, required=True, help="fichier de questions candidates à relire"
+    )
     e.set_defaults(func=cmd_feedback_export)

@@ -6,12 +6,15 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatbot import texts_fr
 from chatbot.config import PROJECT_ROOT, Settings
 from chatbot.errors import InvalidQuestion
 from chatbot.records import refusal_result
+
+if TYPE_CHECKING:
+    from chatbot.evaluation.report import Comparison
 
 
 # --- index ------------------------------------------------------------------------------------
@@ -61,7 +64,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     try:
         answer = engine.ask(args.question, history)
     except InvalidQuestion as exc:
-        message = texts_fr.input_error(exc.reason, args.question, engine.settings.max_question_chars)
+        message = texts_fr.input_error(
+            exc.reason, args.question, engine.settings.max_question_chars
+        )
         if args.json:
             print(json.dumps(refusal_result("ask", args.question, message), ensure_ascii=False))
         else:
@@ -96,25 +101,40 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     Exit status 1 when a `--fail-under` gate fails, so CI can gate on it.
     """
-    from chatbot.evaluation.metrics import read_questions
+    from chatbot.evaluation.questions import read_questions
     from chatbot.evaluation.report import read_results
     from chatbot.evaluation.run import evaluate
 
     several = len(args.questions) > 1
     if several and (args.baselines or args.compare):
-        print("Erreur : --baselines et --compare prennent un seul fichier de questions.", file=sys.stderr)
+        print(
+            "Erreur : --baselines et --compare prennent un seul fichier de questions.",
+            file=sys.stderr,
+        )
         return 2
     sets = [(path, read_questions(path)) for path in args.questions]  # fail before the long run
     old_results = read_results(args.compare) if args.compare else None
     engine = _engine(args.index)
     columns, failed = [], False
     for path, questions in sets:
-        out = args.out.with_name(f"{args.out.stem}.{path.stem}.jsonl") if args.out and several else args.out
+        out = (
+            args.out.with_name(f"{args.out.stem}.{path.stem}.jsonl")
+            if args.out and several
+            else args.out
+        )
         report_dir = args.report / path.stem if args.report and several else args.report
         run = evaluate(
-            engine, path, questions, mode=args.mode, out=out, report_dir=report_dir,
-            baselines=args.baselines, old_results=old_results, old_path=str(args.compare or ""),
-            gates=args.fail_under, progress=sys.stderr.isatty(),
+            engine,
+            path,
+            questions,
+            mode=args.mode,
+            out=out,
+            report_dir=report_dir,
+            baselines=args.baselines,
+            old_results=old_results,
+            old_path=str(args.compare or ""),
+            gates=args.fail_under,
+            progress=sys.stderr.isatty(),
         )
         report = run.report
         columns += [(path.stem if several else report.mode, report.metrics)]
@@ -122,35 +142,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if run.report_files and not several:
             print(f"Rapport : {run.report_files[0]}\nRésumé : {run.report_files[1]}")
         if report.comparison is not None:
-            c = report.comparison
-            print(f"Par rapport à {args.compare} : {len(c.better)} question(s) en progrès, {len(c.worse)} en recul.")
-            for change in c.worse:
-                print(f"  - {change.question.id} : {change.describe()}")
+            _print_comparison(report.comparison, args.compare)
         for g in report.gates:
             failed |= not g.passed
-            print(f"{path.stem} : " + ("" if g.passed else "ÉCHEC ") + g.describe(), file=sys.stdout if g.passed else sys.stderr)
-    print(_columns_table(columns))
+            print(
+                f"{path.stem} : " + ("" if g.passed else "ÉCHEC ") + g.describe(),
+                file=sys.stdout if g.passed else sys.stderr,
+            )
+    from chatbot.evaluation.report import columns_table
+
+    print(columns_table(columns))
     return 1 if failed else 0
 
 
-def _columns_table(columns: list[tuple[str, dict[str, Any]]]) -> str:
-    """Metrics as rows, one column per run."""
-    from chatbot.evaluation.report import LATENCY_METRICS, RATE_METRICS, SCORE_METRICS
-
-    width = max(12, *(len(name) + 2 for name, _ in columns))
-    lines = [f"{'':<32}" + "".join(f"{name:>{width}}" for name, _ in columns)]
-    for key in ("questions", *SCORE_METRICS, *RATE_METRICS, *LATENCY_METRICS):
-        cells = []
-        for _, metrics in columns:
-            value = metrics.get(key)
-            if value is None:
-                cells.append(f"{'—':>{width}}")
-            elif isinstance(value, float):
-                cells.append(f"{value:>{width}.1f}" if key.endswith("_ms") else f"{value:>{width}.3f}")
-            else:
-                cells.append(f"{value!s:>{width}}")
-        lines.append(f"{key:<32}" + "".join(cells))
-    return "\n".join(lines)
+def _print_comparison(c: Comparison, old: Path) -> None:
+    print(f"Par rapport à {old} : {len(c.better)} question(s) en progrès, {len(c.worse)} en recul.")
+    for change in c.worse:
+        print(f"  - {change.question.id} : {change.describe()}")
 
 
 # --- calibrate and fit -------------------------------------------------------------------------
@@ -159,7 +167,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from chatbot.evaluation.fit_refusal import calibrate
 
     if not args.questions and not args.piaf_index:
-        print("Erreur : donnez --questions (les questions de développement de ce corpus) ou --piaf-index.", file=sys.stderr)
+        print(
+            "Erreur : donnez --questions (les questions de développement de ce corpus) ou --piaf-index.",
+            file=sys.stderr,
+        )
         return 2
     settings = Settings.from_env(index_dir=args.index or args.piaf_index)
     out = args.out or settings.calibration
@@ -192,7 +203,11 @@ def cmd_safety_fit(args: argparse.Namespace) -> int:
     from chatbot.safety.fit import BANK_TRAIN, fit_from_bank
 
     data = fit_from_bank(Settings.from_env(), args.bank or BANK_TRAIN, args.ordinary)
-    shown = {"C": data["manifest"]["C"], "thresholds": data["thresholds"], "cross_validated": data["manifest"]["cross_validated"]}
+    shown = {
+        "C": data["manifest"]["C"],
+        "thresholds": data["thresholds"],
+        "cross_validated": data["manifest"]["cross_validated"],
+    }
     print(json.dumps(shown, indent=2))
     return 0
 
@@ -202,9 +217,17 @@ def cmd_safety_eval(args: argparse.Namespace) -> int:
     from chatbot.evaluation.safety import safety_report
     from chatbot.safety.fit import BANK_TEST
 
-    ordinary = args.ordinary or [PROJECT_ROOT / "eval" / name for name in ("dev.jsonl", "heldback.jsonl", "test.jsonl")]
+    ordinary = args.ordinary or [
+        PROJECT_ROOT / "eval" / name for name in ("dev.jsonl", "heldback.jsonl", "test.jsonl")
+    ]
     report = safety_report(_engine(args.index), args.bank or [BANK_TEST], ordinary)
-    print(json.dumps({k: v for k, v in report.items() if not isinstance(v, list)}, ensure_ascii=False, indent=2))
+    print(
+        json.dumps(
+            {k: v for k, v in report.items() if not isinstance(v, list)},
+            ensure_ascii=False,
+            indent=2,
+        )
+    )
     if args.list:
         for item in report["missed"]:
             print(f"  manqué [{item['label']} -> {item['found']}] {item['question']}")
@@ -226,6 +249,7 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
         print(f"Aucune base d'avis : {settings.feedback_db}", file=sys.stderr)
         return 1
     n = export_downvotes(FeedbackStore(settings.feedback_db), args.out)
-    print(f"{n} question(s) candidate(s) écrite(s) dans {args.out} (à relire : answerable, evidence, facts).")
+    print(
+        f"{n} question(s) candidate(s) écrite(s) dans {args.out} (à relire : answerable, evidence, facts)."
+    )
     return 0
-

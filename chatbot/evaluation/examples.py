@@ -13,8 +13,8 @@ from chatbot.answer.rank import RankerWeights
 from chatbot.answer.support import Calibration
 from chatbot.config import PROFILE_DIR, Settings
 from chatbot.engine import Engine, asked_part
-from chatbot.evaluation.metrics import Question
 from chatbot.evaluation.piaf import PiafQuestion
+from chatbot.evaluation.questions import Question
 from chatbot.records import AnswerRequest, Hit
 from chatbot.safety.detector import patterns_only
 from chatbot.text.normalize import fold_for_match
@@ -33,7 +33,9 @@ def holds(text: str, needle: str) -> bool:
     return fold_for_match(needle) in fold_for_match(text)
 
 
-def piaf_examples(engine: Engine, questions: Iterable[PiafQuestion], progress: bool = False) -> list[Example]:
+def piaf_examples(
+    engine: Engine, questions: Iterable[PiafQuestion], progress: bool = False
+) -> list[Example]:
     """Retrieve every question once; keep the request with and without its answer's passages."""
     items = list(questions)
     if progress:
@@ -58,14 +60,18 @@ def piaf_examples(engine: Engine, questions: Iterable[PiafQuestion], progress: b
 
 def _request(question: str, hits: list[Hit], vector: np.ndarray) -> AnswerRequest:
     ranked_hits = [replace(h, rank=k) for k, h in enumerate(hits, 1)]
-    return AnswerRequest(question=question, search_query=question, hits=ranked_hits, query_vector=vector)
+    return AnswerRequest(
+        question=question, search_query=question, hits=ranked_hits, query_vector=vector
+    )
 
 
 def question_requests(engine: Engine, questions: Sequence[Question]) -> list[AnswerRequest]:
     """The development questions through retrieval, as the engine asks them."""
     out = []
     for q in questions:
-        request, _ = engine.prepare(asked_part(q.question, patterns_only().assess(q.question)), q.history)
+        request, _ = engine.prepare(
+            asked_part(q.question, patterns_only().assess(q.question)), q.history
+        )
         out.append(request)
     return out
 
@@ -82,4 +88,10 @@ def neutral_engine(settings: Settings) -> Engine:
         if (PROFILE_DIR / "ranker.json").is_file()
         else RankerWeights(weights={"dense": 1.0}, bias=0.0, manifest={})
     )
-    return Engine(index, embedder, settings, calibration=Calibration(weights={}, bias=0.0), ranker_weights=weights)
+    return Engine(
+        index,
+        embedder,
+        settings,
+        calibration=Calibration(weights={}, bias=0.0),
+        ranker_weights=weights,
+    )

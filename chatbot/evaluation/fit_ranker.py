@@ -39,8 +39,12 @@ def fit_ranker_on_piaf(settings: Settings, limit: int | None = None) -> dict[str
     write profile/ranker.json."""
     engine = neutral_engine(settings)
     questions = list(piaf.questions("train"))[:limit]
-    rows, labels, groups = ranker_rows(engine, piaf_examples(engine, questions, sys.stderr.isatty()))
-    sources = {"piaf": f"{len(questions)} questions d'entraînement PIAF sha256:{sha256_file(piaf.PIAF_FILE)}"}
+    rows, labels, groups = ranker_rows(
+        engine, piaf_examples(engine, questions, sys.stderr.isatty())
+    )
+    sources = {
+        "piaf": f"{len(questions)} questions d'entraînement PIAF sha256:{sha256_file(piaf.PIAF_FILE)}"
+    }
     data = fit_ranker(rows, labels, groups, sources)
     write_json(data, PROFILE_DIR / "ranker.json")
     return data
@@ -55,7 +59,9 @@ def choice_grid(settings: Settings, limit: int) -> list[dict[str, Any]]:
 
 
 # --- the ranker ------------------------------------------------------------------------------
-def ranker_rows(engine: Engine, examples: Sequence[Example]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def ranker_rows(
+    engine: Engine, examples: Sequence[Example]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Feature rows of every candidate sentence, its label (holds the span), its question."""
     rows, labels, groups = [], [], []
     for k, ex in enumerate(examples):
@@ -66,14 +72,18 @@ def ranker_rows(engine: Engine, examples: Sequence[Example]) -> tuple[np.ndarray
     return np.array(rows), np.array(labels, dtype=int), np.array(groups)
 
 
-def fit_ranker(rows: np.ndarray, labels: np.ndarray, groups: np.ndarray, sources: dict[str, str]) -> dict[str, Any]:
+def fit_ranker(
+    rows: np.ndarray, labels: np.ndarray, groups: np.ndarray, sources: dict[str, str]
+) -> dict[str, Any]:
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
     from sklearn.preprocessing import StandardScaler
 
     def fitted(idx: np.ndarray) -> tuple[np.ndarray, float]:
         scaler = StandardScaler().fit(rows[idx])
-        model = LogisticRegression(C=1.0, max_iter=2000).fit(scaler.transform(rows[idx]), labels[idx])
+        model = LogisticRegression(C=1.0, max_iter=2000).fit(
+            scaler.transform(rows[idx]), labels[idx]
+        )
         w = model.coef_[0] / scaler.scale_  # back to the raw scale the ranker computes
         return w, float(model.intercept_[0] - (w * scaler.mean_).sum())
 

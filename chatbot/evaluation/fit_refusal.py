@@ -22,8 +22,8 @@ from chatbot.config import PROFILE_DIR, Settings
 from chatbot.engine import Engine
 from chatbot.evaluation import piaf
 from chatbot.evaluation.examples import neutral_engine, piaf_examples, question_requests
-from chatbot.evaluation.metrics import read_questions
 from chatbot.evaluation.provenance import provenance, sha256_file, write_json
+from chatbot.evaluation.questions import read_questions
 from chatbot.records import AnswerRequest
 from chatbot.safety.detector import RISKS, patterns_only
 
@@ -31,10 +31,18 @@ SEED = 0
 FOLDS = 5
 
 
-def calibrate(settings: Settings, questions: Sequence[Path], piaf_index: Path | None, piaf_limit: int, out: Path) -> dict[str, Any]:
+def calibrate(
+    settings: Settings,
+    questions: Sequence[Path],
+    piaf_index: Path | None,
+    piaf_limit: int,
+    out: Path,
+) -> dict[str, Any]:
     """Fit the refusal for `settings.index_dir` (or the PIAF index) and write it to `out`."""
     if not questions and piaf_index is None:
-        raise ValueError("calibrate needs development questions or a PIAF index. Currently, it has neither")
+        raise ValueError(
+            "calibrate needs development questions or a PIAF index. Currently, it has neither"
+        )
     engine = neutral_engine(settings)
     parts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     sources: dict[str, str] = {}
@@ -42,7 +50,9 @@ def calibrate(settings: Settings, questions: Sequence[Path], piaf_index: Path | 
         parts["questions"] = question_rows(engine, questions)
         sources.update({str(p): sha256_file(p) for p in questions})
     if piaf_index is not None:
-        piaf_engine = engine if not questions else neutral_engine(Settings.from_env(index_dir=piaf_index))
+        piaf_engine = (
+            engine if not questions else neutral_engine(Settings.from_env(index_dir=piaf_index))
+        )
         parts["piaf"], sources["piaf"] = piaf_rows(piaf_engine, piaf_limit)
     data = fit_support(parts, "questions" if questions else "piaf", engine.index.manifest, sources)
     write_json(data, out)
@@ -52,9 +62,13 @@ def calibrate(settings: Settings, questions: Sequence[Path], piaf_index: Path | 
 def question_rows(engine: Engine, paths: Sequence[Path]) -> tuple[np.ndarray, np.ndarray]:
     """Support features and labels (answerable or not) of a deployment's questions."""
     questions = [
-        q for path in paths for q in read_questions(path)
+        q
+        for path in paths
+        for q in read_questions(path)
         # What a safety rule answers whatever the documents say teaches nothing here.
-        if q.safety is None and q.kind != "safety" and patterns_only().assess(q.question).category not in RISKS
+        if q.safety is None
+        and q.kind != "safety"
+        and patterns_only().assess(q.question).category not in RISKS
     ]
     rows = support_rows(engine, question_requests(engine, questions))
     return rows, np.array([int(q.answerable) for q in questions])
@@ -97,9 +111,13 @@ def fit_support(
 
     x = np.vstack([rows for rows, _ in parts.values()])
     y = np.concatenate([labels for _, labels in parts.values()])
-    weight = np.concatenate([np.full(len(labels), 1.0 / len(labels)) for _, labels in parts.values()])
+    weight = np.concatenate(
+        [np.full(len(labels), 1.0 / len(labels)) for _, labels in parts.values()]
+    )
     weight *= len(y) / weight.sum()
-    part_of = np.concatenate([np.full(len(labels), name, dtype=object) for name, (_, labels) in parts.items()])
+    part_of = np.concatenate(
+        [np.full(len(labels), name, dtype=object) for name, (_, labels) in parts.items()]
+    )
     # Out-of-fold probabilities for every row: the threshold and the reported accuracies
     # never see a question's own label.
     oof = np.zeros(len(y))
@@ -109,7 +127,9 @@ def fit_support(
     mine = part_of == tune
     threshold = best_threshold(oof[mine], y[mine])
     w, b = _logistic(x, y, weight)
-    report = {name: _accuracies(oof[part_of == name] >= threshold, y[part_of == name]) for name in parts}
+    report = {
+        name: _accuracies(oof[part_of == name] >= threshold, y[part_of == name]) for name in parts
+    }
     return {
         "features": list(SUPPORT_FEATURES),
         "weights": {f: round(float(v), 5) for f, v in zip(SUPPORT_FEATURES, w, strict=True)},
@@ -141,7 +161,10 @@ def _manifest(
     return {
         "what": "refusal: logistic regression, probability that a sentence answers what was asked",
         "fitted_on": sources,
-        "rows": {name: {"answerable": int(lab.sum()), "unanswerable": int(len(lab) - lab.sum())} for name, (_, lab) in parts.items()},
+        "rows": {
+            name: {"answerable": int(lab.sum()), "unanswerable": int(len(lab) - lab.sum())}
+            for name, (_, lab) in parts.items()
+        },
         "threshold_from": tune,
         "cross_validated_accuracy": report,
         "index": {

@@ -65,7 +65,9 @@ def questions(split: str, path: Path = PIAF_FILE) -> Iterator[PiafQuestion]:
         for paragraph in article["paragraphs"]:
             context = paragraph["context"]
             for qa in paragraph["qas"]:
-                answers = tuple(dict.fromkeys(x["text"] for x in qa["answers"] if x["text"].strip()))
+                answers = tuple(
+                    dict.fromkeys(x["text"] for x in qa["answers"] if x["text"].strip())
+                )
                 if not answers or not qa["question"].strip():
                     continue
                 yield PiafQuestion(
@@ -85,7 +87,9 @@ def write_corpus(out_dir: Path, path: Path = PIAF_FILE) -> int:
     for a, article in enumerate(load_articles(path)):
         body = "\n\n".join(p["context"].strip() for p in article["paragraphs"])
         title = article["title"].replace('"', "'")
-        (out_dir / f"piaf-{a:03d}.md").write_text(f'---\ntitle: "{title}"\n---\n\n{body}\n', encoding="utf-8")
+        (out_dir / f"piaf-{a:03d}.md").write_text(
+            f'---\ntitle: "{title}"\n---\n\n{body}\n', encoding="utf-8"
+        )
     return len(load_articles(path))
 
 

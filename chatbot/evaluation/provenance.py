@@ -24,13 +24,21 @@ def provenance() -> dict[str, str]:
     """The commit of the code, scikit-learn's version and the time of the fit."""
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10
+            ["git", "rev-parse", "HEAD"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         commit = ""
     import sklearn
 
-    return {"code_commit": commit, "scikit_learn": sklearn.__version__, "fitted_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    return {
+        "code_commit": commit,
+        "scikit_learn": sklearn.__version__,
+        "fitted_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
 
 
 def write_json(data: dict[str, Any], path: Path) -> None:

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chatbot.evaluation.metrics import Question, failures
+from chatbot.evaluation.metrics import failures
+from chatbot.evaluation.questions import Question
 from chatbot.evaluation.report_compare import (
     Change,
     Comparison,
@@ -118,7 +119,18 @@ def write_reports(report: RunReport, html_path: Path, md_path: Path) -> None:
     md_path.write_text(render_markdown(report), encoding="utf-8")
 
 
+def columns_table(columns: list[tuple[str, dict[str, Any]]]) -> str:
+    """Metrics as rows, one column per run."""
+    width = max(12, *(len(name) + 2 for name, _ in columns))
+    lines = [f"{'':<32}" + "".join(f"{name:>{width}}" for name, _ in columns)]
+    for key in ("questions", *SCORE_METRICS, *RATE_METRICS, *LATENCY_METRICS):
+        cells = "".join(f"{_fmt(key, metrics.get(key)):>{width}}" for _, metrics in columns)
+        lines.append(f"{key:<32}" + cells)
+    return "\n".join(lines)
+
+
 __all__ = [
+    "columns_table",
     "FLOORS_PATH",
     "LATENCY_METRICS",
     "RATE_METRICS",

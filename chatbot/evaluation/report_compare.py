@@ -13,13 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from chatbot.errors import ResultFileError
-from chatbot.evaluation.metrics import (
-    Question,
-    compute_metrics,
-    failures,
-    first_relevant_rank,
-    read_jsonl,
-)
+from chatbot.evaluation.metrics import compute_metrics, failures, first_relevant_rank
+from chatbot.evaluation.questions import Question, read_jsonl
 
 
 def read_results(path: Path) -> list[dict[str, Any]]:

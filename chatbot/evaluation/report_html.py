@@ -11,7 +11,8 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
-from chatbot.evaluation.metrics import Question, is_relevant
+from chatbot.evaluation.metrics import is_relevant
+from chatbot.evaluation.questions import Question
 from chatbot.evaluation.report_compare import Comparison, shown_rank
 from chatbot.evaluation.report_gates import floor_gates
 
@@ -211,7 +212,11 @@ def _retrieved(q: Question, retrieved: list[dict[str, Any]]) -> list[str]:
         relevant = bool(q.evidence) and is_relevant(text, q)
         long = len(text) > _SHOWN_CHARS
         head = text[:_SHOWN_CHARS] + ("…" if long else "")
-        body = f"{_h(head)}<details><summary>texte entier</summary>{_h(text)}</details>" if long else _h(text)
+        body = (
+            f"{_h(head)}<details><summary>texte entier</summary>{_h(text)}</details>"
+            if long
+            else _h(text)
+        )
         mark = ' <span class="tag ok">pertinent</span>' if relevant else ""
         parts.append(
             f'<tr class="{"relevant" if relevant else ""}"><td class="num">{_h(p.get("rank"))}</td>'

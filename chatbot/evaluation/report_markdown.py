@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
-from chatbot.evaluation.metrics import Question
+from chatbot.evaluation.questions import Question
 from chatbot.evaluation.report_compare import Comparison, shown_rank
 
 if TYPE_CHECKING:

@@ -14,7 +14,8 @@ from typing import Any
 
 from chatbot import texts_fr
 from chatbot.errors import InvalidQuestion
-from chatbot.evaluation.metrics import Question, compute_metrics
+from chatbot.evaluation.metrics import compute_metrics
+from chatbot.evaluation.questions import Question
 from chatbot.evaluation.report import (
     Gate,
     RunReport,
@@ -28,7 +29,9 @@ from chatbot.records import refusal_result
 BASELINE_MODES = ("lexical", "dense")  # one retriever alone: what the fusion gains
 
 
-def answer_questions(engine: Any, questions: Sequence[Question], mode: str = "hybrid", progress: bool = False) -> list[dict[str, Any]]:
+def answer_questions(
+    engine: Any, questions: Sequence[Question], mode: str = "hybrid", progress: bool = False
+) -> list[dict[str, Any]]:
     """The result records of ../shared/EVAL_FORMAT.md for `questions`, one engine call each.
 
     A question the engine cannot take (empty, too long, not French) is a refusal with the
@@ -44,7 +47,9 @@ def answer_questions(engine: Any, questions: Sequence[Question], mode: str = "hy
         try:
             out.append(engine.ask(q.question, q.history, mode=mode).to_result(q.id, q.question))
         except InvalidQuestion as exc:
-            message = texts_fr.input_error(exc.reason, q.question, engine.settings.max_question_chars)
+            message = texts_fr.input_error(
+                exc.reason, q.question, engine.settings.max_question_chars
+            )
             out.append(refusal_result(q.id, q.question, message))
     return out
 
@@ -89,7 +94,9 @@ def evaluate(
         metrics=metrics,
         baselines=runs,
         gates=[g.check(metrics) for g in gates],
-        comparison=compare_runs(list(questions), old_results, results, old_path) if old_results is not None else None,
+        comparison=compare_runs(list(questions), old_results, results, old_path)
+        if old_results is not None
+        else None,
         context=context(engine),
     )
     files = report_paths(out, report_dir)

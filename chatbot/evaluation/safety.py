@@ -12,19 +12,27 @@ from pathlib import Path
 from typing import Any
 
 from chatbot.errors import InvalidQuestion
-from chatbot.evaluation.metrics import Question, facts_covered, read_questions, urgent_message
+from chatbot.evaluation.metrics import facts_covered, urgent_message
+from chatbot.evaluation.questions import Question, read_questions
 from chatbot.safety.fit import LABELS
 
 
 def safety_report(engine: Any, banks: Sequence[Path], ordinary: Sequence[Path]) -> dict[str, Any]:
     """Read the probe and question files, then measure (`engine_safety_report`)."""
     probes = [q for path in banks for q in read_questions(path)]
-    plain = [q for path in ordinary for q in read_questions(path) if q.kind != "safety" and q.safety is None]
+    plain = [
+        q
+        for path in ordinary
+        for q in read_questions(path)
+        if q.kind != "safety" and q.safety is None
+    ]
     return engine_safety_report(engine, probes, plain)
 
 
 # --- measuring ------------------------------------------------------------------------------
-def engine_safety_report(engine: Any, probes: Sequence[Question], ordinary: Sequence[Question]) -> dict[str, Any]:
+def engine_safety_report(
+    engine: Any, probes: Sequence[Question], ordinary: Sequence[Question]
+) -> dict[str, Any]:
     """The detector as patients meet it: every message through `Engine.ask`.
 
     Probes are labelled messages (a category, or "none"); ordinary messages are questions of
@@ -39,28 +47,21 @@ def engine_safety_report(engine: Any, probes: Sequence[Question], ordinary: Sequ
         except InvalidQuestion:
             return {"safety": None, "citations": [], "refused": True}
 
-    sentences = list(dict.fromkeys(s.text for c in engine.index.chunks for s in c.sentences if s.text in engine.index.sentence_ids))
+    sentences = list(
+        dict.fromkeys(
+            s.text
+            for c in engine.index.chunks
+            for s in c.sentences
+            if s.text in engine.index.sentence_ids
+        )
+    )
     report: dict[str, Any] = {"missed": [], "false_alarms": []}
     for category in LABELS[1:]:
         mine = [q for q in probes if q.safety == category]
-        results = [ask(q.question, q.history) for q in mine]
-        if not mine:
-            continue
-        # Recalled: a safety answer that shows what this category needs (3114, 112, neurologue).
-        report[f"recall_{category}"] = _share(
-            bool(r.get("safety")) and facts_covered(r.get("answer", ""), q.facts) for q, r in zip(mine, results, strict=True)
-        )
-        report[f"named_{category}"] = _share(r.get("safety") == category for r in results)
-        if category in ("suicide", "emergency"):
-            report[f"recall_{category}_message"] = _share(
-                r.get("safety") == category and urgent_message(r) for r in results
+        if mine:
+            report["missed"] += _recall(
+                report, category, mine, [ask(q.question, q.history) for q in mine]
             )
-        report[f"plain_refusal_{category}"] = _share(bool(r.get("refused")) and not r.get("safety") for r in results)
-        report["missed"] += [
-            {"id": q.id, "question": q.question, "label": category, "found": r.get("safety")}
-            for q, r in zip(mine, results, strict=True)
-            if not (r.get("safety") and facts_covered(r.get("answer", ""), q.facts))
-        ]
     groups: dict[str, list[tuple[str, str, list[dict[str, str]]]]] = {
         "bank_none": [(q.id, q.question, q.history) for q in probes if q.safety == "none"],
         "questions": [(q.id, q.question, q.history) for q in ordinary],
@@ -82,6 +83,30 @@ def engine_safety_report(engine: Any, probes: Sequence[Question], ordinary: Sequ
         if urgent_message(r)
     ]
     return report
+
+
+def _recall(
+    report: dict[str, Any], category: str, mine: list[Question], results: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Adds one category's recall rates to `report`; returns the messages it missed."""
+    # Recalled: a safety answer that shows what this category needs (3114, 112, neurologue).
+    report[f"recall_{category}"] = _share(
+        bool(r.get("safety")) and facts_covered(r.get("answer", ""), q.facts)
+        for q, r in zip(mine, results, strict=True)
+    )
+    report[f"named_{category}"] = _share(r.get("safety") == category for r in results)
+    if category in ("suicide", "emergency"):
+        report[f"recall_{category}_message"] = _share(
+            r.get("safety") == category and urgent_message(r) for r in results
+        )
+    report[f"plain_refusal_{category}"] = _share(
+        bool(r.get("refused")) and not r.get("safety") for r in results
+    )
+    return [
+        {"id": q.id, "question": q.question, "label": category, "found": r.get("safety")}
+        for q, r in zip(mine, results, strict=True)
+        if not (r.get("safety") and facts_covered(r.get("answer", ""), q.facts))
+    ]
 
 
 def _share(flags: Any) -> float | None:

@@ -45,7 +45,9 @@ def chunk_from_dict(d: dict[str, Any]) -> Chunk:
     text = d["text"]
     # Interned: the same string object as the key of `sentence_ids` (see load_index), not a
     # second copy of every sentence (measured: 150 MB less at 100,000 passages).
-    sentences = tuple(Sentence(text=sys.intern(text[a:b]), start=a, end=b) for a, b in d["sentences"])
+    sentences = tuple(
+        Sentence(text=sys.intern(text[a:b]), start=a, end=b) for a, b in d["sentences"]
+    )
     return Chunk(
         chunk_id=d["chunk_id"],
         doc_id=d["doc_id"],

@@ -76,7 +76,9 @@ class Embedder(Protocol):
 # --- embedders --------------------------------------------------------------------------
 
 
-def load_embedder(cache_dir: Path, *, layers: Path | None = None, batch_size: int = 8) -> E5Embedder:
+def load_embedder(
+    cache_dir: Path, *, layers: Path | None = None, batch_size: int = 8
+) -> E5Embedder:
     """The real embedder, from the folder `assemble_model` built; never downloads.
 
     Raises:
@@ -86,7 +88,9 @@ def load_embedder(cache_dir: Path, *, layers: Path | None = None, batch_size: in
         return E5Embedder(Path(cache_dir) / MODEL_DIRNAME, batch_size=batch_size)
     tuned = TunedLayers(Path(layers))
     folder = Path(cache_dir) / f"{MODEL_DIRNAME}-{tuned.folder.name}"
-    return E5Embedder(folder, batch_size=batch_size, model_id=tuned.model_id, weights_sha256=tuned.weights_sha256)
+    return E5Embedder(
+        folder, batch_size=batch_size, model_id=tuned.model_id, weights_sha256=tuned.weights_sha256
+    )
 
 
 class E5Embedder:

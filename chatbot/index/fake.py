@@ -49,7 +49,6 @@ class FakeEmbedder:
         return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
-
 def _bucket(word: str, dim: int) -> int:
     # blake2b, not hash(): Python salts str hashes per process, tests need stable vectors
     return int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little") % dim

@@ -69,7 +69,9 @@ class Integrity:
             try:
                 found = path.stat().st_size
             except OSError as exc:
-                raise IndexMismatch(f"Index incomplet : {path} illisible ({exc}). {REBUILD_HINT}") from exc
+                raise IndexMismatch(
+                    f"Index incomplet : {path} illisible ({exc}). {REBUILD_HINT}"
+                ) from exc
             if found != size:
                 raise IndexMismatch(
                     f"Index abîmé : {path} fait {found} octets au lieu de {size} "
@@ -145,7 +147,9 @@ def _listed_files(index_dir: Path, manifest: dict[str, Any]) -> dict[str, tuple[
         size = entry.get("bytes") if isinstance(entry, dict) else None
         digest = entry.get("sha256") if isinstance(entry, dict) else None
         if not isinstance(size, int) or not isinstance(digest, str) or len(digest) != 64:
-            raise IndexMismatch(f"Manifeste mal formé : {name} sans taille ni empreinte. {REBUILD_HINT}")
+            raise IndexMismatch(
+                f"Manifeste mal formé : {name} sans taille ni empreinte. {REBUILD_HINT}"
+            )
         listed[name] = (size, digest)
     return listed
 
@@ -160,7 +164,11 @@ def inconsistency(
     sentence_index: Any,
 ) -> str | None:
     """What does not add up between the files and the manifest, if anything."""
-    n_chunks, n_sentences, dim = manifest.get("chunks"), manifest.get("sentences"), manifest.get("dim")
+    n_chunks, n_sentences, dim = (
+        manifest.get("chunks"),
+        manifest.get("sentences"),
+        manifest.get("dim"),
+    )
     if len(chunks) != n_chunks or faiss_index.ntotal != n_chunks or lexical.n_docs != n_chunks:
         return (
             f"{len(chunks)} passages, {faiss_index.ntotal} vecteurs de passages, "

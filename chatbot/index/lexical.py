@@ -121,7 +121,9 @@ class LexicalIndex:
             return stem(fixed)
         # Abbreviations: "gado" -> "gadolinium", "perfu" -> "perfusion".
         if len(word) >= 4:
-            longer = next((w for w in self._by_initial.get(word[0], []) if w.startswith(word)), None)
+            longer = next(
+                (w for w in self._by_initial.get(word[0], []) if w.startswith(word)), None
+            )
             if longer is not None:
                 return stem(longer)
         # Misspelt endings that the stemmer keeps: "fatig" -> stem "fatigu", "vacin" -> "vaccin".
@@ -147,7 +149,9 @@ class LexicalIndex:
                 break
             family.append(known)
         # The closest relative: the longest common beginning, then the shortest stem.
-        return max(family, key=lambda k: (len(os.path.commonprefix([k, term])), -len(k)), default=None)
+        return max(
+            family, key=lambda k: (len(os.path.commonprefix([k, term])), -len(k)), default=None
+        )
 
     def _correct_stem(self, term: str) -> str | None:
         if len(term) < 5:

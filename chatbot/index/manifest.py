@@ -87,7 +87,9 @@ def read_manifest(index_dir: Path) -> dict[str, Any]:
         raise IndexMismatch(f"Manifeste illisible ({path} : {exc}). {REBUILD_HINT}") from exc
     if not isinstance(manifest, dict):
         kind = type(manifest).__name__
-        raise IndexMismatch(f"Manifeste mal formé ({path} : un objet JSON attendu, pas {kind}). {REBUILD_HINT}")
+        raise IndexMismatch(
+            f"Manifeste mal formé ({path} : un objet JSON attendu, pas {kind}). {REBUILD_HINT}"
+        )
     return manifest
 
 
@@ -106,7 +108,9 @@ def check_manifest(
                 f"{str(manifest.get('weights_sha256'))[:12]} au lieu de {embedder.weights_sha256[:12]})"
             )
         else:
-            problems.append(f"modèle {_shown(manifest.get('model_id'))} au lieu de {embedder.model_id!r}")
+            problems.append(
+                f"modèle {_shown(manifest.get('model_id'))} au lieu de {embedder.model_id!r}"
+            )
     if corpus_digest is not None and manifest.get("corpus_sha256") != corpus_digest:
         problems.append("les documents du corpus ont changé depuis la construction")
     if problems:
@@ -120,4 +124,3 @@ def _shown(value: Any) -> str:
     if isinstance(value, str):
         return f"{value[:60]!r}" + (" (texte)" if value.isdigit() else "")
     return repr(value)[:60]
-

@@ -73,7 +73,9 @@ class TunedLayers:
         return str(self.manifest["assembled_weights_sha256"])
 
 
-def folder_problem(folder: Path, model_id: str = MODEL_ID, weights_sha256: str = WEIGHTS_SHA256) -> str | None:
+def folder_problem(
+    folder: Path, model_id: str = MODEL_ID, weights_sha256: str = WEIGHTS_SHA256
+) -> str | None:
     """Why `folder` is not a usable assembled model, or None if it is."""
     if not folder.is_dir():
         return f"le modèle d'embedding est absent de {folder}"
@@ -104,4 +106,3 @@ def sha256_file(path: Path) -> str:
                 h.update(chunk)
         _HASH_CACHE[key] = h.hexdigest()
     return _HASH_CACHE[key]
-

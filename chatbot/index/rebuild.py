@@ -69,5 +69,8 @@ def index_is_current(out_dir: Path, digest: str, settings: Settings) -> bool:
         and m.get("corpus_sha256") == digest
         and m.get("weights_sha256") == settings.weights_sha256()
         and m.get("chunking")
-        == {"chunk_tokens": settings.chunk_tokens, "chunk_overlap_tokens": settings.chunk_overlap_tokens}
+        == {
+            "chunk_tokens": settings.chunk_tokens,
+            "chunk_overlap_tokens": settings.chunk_overlap_tokens,
+        }
     )

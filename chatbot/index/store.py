@@ -102,7 +102,9 @@ class Index:
             for i, chunk in enumerate(self.chunks):
                 for s in chunk.sentences:
                     row = self.sentence_ids.get(s.text)
-                    if row is not None and (not self.sentence_chunks[row] or self.sentence_chunks[row][-1] != i):
+                    if row is not None and (
+                        not self.sentence_chunks[row] or self.sentence_chunks[row][-1] != i
+                    ):
                         self.sentence_chunks[row].append(i)
 
     def __len__(self) -> int:
@@ -159,10 +161,14 @@ def build_index(
     timings["chunk_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    vectors = encode_in_batches(embedder.encode_document, [passage_text(c) for c in chunks], progress)
+    vectors = encode_in_batches(
+        embedder.encode_document, [passage_text(c) for c in chunks], progress
+    )
     # Overlapping passages share sentences: each distinct sentence is embedded once. Only the
     # sentences an answer can quote: a heading or a reference ranks nothing and is never quoted.
-    sentence_texts = list(dict.fromkeys(s.text for c in chunks for s in c.sentences if quotable(s.text)))
+    sentence_texts = list(
+        dict.fromkeys(s.text for c in chunks for s in c.sentences if quotable(s.text))
+    )
     sentence_vectors = encode_in_batches(embedder.encode_document, sentence_texts, progress)
     timings["embed_s"] = time.perf_counter() - t0
 
@@ -193,7 +199,9 @@ def save_index(index: Index, out_dir: Path) -> None:
     write_chunks(out_dir / "chunks.jsonl", index.chunks)
     write_sentence_table(out_dir / "sentences.npy", index.sentence_vectors)
     with (out_dir / "sentences.json").open("w", encoding="utf-8") as f:
-        json.dump(sorted(index.sentence_ids, key=index.sentence_ids.__getitem__), f, ensure_ascii=False)
+        json.dump(
+            sorted(index.sentence_ids, key=index.sentence_ids.__getitem__), f, ensure_ascii=False
+        )
     arrays: dict[str, Any] = index.lexical.to_arrays()
     np.savez(out_dir / "lexical.npz", **arrays)
     # The manifest is written last: a build interrupted half-way leaves no valid index.
@@ -219,7 +227,9 @@ def load_index(index_dir: Path, embedder: Embedder, corpus_digest: str | None = 
         integrity.check_vectors()
     try:
         chunks = read_chunks(integrity.read("chunks.jsonl"))
-        sentence_texts = [sys.intern(t) for t in json.loads(integrity.read("sentences.json").decode("utf-8"))]
+        sentence_texts = [
+            sys.intern(t) for t in json.loads(integrity.read("sentences.json").decode("utf-8"))
+        ]
         sentence_vectors = SentenceVectors(index_dir / "sentences.npy")
         with np.load(io.BytesIO(integrity.read("lexical.npz")), allow_pickle=True) as arrays:
             lexical = LexicalIndex.from_arrays(dict(arrays))
@@ -227,10 +237,23 @@ def load_index(index_dir: Path, embedder: Embedder, corpus_digest: str | None = 
         sentence_index = read_faiss(index_dir / "sentences.faiss")
     except IndexMismatch:
         raise
-    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError, RuntimeError,
-            EOFError, zipfile.BadZipFile) as exc:
-        raise IndexMismatch(f"Index abîmé dans {index_dir} ({type(exc).__name__} : {exc}). {REBUILD_HINT}") from exc
-    problem = inconsistency(manifest, chunks, sentence_texts, sentence_vectors, lexical, faiss_index, sentence_index)
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        IndexError,
+        TypeError,
+        AttributeError,
+        RuntimeError,
+        EOFError,
+        zipfile.BadZipFile,
+    ) as exc:
+        raise IndexMismatch(
+            f"Index abîmé dans {index_dir} ({type(exc).__name__} : {exc}). {REBUILD_HINT}"
+        ) from exc
+    problem = inconsistency(
+        manifest, chunks, sentence_texts, sentence_vectors, lexical, faiss_index, sentence_index
+    )
     if problem:
         raise IndexMismatch(f"Index incohérent dans {index_dir} : {problem}. {REBUILD_HINT}")
     if not hash_now:

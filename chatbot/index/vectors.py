@@ -125,7 +125,11 @@ class SentenceVectors:
     def __init__(self, path: Path) -> None:
         with path.open("rb") as f:
             major, _ = np.lib.format.read_magic(f)
-            read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if major == 1
+                else np.lib.format.read_array_header_2_0
+            )
             shape, fortran, dtype = read_header(f)
             self._offset = f.tell()
         if fortran or len(shape) != 2 or np.dtype(dtype) != np.float32:
@@ -134,7 +138,9 @@ class SentenceVectors:
         self.dtype = np.dtype(dtype)
         self._row_bytes = self.shape[1] * self.dtype.itemsize
         self.path = path
-        self._fd = os.open(path, os.O_RDONLY)  # the file may be replaced (os.replace): this fd keeps the old one
+        self._fd = os.open(
+            path, os.O_RDONLY
+        )  # the file may be replaced (os.replace): this fd keeps the old one
         problem = self.problem()  # a table shorter or longer than its header says is refused
         if problem is not None:
             raise ValueError(problem)
@@ -168,4 +174,3 @@ class SentenceVectors:
     def __del__(self) -> None:
         with contextlib.suppress(AttributeError, OSError):
             os.close(self._fd)
-

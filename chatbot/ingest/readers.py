@@ -81,7 +81,9 @@ def _decode(data: bytes) -> tuple[str, list[str]]:
         raise SkipFile("fichier vide (rien que des espaces)")
     sample = text[:100_000]
     if len(_BAD_CHARS.findall(sample)) > 0.02 * len(sample):
-        raise SkipFile("contenu binaire ou illisible (caractères de contrôle) : ce n'est pas du texte")
+        raise SkipFile(
+            "contenu binaire ou illisible (caractères de contrôle) : ce n'est pas du texte"
+        )
     head = "".join(sample[:10_000].split())
     if len(_NOT_LETTER.sub("", head)) < 0.3 * len(head):
         raise SkipFile("contenu qui ne ressemble pas à du texte (trop peu de lettres)")

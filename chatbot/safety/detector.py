@@ -19,19 +19,18 @@ Instructions injected into a question are recognised and cut out, and the questi
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from chatbot.config import PROFILE_DIR
-from chatbot.text.normalize import fold, fold_words, words
+from chatbot.safety.linear import LinearDetector
+from chatbot.text.normalize import fold_words, words
 from chatbot.text.sentences import split_sentences
 
 log = logging.getLogger(__name__)
@@ -83,101 +82,13 @@ class Pattern:
 
 def read_patterns(path: Path) -> list[Pattern]:
     """The explicit patterns of a profile (`category`, `pattern`, `source`, tab-separated)."""
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
+    lines = [
+        line
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    ]
     rows = list(csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE))
     return [Pattern(r["category"], re.compile(r["pattern"]), r["source"]) for r in rows]
-
-
-@dataclass(frozen=True)
-class CharNgrams:
-    """TF-IDF of character n-grams within words, on folded text (sklearn's `char_wb`).
-
-    Spelling-level evidence the sentence vector smooths away: « 39 de fievre », « perf ».
-    """
-
-    vocabulary: dict[str, int]
-    idf: np.ndarray
-    ngram_range: tuple[int, int]
-
-    def transform(self, texts: list[str]) -> np.ndarray:
-        analyze = _char_analyzer(self.ngram_range)
-        out = np.zeros((len(texts), len(self.vocabulary)), dtype=np.float32)
-        for row, text in enumerate(texts):
-            counts: dict[int, int] = {}
-            for gram in analyze(text):
-                k = self.vocabulary.get(gram)
-                if k is not None:
-                    counts[k] = counts.get(k, 0) + 1
-            if counts:
-                cols = np.fromiter(counts, dtype=np.int64)
-                values = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float32))) * self.idf[cols]
-                out[row, cols] = values / np.linalg.norm(values)
-        return out
-
-
-@lru_cache(maxsize=4)
-def _char_analyzer(ngram_range: tuple[int, int]) -> Any:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    return TfidfVectorizer(analyzer="char_wb", ngram_range=ngram_range, preprocessor=fold).build_analyzer()
-
-
-@dataclass(frozen=True)
-class LinearDetector:
-    """Multinomial logistic regression over [e5 query vector, character n-grams].
-
-    Fitted by `chatbot safety fit` (chatbot/safety/fit.py); read from profile/safety/detector.json.
-    """
-
-    classes: tuple[str, ...]  # "none" and the risk categories
-    coef: np.ndarray  # (classes, dim + n-grams)
-    intercept: np.ndarray  # (classes,)
-    ngrams: CharNgrams | None
-    notice: dict[str, float]  # probability from which a category is flagged at all
-    certain: dict[str, float]  # probability from which its fixed message answers
-    weights_sha256: str  # the embedding model it was fitted on
-    manifest: dict[str, Any]
-
-    @classmethod
-    def load(cls, path: Path) -> LinearDetector:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        grams = data.get("ngrams")
-        return cls(
-            classes=tuple(data["classes"]),
-            coef=np.asarray(data["coef"], dtype=np.float32),
-            intercept=np.asarray(data["intercept"], dtype=np.float32),
-            ngrams=CharNgrams(
-                vocabulary={g: k for k, g in enumerate(grams["vocabulary"])},
-                idf=np.asarray(grams["idf"], dtype=np.float32),
-                ngram_range=tuple(grams["ngram_range"]),
-            )
-            if grams
-            else None,
-            notice=dict(data["thresholds"]["notice"]),
-            certain=dict(data["thresholds"]["certain"]),
-            weights_sha256=data["manifest"]["weights_sha256"],
-            manifest=data["manifest"],
-        )
-
-    def features(self, texts: list[str], vectors: np.ndarray) -> np.ndarray:
-        parts = [np.asarray(vectors, dtype=np.float32)]
-        if self.ngrams is not None:
-            parts.append(self.ngrams.transform(texts))
-        return np.hstack(parts)
-
-    def probabilities(self, texts: list[str], vectors: np.ndarray) -> tuple[dict[str, float], dict[str, float]]:
-        """Per category: the whole message's probability, and the highest over its sentences.
-
-        Only the whole message may be `certain`: one sentence of a long message, read alone,
-        says less than the message. Any sentence may raise a notice.
-        """
-        logits = self.features(texts, vectors) @ self.coef.T + self.intercept
-        logits -= logits.max(axis=1, keepdims=True)
-        p = np.exp(logits)
-        p /= p.sum(axis=1, keepdims=True)
-        best = p.max(axis=0)
-        whole = {c: float(p[0, k]) for k, c in enumerate(self.classes) if c != "none"}
-        return whole, {c: float(best[k]) for k, c in enumerate(self.classes) if c != "none"}
 
 
 class Detector:
@@ -197,7 +108,11 @@ class Detector:
         patterns = read_patterns(profile / "safety" / "patterns.tsv")
         model_path = profile / "safety" / "detector.json"
         model = LinearDetector.load(model_path) if model_path.is_file() else None
-        if model is not None and weights_sha256 is not None and model.weights_sha256 != weights_sha256:
+        if (
+            model is not None
+            and weights_sha256 is not None
+            and model.weights_sha256 != weights_sha256
+        ):
             log.warning(
                 "%s a été ajusté pour un autre modèle d'embedding : seuls les motifs explicites "
                 "servent. Réajustez-le : `make safety-model`.",
@@ -237,7 +152,9 @@ class Detector:
                 flagged.append(category)
                 if whole.get(category.value, 0.0) >= self.model.certain[category.value]:
                     certain.append(category)
-        return Assessment(tuple(flagged), tuple(certain), pattern, probabilities, injection, cleaned)
+        return Assessment(
+            tuple(flagged), tuple(certain), pattern, probabilities, injection, cleaned
+        )
 
     def _without_instructions(self, folded: str) -> str:
         """The question left once injected instructions are cut out, for retrieval to see."""

@@ -26,9 +26,10 @@ import numpy as np
 
 from chatbot.config import PROFILE_DIR, PROJECT_ROOT, Settings
 from chatbot.errors import QuestionFileError
-from chatbot.evaluation.metrics import Question, read_questions
 from chatbot.evaluation.provenance import provenance, sha256_file
-from chatbot.safety.detector import RISKS, Detector, LinearDetector
+from chatbot.evaluation.questions import Question, read_questions
+from chatbot.safety.detector import RISKS, Detector
+from chatbot.safety.linear import LinearDetector
 from chatbot.text.augment import phone_typed
 from chatbot.text.normalize import fold
 
@@ -57,11 +58,15 @@ def read_bank(path: Path) -> list[Question]:
     bank = read_questions(path)
     unlabelled = [q.id for q in bank if q.safety is None]
     if unlabelled:
-        raise QuestionFileError(f"{path}: messages sans champ 'safety' : {', '.join(unlabelled[:5])}")
+        raise QuestionFileError(
+            f"{path}: messages sans champ 'safety' : {', '.join(unlabelled[:5])}"
+        )
     return bank
 
 
-def fit_from_bank(settings: Settings, bank: Path = BANK_TRAIN, ordinary: int = ORDINARY) -> dict[str, Any]:
+def fit_from_bank(
+    settings: Settings, bank: Path = BANK_TRAIN, ordinary: int = ORDINARY
+) -> dict[str, Any]:
     """Fit on `bank` with PIAF's questions as ordinary messages; write profile/safety/detector.json."""
     from chatbot.evaluation import piaf
 
@@ -75,7 +80,9 @@ def fit_from_bank(settings: Settings, bank: Path = BANK_TRAIN, ordinary: int = O
         "patients": f"{len(patients)} questions ordinaires de eval/dev.jsonl (seuil du message fixe) sha256:{sha256_file(dev)}",
     }
     embedder = settings.embedder()
-    data = fit_detector(read_bank(bank), general, embedder.encode_query, embedder.weights_sha256, sources, patients)
+    data = fit_detector(
+        read_bank(bank), general, embedder.encode_query, embedder.weights_sha256, sources, patients
+    )
     write_detector(data, PROFILE_DIR / "safety" / "detector.json")
     return data
 
@@ -111,10 +118,14 @@ def material(train: Sequence[Question], ordinary: Sequence[str], encode: Encode)
     probe = Detector([], _placeholder())  # only its sentence splitting is used here
     vectors, groups = _rows(probe, texts, encode)
     row_texts = [part for text in texts for part in probe.texts_to_embed(text)]
-    return Material(texts, np.array(labels + labels), index, index < len(train), vectors, groups, row_texts)
+    return Material(
+        texts, np.array(labels + labels), index, index < len(train), vectors, groups, row_texts
+    )
 
 
-def _rows(detector: Detector, texts: Sequence[str], encode: Encode) -> tuple[np.ndarray, list[list[int]]]:
+def _rows(
+    detector: Detector, texts: Sequence[str], encode: Encode
+) -> tuple[np.ndarray, list[list[int]]]:
     """The vectors the detector would see for each text: the text, then its sentences."""
     groups: list[list[int]] = []
     flat: list[str] = []
@@ -136,7 +147,9 @@ def _fitted(m: Material, c: float, rows: np.ndarray) -> tuple[Any, Any, Any]:
         analyzer="char_wb", ngram_range=NGRAMS, min_df=MIN_DF, sublinear_tf=True, preprocessor=fold
     ).fit([m.row_texts[whole[i]] for i in rows])
     x = sparse.hstack([sparse.csr_matrix(m.vectors), grams.transform(m.row_texts)]).tocsr()
-    model = LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit(x[whole[rows]], m.y[rows])
+    model = LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit(
+        x[whole[rows]], m.y[rows]
+    )
     return model, grams, x
 
 
@@ -145,10 +158,17 @@ def cross_validate(m: Material) -> tuple[float, float, np.ndarray, np.ndarray]:
     probabilities, highest over each text's rows and of the whole text."""
     from sklearn.model_selection import StratifiedGroupKFold
 
-    folds = list(StratifiedGroupKFold(FOLDS, shuffle=True, random_state=SEED).split(m.whole, m.y, groups=m.pair))
+    folds = list(
+        StratifiedGroupKFold(FOLDS, shuffle=True, random_state=SEED).split(
+            m.whole, m.y, groups=m.pair
+        )
+    )
     best: tuple[float, float, np.ndarray, np.ndarray] | None = None
     for c in C_GRID:
-        highest, whole = np.zeros((len(m.texts), len(LABELS))), np.zeros((len(m.texts), len(LABELS)))
+        highest, whole = (
+            np.zeros((len(m.texts), len(LABELS))),
+            np.zeros((len(m.texts), len(LABELS))),
+        )
         for fit_rows, held in folds:
             model, _, x = _fitted(m, c, fit_rows)
             for i in held:
@@ -162,7 +182,9 @@ def cross_validate(m: Material) -> tuple[float, float, np.ndarray, np.ndarray]:
     return best
 
 
-def thresholds(m: Material, highest: np.ndarray, whole: np.ndarray, patients: np.ndarray) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
+def thresholds(
+    m: Material, highest: np.ndarray, whole: np.ndarray, patients: np.ndarray
+) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
     """Notice and certain thresholds per category, and what they do in cross-validation."""
     out: dict[str, dict[str, float]] = {"notice": {}, "certain": {}}
     report: dict[str, Any] = {}
@@ -172,7 +194,9 @@ def thresholds(m: Material, highest: np.ndarray, whole: np.ndarray, patients: np
         # Only the whole message may be certain (detector.py); any sentence may raise a notice.
         ordinary_patients = np.concatenate([whole_p[negatives & m.from_bank], patients[:, k]])
         certain = max(0.5, float(np.quantile(ordinary_patients, 1 - FALSE_ALARM)))
-        notice = min(certain, max(float(np.quantile(p[positives], 1 - TARGET_RECALL[label])), MIN_NOTICE))
+        notice = min(
+            certain, max(float(np.quantile(p[positives], 1 - TARGET_RECALL[label])), MIN_NOTICE)
+        )
         out["certain"][label], out["notice"][label] = round(certain, 4), round(notice, 4)
         report[label] = {
             "recall_notice": round(float((p[positives] >= notice).mean()), 4),
@@ -205,7 +229,9 @@ def fit_detector(
     m = material(train, ordinary, encode)
     c, loss, highest, whole = cross_validate(m)
     final, grams, _ = _fitted(m, c, np.arange(len(m.y)))
-    patient_whole = _whole_probabilities(final, grams, Detector([], _placeholder()), patients, encode)
+    patient_whole = _whole_probabilities(
+        final, grams, Detector([], _placeholder()), patients, encode
+    )
     chosen, report = thresholds(m, highest, whole, patient_whole)
     return {
         "classes": list(LABELS),
@@ -231,7 +257,9 @@ def fit_detector(
     }
 
 
-def _whole_probabilities(model: Any, grams: Any, probe: Detector, texts: Sequence[str], encode: Encode) -> np.ndarray:
+def _whole_probabilities(
+    model: Any, grams: Any, probe: Detector, texts: Sequence[str], encode: Encode
+) -> np.ndarray:
     """The final model's probabilities for whole messages it was not fitted on."""
     from scipy import sparse
 
@@ -239,7 +267,9 @@ def _whole_probabilities(model: Any, grams: Any, probe: Detector, texts: Sequenc
         return np.zeros((0, len(LABELS)))
     vectors, groups = _rows(probe, texts, encode)
     rows = [g[0] for g in groups]
-    x = sparse.hstack([sparse.csr_matrix(vectors[rows]), grams.transform([texts[k] for k in range(len(texts))])]).tocsr()
+    x = sparse.hstack(
+        [sparse.csr_matrix(vectors[rows]), grams.transform([texts[k] for k in range(len(texts))])]
+    ).tocsr()
     return np.asarray(model.predict_proba(x))
 
 

@@ -22,7 +22,9 @@ def safety_message(risk: Assessment) -> Answer:
     category = risk.urgent
     if category is None:
         raise ValueError("safety_message needs an urgent risk. Currently, none is certain")
-    notices = [texts_fr.SAFETY_NOTICES[c.value] for c in risk.flagged if c in URGENT and c is not category]
+    notices = [
+        texts_fr.SAFETY_NOTICES[c.value] for c in risk.flagged if c in URGENT and c is not category
+    ]
     text = "\n\n".join([texts_fr.SAFETY_MESSAGES[category.value], *notices])
     return Answer(text=text, safety=category.value)
 

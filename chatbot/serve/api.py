@@ -129,7 +129,9 @@ class FeedbackIn(BaseModel):
     question: Text = Field(max_length=2_000)
     answer: Text = Field(max_length=10_000)
     history: list[Turn] = Field(default_factory=list, max_length=20)
-    chunk_ids: list[Annotated[Text, Field(max_length=200)]] = Field(default_factory=list, max_length=20)
+    chunk_ids: list[Annotated[Text, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=20
+    )
     refused: StrictBool = False
     safety: Annotated[Text, Field(max_length=40)] | None = None
     comment: Text = Field("", max_length=2000)
@@ -151,7 +153,9 @@ def ask(body: AskRequest, request: Request) -> Any:
     try:
         answer = ask_engine(engine, body.question, history)
     except InvalidQuestion as exc:
-        message = texts_fr.input_error(exc.reason, body.question, engine.settings.max_question_chars)
+        message = texts_fr.input_error(
+            exc.reason, body.question, engine.settings.max_question_chars
+        )
         if exc.reason == "not_french":
             return refusal_result(body.id, body.question, message)
         return error_response(400, message, exc.reason)
@@ -203,7 +207,11 @@ def health(request: Request) -> Any:
     index_problem = engine.index.problem()
     feedback_problem = request.app.state.feedback_problem if store is None else store.problem
     checks = {
-        "index": "erreur" if index_problem else "vérification en cours" if engine.index.checking() else "ok",
+        "index": "erreur"
+        if index_problem
+        else "vérification en cours"
+        if engine.index.checking()
+        else "ok",
         "feedback": "indisponible" if feedback_problem else "ok",
     }
     status = "error" if index_problem else "degraded" if feedback_problem else "ok"

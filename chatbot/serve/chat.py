@@ -173,7 +173,13 @@ def event_kinds(demo: gr.Blocks) -> dict[int | str, str]:
     """Gradio's event ids (fn_index) and API names of `demo` that are questions or votes."""
     kinds: dict[int | str, str] = {}
     for fn_id, fn in demo.fns.items():
-        kind = "question" if fn.name in _QUESTION_HANDLERS else "vote" if fn.name in _VOTE_HANDLERS else None
+        kind = (
+            "question"
+            if fn.name in _QUESTION_HANDLERS
+            else "vote"
+            if fn.name in _VOTE_HANDLERS
+            else None
+        )
         if kind is not None:
             kinds[fn_id] = kind
             if fn.api_name:

@@ -139,7 +139,11 @@ def render_answer(answer: Answer, turn: int, upto: int | None = None) -> str:
         text = " ".join(words[:upto])
     by_n = {c.n: c for c in answer.citations}
     body = _link_markers(_answer_html(text), turn, by_n)
-    kind = "sep-safety" if answer.safety in ("emergency", "suicide") and not answer.citations else "sep-answer"
+    kind = (
+        "sep-safety"
+        if answer.safety in ("emergency", "suicide") and not answer.citations
+        else "sep-answer"
+    )
     sources = render_sources(answer, turn) if upto is None else ""
     if upto is None:
         kind += " sep-done"  # complete: what tests and assistive scripts can wait for

@@ -120,10 +120,18 @@ class RequestGuard:
         if _hostname(host) not in self.hosts:
             return await refuse(send, 400, "host", host=host[:100])
         origin = headers.get("origin")
-        if origin and origin not in self.origins and urlsplit(origin).netloc.lower() != host.lower():
+        if (
+            origin
+            and origin not in self.origins
+            and urlsplit(origin).netloc.lower() != host.lower()
+        ):
             return await refuse(send, 403, "origin", origin=origin[:100])
         # An allowed site's script may read why it was refused (CORS is inside this guard).
-        cors = {"access-control-allow-origin": origin, "vary": "Origin"} if origin in self.origins else {}
+        cors = (
+            {"access-control-allow-origin": origin, "vary": "Origin"}
+            if origin in self.origins
+            else {}
+        )
         mount, sub = self._split(path)
         try:
             self._check_route(method, path, mount, sub)
@@ -209,7 +217,9 @@ class RequestGuard:
             return bool(_GRADIO_POST.fullmatch(sub))
         return method == "OPTIONS"
 
-    def _kind(self, method: str, path: str, mount: str | None, sub: str, payload: Any) -> str | None:
+    def _kind(
+        self, method: str, path: str, mount: str | None, sub: str, payload: Any
+    ) -> str | None:
         if mount is None:
             return {"/api/ask": "question", "/api/feedback": "vote"}.get(path)
         if method != "POST":

@@ -16,7 +16,9 @@ SMS_WORDS = {row["sms"]: row["standard"] for row in read_table("sms")}
 # lexicon, profile/lang/lay_lexicon.tsv). A question holding the first is searched with the
 # second too: « effets secondaires » -> « effets indésirables tolérance ».
 LAY_TERMS = {row["lay"]: row["medical"] for row in read_table("lay_lexicon")}
-_LAY_PATTERN = re.compile(r"\b(" + "|".join(sorted(map(re.escape, LAY_TERMS), key=len, reverse=True)) + r")\b")
+_LAY_PATTERN = re.compile(
+    r"\b(" + "|".join(sorted(map(re.escape, LAY_TERMS), key=len, reverse=True)) + r")\b"
+)
 
 
 def lay_words(text: str) -> list[str]:

@@ -20,6 +20,7 @@ _WORD = re.compile(r"[0-9]+(?:[.,][0-9]+)?|[^\W\d_]+", re.UNICODE)
 # retrieval nor the refusal decision uses them.
 STOP_WORDS = frozenset(row["word"] for row in read_table("stop_words"))
 
+
 def fold(text: str) -> str:
     """Lower case, accents removed, ligatures expanded (NFKD): `Sclérose` -> `sclerose`."""
     decomposed = unicodedata.normalize("NFKD", text.lower())

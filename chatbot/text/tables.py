@@ -14,7 +14,11 @@ def read_table(name: str, profile: Path = PROFILE_DIR) -> list[dict[str, str]]:
     Every list has a `source` column: where each entry comes from.
     """
     path = profile / "lang" / f"{name}.tsv"
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
+    lines = [
+        line
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    ]
     rows = list(csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE))
     missing = [k for k, row in enumerate(rows, 2) if not row.get("source")]
     if missing:

@@ -1,0 +1,118 @@
+"""The learned half of the risk detector: a linear model over the message's e5 vector and
+its character n-grams, read from profile/safety/detector.json (fitted by chatbot/safety/fit.py).
+
+Pure numpy at run time; scikit-learn only builds the n-gram analyser, so that the run-time
+n-grams are exactly the ones the fit saw.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chatbot.text.normalize import fold
+
+__all__ = ["CharNgrams", "LinearDetector"]
+
+
+@dataclass(frozen=True)
+class CharNgrams:
+    """TF-IDF of character n-grams within words, on folded text (sklearn's `char_wb`).
+
+    Spelling-level evidence the sentence vector smooths away: « 39 de fievre », « perf ».
+    """
+
+    vocabulary: dict[str, int]
+    idf: np.ndarray
+    ngram_range: tuple[int, int]
+
+    def transform(self, texts: list[str]) -> np.ndarray:
+        analyze = _char_analyzer(self.ngram_range)
+        out = np.zeros((len(texts), len(self.vocabulary)), dtype=np.float32)
+        for row, text in enumerate(texts):
+            counts: dict[int, int] = {}
+            for gram in analyze(text):
+                k = self.vocabulary.get(gram)
+                if k is not None:
+                    counts[k] = counts.get(k, 0) + 1
+            if counts:
+                cols = np.fromiter(counts, dtype=np.int64)
+                values = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float32))) * self.idf[
+                    cols
+                ]
+                out[row, cols] = values / np.linalg.norm(values)
+        return out
+
+
+@lru_cache(maxsize=4)
+def _char_analyzer(ngram_range: tuple[int, int]) -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(
+        analyzer="char_wb", ngram_range=ngram_range, preprocessor=fold
+    ).build_analyzer()
+
+
+@dataclass(frozen=True)
+class LinearDetector:
+    """Multinomial logistic regression over [e5 query vector, character n-grams].
+
+    Fitted by `chatbot safety fit` (chatbot/safety/fit.py); read from profile/safety/detector.json.
+    """
+
+    classes: tuple[str, ...]  # "none" and the risk categories
+    coef: np.ndarray  # (classes, dim + n-grams)
+    intercept: np.ndarray  # (classes,)
+    ngrams: CharNgrams | None
+    notice: dict[str, float]  # probability from which a category is flagged at all
+    certain: dict[str, float]  # probability from which its fixed message answers
+    weights_sha256: str  # the embedding model it was fitted on
+    manifest: dict[str, Any]
+
+    @classmethod
+    def load(cls, path: Path) -> LinearDetector:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        grams = data.get("ngrams")
+        return cls(
+            classes=tuple(data["classes"]),
+            coef=np.asarray(data["coef"], dtype=np.float32),
+            intercept=np.asarray(data["intercept"], dtype=np.float32),
+            ngrams=CharNgrams(
+                vocabulary={g: k for k, g in enumerate(grams["vocabulary"])},
+                idf=np.asarray(grams["idf"], dtype=np.float32),
+                ngram_range=tuple(grams["ngram_range"]),
+            )
+            if grams
+            else None,
+            notice=dict(data["thresholds"]["notice"]),
+            certain=dict(data["thresholds"]["certain"]),
+            weights_sha256=data["manifest"]["weights_sha256"],
+            manifest=data["manifest"],
+        )
+
+    def features(self, texts: list[str], vectors: np.ndarray) -> np.ndarray:
+        parts = [np.asarray(vectors, dtype=np.float32)]
+        if self.ngrams is not None:
+            parts.append(self.ngrams.transform(texts))
+        return np.hstack(parts)
+
+    def probabilities(
+        self, texts: list[str], vectors: np.ndarray
+    ) -> tuple[dict[str, float], dict[str, float]]:
+        """Per category: the whole message's probability, and the highest over its sentences.
+
+        Only the whole message may be `certain`: one sentence of a long message, read alone,
+        says less than the message. Any sentence may raise a notice.
+        """
+        logits = self.features(texts, vectors) @ self.coef.T + self.intercept
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        p /= p.sum(axis=1, keepdims=True)
+        best = p.max(axis=0)
+        whole = {c: float(p[0, k]) for k, c in enumerate(self.classes) if c != "none"}
+        return whole, {c: float(best[k]) for k, c in enumerate(self.classes) if c != "none"}
