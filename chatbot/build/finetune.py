@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ from chatbot.build.finetune_task import NEAR_MISSES, Item, accuracy, items
 from chatbot.build.model_files import write_json
 from chatbot.config import PROJECT_ROOT, Settings
 from chatbot.evaluation import piaf
+from chatbot.evaluation.provenance import git_commit
 from chatbot.index.embed import PASSAGE_PREFIX, QUERY_PREFIX
 from chatbot.index.model_folder import sha256_file
 
@@ -113,7 +113,7 @@ def train(settings: Settings, out_dir: Path, limit: int | None, epochs: int) -> 
                 "before": round(before, 4),
                 "history": history,
             },
-            "code_commit": _git_commit(),
+            "code_commit": git_commit(),
             "torch": torch.__version__,
             "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         },
@@ -211,19 +211,6 @@ def save_layers(
         )
     write_json(out_dir / "manifest.json", manifest)
     return manifest
-
-
-def _git_commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
 
 
 def main(argv: list[str] | None = None) -> int:

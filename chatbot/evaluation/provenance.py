@@ -20,10 +20,10 @@ def sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
 
 
-def provenance() -> dict[str, str]:
-    """The commit of the code, scikit-learn's version and the time of the fit."""
+def git_commit() -> str:
+    """The commit of the code in use, or "" outside a git checkout."""
     try:
-        commit = subprocess.run(
+        return subprocess.run(
             ["git", "rev-parse", "HEAD"],
             cwd=PROJECT_ROOT,
             capture_output=True,
@@ -31,7 +31,12 @@ def provenance() -> dict[str, str]:
             timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        commit = ""
+        return ""
+
+
+def provenance() -> dict[str, str]:
+    """The commit of the code, scikit-learn's version and the time of the fit."""
+    commit = git_commit()
     import sklearn
 
     return {
