@@ -5,7 +5,7 @@ similarity to the question, the share of the question's words it holds, its pass
 whether it holds the type of value the question asks for (types.py) — and scored by a
 logistic model fitted on PIAF's training questions, where the sentence that holds the answer
 span is the positive and the other retrieved sentences the negatives (`chatbot fit ranker`,
-fit.py). Its weights are data: profile/ranker.json, with what they were fitted on.
+evaluation/fit_ranker.py). Its weights are data: profile/ranker.json, with what they were fitted on.
 The score is the model's log-odds that the sentence holds the answer.
 """
 

@@ -7,10 +7,10 @@ single score carries: the sentence ranker's confidence in its best sentence, how
 question the best sentence and passage hold, the words the documents never use, whether the
 asked type of value is in the best sentences, how the rankings agree.
 
-The weights are a logistic model fitted by `chatbot calibrate` (fit.py) — on PIAF questions
-with and without their answer's passage (natural near misses) and on the deployment's own
-development questions — and stored, with what they were fitted on and for which index, in
-profile/calibration.json.
+The weights are a logistic model fitted by `chatbot calibrate` (evaluation/fit_refusal.py) on
+the deployment's own development questions (PIAF's near misses can be added with
+`--piaf-index`; on this corpus they made it worse) and stored, with what they were fitted on
+and for which index, in profile/calibration.json.
 """
 
 from __future__ import annotations
