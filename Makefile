@@ -96,7 +96,7 @@ corpus: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check chatbot tests app.py scripts eval bench
 	$(VENV)/bin/ruff format --check chatbot tests app.py scripts eval bench
-	$(VENV)/bin/mypy chatbot
+	$(VENV)/bin/mypy --explicit-package-bases chatbot bench
 
 clean:
 	rm -rf embeddings eval/results

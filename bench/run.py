@@ -64,7 +64,7 @@ print(json.dumps({"answered_at": t3, "import_s": t1 - t0, "load_s": t2 - t1,
 # --- child side: serve the question set and report ---------------------------------------------
 def serve(index_dir: Path, questions_path: Path, passes: int = 1) -> dict[str, Any]:
     """Load an engine on `index_dir` and time `Engine.ask` on every question (warm)."""
-    from chatbot.answer.extract import Calibration
+    from chatbot.answer.support import Calibration
     from chatbot.config import Settings
     from chatbot.engine import Engine
     from chatbot.errors import InvalidQuestion

@@ -29,15 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
+from chatbot.index.chunk import passage_text
+from chatbot.index.chunks_file import chunk_from_dict
 from chatbot.index.lexical import LexicalIndex
-from chatbot.index.store import (
-    FORMAT_VERSION,
-    Index,
-    _make_faiss,
-    passage_text,
-    read_manifest,
-    save_index,
-)
+from chatbot.index.manifest import FORMAT_VERSION, read_manifest
+from chatbot.index.store import Index, save_index
+from chatbot.index.vectors import make_faiss
 from chatbot.records import Chunk, Sentence
 
 CHUNKS_PER_DOCUMENT = 25
@@ -52,11 +49,9 @@ def load_real(index_dir: Path) -> tuple[list[Chunk], np.ndarray, list[str], np.n
     """
     import faiss
 
-    from chatbot.index.store import _chunk_from_dict
-
     manifest = read_manifest(index_dir)
     with (index_dir / "chunks.jsonl").open(encoding="utf-8") as f:
-        chunks = [_chunk_from_dict(json.loads(line)) for line in f]
+        chunks = [chunk_from_dict(json.loads(line)) for line in f]
     flat = faiss.read_index(str(index_dir / "passages.faiss"))
     vectors = flat.reconstruct_n(0, flat.ntotal)
     sentences = json.loads((index_dir / "sentences.json").read_text(encoding="utf-8"))
@@ -155,7 +150,7 @@ def generate(index_dir: Path, size: int, seed: int = 0) -> Index:
     all_vectors = np.vstack(out_vectors)
 
     lexical = LexicalIndex.build([passage_text(c) for c in out_chunks])
-    faiss_index = _make_faiss(all_vectors, all_vectors.shape[1])
+    faiss_index = make_faiss(all_vectors, all_vectors.shape[1])
     synthetic_manifest = dict(manifest)
     synthetic_manifest.update(
         format_version=FORMAT_VERSION,  # written by this code, whatever built the source

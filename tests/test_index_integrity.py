@@ -10,6 +10,7 @@ import pytest
 from chatbot.errors import IndexMismatch
 from chatbot.index import store as index_module
 from chatbot.index.fake import FakeEmbedder
+from chatbot.index.integrity import describe
 from chatbot.index.store import INDEX_FILES, REBUILD_HINT, load_index, save_index
 from tests.helpers import fake_engine
 
@@ -89,7 +90,7 @@ def test_a_file_from_another_build_is_refused_even_at_the_right_size(saved, tmp_
     save_index(fake_engine(docs=DOCS[:1]).index, other)
     (saved / "sentences.json").write_bytes((other / "sentences.json").read_bytes())
     manifest = json.loads((saved / "manifest.json").read_text())
-    manifest["files"]["sentences.json"] = index_module._describe(saved / "sentences.json")
+    manifest["files"]["sentences.json"] = describe(saved / "sentences.json")
     (saved / "manifest.json").write_text(json.dumps(manifest))
     assert "phrases" in refused(saved)  # consistent hashes, inconsistent counts
 

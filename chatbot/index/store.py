@@ -24,7 +24,7 @@ import numpy as np
 
 from chatbot.errors import IndexMismatch
 from chatbot.index.chunk import ChunkSettings, chunk_documents, passage_text
-from chatbot.index.chunks_file import chunk_from_dict, read_chunks, write_chunks
+from chatbot.index.chunks_file import read_chunks, write_chunks
 from chatbot.index.embed import Embedder
 from chatbot.index.integrity import INDEX_FILES, Integrity, describe, inconsistency
 from chatbot.index.lexical import LexicalIndex
@@ -268,9 +268,3 @@ def load_index(index_dir: Path, embedder: Embedder, corpus_digest: str | None = 
         sentence_index=sentence_index,
         integrity=integrity,
     )
-
-
-# Their former names: bench/synthetic.py and tests/test_index_integrity.py use them.
-_make_faiss = make_faiss
-_describe = describe
-_chunk_from_dict = chunk_from_dict
