@@ -69,9 +69,10 @@ class Engine:
             self.settings.with_next,
         )
         self.calibration = calibration or Calibration.load(self.settings.calibration)
-        problem = self.calibration.check_index(index.manifest)
-        if problem:
-            log.warning(problem)
+        # Fitted for another corpus or model: served, never silently (the log, /api/health).
+        self.calibration_problem = self.calibration.check_index(index.manifest)
+        if self.calibration_problem:
+            log.warning(self.calibration_problem)
         self.backend: AnswerBackend = backend or self.extractive
         self.detector = detector or Detector.load(weights_sha256=embedder.weights_sha256)
 
@@ -137,14 +138,15 @@ class Engine:
         search_query = self.search_query(asked, history or [])
         # One forward pass for the risk detector's texts and the retrieval query; a short
         # question is both. The documents' words for lay words go to the lexical index only.
+        # The question of a long message is usually one of its sentences: embedded once.
         risk_texts = self.detector.texts_to_embed(text)
-        texts = risk_texts if risk_texts[:1] == [search_query] else [*risk_texts, search_query]
+        texts = risk_texts if search_query in risk_texts else [*risk_texts, search_query]
         vectors = self.embedder.encode_query(texts)
         risk = self.detector.assess(text, vectors[: len(risk_texts)])
         if risk.urgent:
             return _timed(safety_message(risk), t0)
 
-        query_vector = vectors[0] if texts is risk_texts else vectors[-1]
+        query_vector = vectors[texts.index(search_query)]
         request, ranked = self.prepare(asked, history, mode, search_query, query_vector)
         t1 = time.perf_counter()
         support = assess_support(self.index, request, ranked, self.calibration)

@@ -137,3 +137,33 @@ def test_safety_applies_to_the_current_message_not_the_history():
 def test_a_detector_fitted_for_other_weights_is_not_used(caplog):
     detector = Detector.load(weights_sha256="not-the-weights-it-was-fitted-on")
     assert detector.model is None and "autre modèle" in caplog.text
+
+
+NGRAM_TEXTS = [
+    "jai 39 de fievre depuis ma perf d'hier",
+    "Je  ne   vois plus\trien de l'œil droit !!",
+    "a b cd ÉTÉ œuf",
+    "mon mari… il est tout bizarre depuis ce matin, il parle mal",
+    "",
+    "   ",
+    "x",
+]
+
+
+def test_run_time_ngrams_are_those_the_fit_saw_without_scikit_learn():
+    # The serving process cuts n-grams itself (scikit-learn costs it 100 MB); a difference
+    # would silently change what the detector sees.
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from chatbot.safety.linear import CharNgrams, char_wb_ngrams
+    from chatbot.text.normalize import fold
+
+    fitted = TfidfVectorizer(
+        analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, preprocessor=fold
+    ).fit(NGRAM_TEXTS)
+    analyze = fitted.build_analyzer()
+    for text in NGRAM_TEXTS:
+        assert char_wb_ngrams(text, (2, 5)) == analyze(text)
+    ours = CharNgrams(dict(fitted.vocabulary_), fitted.idf_.astype(np.float32), (2, 5))
+    expected = fitted.transform(NGRAM_TEXTS).toarray()
+    assert np.allclose(ours.transform(NGRAM_TEXTS), expected, atol=1e-6)

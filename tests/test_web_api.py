@@ -290,7 +290,29 @@ def test_every_field_of_a_vote_has_a_bound(client, store, field, value):
 def test_health_says_ok_and_checks_the_index_and_the_store(client):
     health = client.get("/api/health").json()
     assert health["status"] == "ok" and health["index"].startswith("v")
-    assert health["checks"] == {"index": "ok", "feedback": "ok"} and health["problems"] == []
+    assert health["checks"] == {"index": "ok", "feedback": "ok", "calibration": "ok"}
+    assert health["problems"] == []
+
+
+def test_a_refusal_fitted_for_another_corpus_is_served_but_health_says_so(store):
+    from dataclasses import replace
+
+    from fastapi.testclient import TestClient
+
+    from chatbot.engine import Engine
+    from chatbot.serve.web import create_app
+    from tests.helpers import FAKE_CALIBRATION
+
+    engine = fake_engine()
+    other = replace(FAKE_CALIBRATION, manifest={"index": {"corpus_sha256": "0" * 64}})
+    engine = Engine(engine.index, engine.embedder, calibration=other)
+    app = create_app(Settings(feedback_db=store.path), engine, store)
+    with TestClient(app, base_url="http://127.0.0.1") as c:
+        health = c.get("/api/health").json()
+        answer = c.post("/api/ask", json={"question": "la biotine a forte dose ca marche ?"})
+    assert health["status"] == "degraded" and health["checks"]["calibration"] == "à réajuster"
+    assert "chatbot calibrate" in health["problems"][0]
+    assert answer.status_code == 200
 
 
 def test_an_index_found_corrupt_after_start_stops_answers_in_french(tmp_path, monkeypatch):

@@ -1,15 +1,16 @@
 """The learned half of the risk detector: a linear model over the message's e5 vector and
 its character n-grams, read from profile/safety/detector.json (fitted by chatbot/safety/fit.py).
 
-Pure numpy at run time; scikit-learn only builds the n-gram analyser, so that the run-time
-n-grams are exactly the ones the fit saw.
+Pure numpy at run time: the n-grams are cut here exactly as scikit-learn's `char_wb` analyser
+cuts them for the fit (tests/test_safety.py compares the two), without importing scikit-learn
+(100 MB of memory in every serving process).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from chatbot.text.normalize import fold
 
-__all__ = ["CharNgrams", "LinearDetector"]
+__all__ = ["CharNgrams", "LinearDetector", "char_wb_ngrams"]
 
 
 @dataclass(frozen=True)
@@ -32,11 +33,10 @@ class CharNgrams:
     ngram_range: tuple[int, int]
 
     def transform(self, texts: list[str]) -> np.ndarray:
-        analyze = _char_analyzer(self.ngram_range)
         out = np.zeros((len(texts), len(self.vocabulary)), dtype=np.float32)
         for row, text in enumerate(texts):
             counts: dict[int, int] = {}
-            for gram in analyze(text):
+            for gram in char_wb_ngrams(text, self.ngram_range):
                 k = self.vocabulary.get(gram)
                 if k is not None:
                     counts[k] = counts.get(k, 0) + 1
@@ -49,13 +49,21 @@ class CharNgrams:
         return out
 
 
-@lru_cache(maxsize=4)
-def _char_analyzer(ngram_range: tuple[int, int]) -> Any:
-    from sklearn.feature_extraction.text import TfidfVectorizer
+_WHITE_SPACES = re.compile(r"\s\s+")
 
-    return TfidfVectorizer(
-        analyzer="char_wb", ngram_range=ngram_range, preprocessor=fold
-    ).build_analyzer()
+
+def char_wb_ngrams(text: str, ngram_range: tuple[int, int]) -> list[str]:
+    """The character n-grams of `text` within its words, each word padded with a space: what
+    `TfidfVectorizer(analyzer="char_wb", preprocessor=fold)` yields, n-gram for n-gram."""
+    low, high = ngram_range
+    grams: list[str] = []
+    for word in _WHITE_SPACES.sub(" ", fold(text)).split():
+        padded = f" {word} "
+        for n in range(low, high + 1):
+            grams.extend(padded[i : i + n] for i in range(max(1, len(padded) - n + 1)))
+            if len(padded) <= n:  # a word shorter than n counts once, as itself
+                break
+    return grams
 
 
 @dataclass(frozen=True)

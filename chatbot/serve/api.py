@@ -66,12 +66,13 @@ class AskRequest(BaseModel):
     model_config = ConfigDict(
         extra="ignore",
         json_schema_extra={
+            # The deployment's own example questions (profile/deployment.toml).
             "examples": [
-                {"question": "Quels sont les effets secondaires de l'ocrelizumab ?", "history": []},
+                {"question": texts_fr.EXAMPLE_QUESTIONS[0], "history": []},
                 {
-                    "question": "et pour la biotine ?",
+                    "question": "et en pratique ?",
                     "history": [
-                        {"role": "user", "content": "c quoi l'ocrelizumab"},
+                        {"role": "user", "content": texts_fr.EXAMPLE_QUESTIONS[1]},
                         {"role": "assistant", "content": "Voici ce que disent les documents…"},
                     ],
                 },
@@ -201,11 +202,13 @@ def feedback(body: FeedbackIn, request: Request) -> Any:
     responses={503: {"description": "L'index est inutilisable : le service ne répond plus"}},
 )
 def health(request: Request) -> Any:
-    """`ok`; `degraded` when the chat answers but votes cannot be stored; `error` (503) when
-    the index cannot be served. `problems` says why, in French."""
+    """`ok`; `degraded` when the chat answers but votes cannot be stored or the refusal was
+    fitted for another index; `error` (503) when the index cannot be served. `problems` says
+    why, in French."""
     engine, store = request.app.state.engine, request.app.state.store
     index_problem = engine.index.problem()
     feedback_problem = request.app.state.feedback_problem if store is None else store.problem
+    calibration_problem = getattr(engine, "calibration_problem", None)
     checks = {
         "index": "erreur"
         if index_problem
@@ -213,13 +216,15 @@ def health(request: Request) -> Any:
         if engine.index.checking()
         else "ok",
         "feedback": "indisponible" if feedback_problem else "ok",
+        "calibration": "à réajuster" if calibration_problem else "ok",
     }
-    status = "error" if index_problem else "degraded" if feedback_problem else "ok"
+    degraded = feedback_problem or calibration_problem
+    status = "error" if index_problem else "degraded" if degraded else "ok"
     body = {
         "status": status,
         "index": index_version(engine.index.manifest),
         "checks": checks,
-        "problems": [p for p in (index_problem, feedback_problem) if p],
+        "problems": [p for p in (index_problem, feedback_problem, calibration_problem) if p],
     }
     return JSONResponse(body, status_code=503 if index_problem else 200)
 
