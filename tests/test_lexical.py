@@ -37,3 +37,13 @@ def test_a_misspelt_word_is_not_read_as_a_dropped_apostrophe():
     assert "obtenu" not in index.query_terms("quels laboratoires ont soutenu le congres")
     # ... while a real dropped apostrophe is still read as one.
     assert index.query_terms("lespace numerique") == index.query_terms("l'espace numérique")
+
+
+def test_abbreviations_and_sms_words_meet_the_documents_words():
+    index = LexicalIndex.build(["Comment se passent les perfusions à l'hôpital de jour ?"])
+    # An abbreviation, in the plural too, finds the documents' word it begins ...
+    assert index.query_terms("perfs") == index.query_terms("perfusions")
+    assert index.query_terms("perf") == index.query_terms("perfusion")
+    # ... and an SMS spelling of the general list is read as its word.
+    typed = index.query_terms("cmt sa se passe les perfs pdt 1 an")
+    assert typed == index.query_terms("comment ca se passe les perfusions pendant 1 an")

@@ -119,13 +119,16 @@ class LexicalIndex:
         fixed = self.correct(word)
         if fixed is not None:
             return stem(fixed)
-        # Abbreviations: "gado" -> "gadolinium", "perfu" -> "perfusion".
-        if len(word) >= 4:
-            longer = next(
-                (w for w in self._by_initial.get(word[0], []) if w.startswith(word)), None
-            )
-            if longer is not None:
-                return stem(longer)
+        # Abbreviations: "gado" -> "gadolinium", "perfu" -> "perfusion", in the plural too
+        # ("perfs" -> "perfusions").
+        plural = word.endswith("s") and len(word) >= 5
+        for short in (word, word[:-1]) if plural else (word,):
+            if len(short) >= 4:
+                longer = next(
+                    (w for w in self._by_initial.get(short[0], []) if w.startswith(short)), None
+                )
+                if longer is not None:
+                    return stem(longer)
         # Misspelt endings that the stemmer keeps: "fatig" -> stem "fatigu", "vacin" -> "vaccin".
         fixed_stem = self._correct_stem(term)
         if fixed_stem:
