@@ -116,7 +116,7 @@ class Settings:
 
     def weights_sha256(self) -> str:
         """The sha256 of the embedding model's weights, as an index manifest records it."""
-        from chatbot.index.embed import WEIGHTS_SHA256, TunedLayers
+        from chatbot.index.model_folder import WEIGHTS_SHA256, TunedLayers
 
         return (
             TunedLayers(self.embedding_layers).weights_sha256

@@ -13,8 +13,9 @@ import pytest
 
 from chatbot.build.assemble import _dequantize_q4_0, _installed_q4, assemble_model
 from chatbot.errors import ModelError
-from chatbot.index.embed import MODEL_DIRNAME, WEIGHTS_SHA256, E5Embedder, load_embedder
+from chatbot.index.embed import E5Embedder, load_embedder
 from chatbot.index.fake import FakeEmbedder
+from chatbot.index.model_folder import MODEL_DIRNAME, WEIGHTS_SHA256
 
 # Medical French as patients write it: accents, elisions, typos, abbreviations.
 SENTENCES = [

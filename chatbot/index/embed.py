@@ -17,39 +17,28 @@ import numpy as np
 
 from chatbot.errors import ModelError
 from chatbot.index.model_folder import (
-    ASSEMBLY_FORMAT,
     MODEL_DIRNAME,
     MODEL_ID,
     SETUP_HINT,
-    TOKENIZER_SHA256,
     WEIGHTS_SHA256,
     TunedLayers,
     folder_problem,
-    sha256_file,
 )
 
 if TYPE_CHECKING:  # heavy imports stay inside the functions that need them
     from tokenizers import Tokenizer
     from transformers import BertModel
 
-# The model folder's names and checks live in model_folder.py; they are re-exported here,
-# where chatbot/build/assemble.py, the configuration and the tests import them.
+# The model folder's names, hashes and checks are in model_folder.py (build time shares them).
 __all__ = [
-    "ASSEMBLY_FORMAT",
     "EMBEDDING_DIM",
     "MAX_SEQ_LENGTH",
-    "MODEL_DIRNAME",
-    "MODEL_ID",
-    "SETUP_HINT",
-    "TOKENIZER_SHA256",
-    "WEIGHTS_SHA256",
+    "PASSAGE_PREFIX",
+    "QUERY_PREFIX",
     "E5Embedder",
     "Embedder",
-    "TunedLayers",
     "check_texts",
-    "folder_problem",
     "load_embedder",
-    "sha256_file",
 ]
 
 EMBEDDING_DIM = 384
