@@ -87,6 +87,67 @@ def test_a_sure_detector_replaces_the_answer_with_the_fixed_message():
     assert risk.urgent is Category.EMERGENCY
 
 
+def _one_vs_rest_toy(dim: int = 3) -> LinearDetector:
+    """One binary model per category: coordinate k is category k's evidence, judged alone."""
+    classes = ("suicide", "emergency", "treatment_decision")
+    return LinearDetector(
+        classes,
+        10.0 * np.eye(3, dim, dtype=np.float32),
+        np.full(3, -5.0, dtype=np.float32),
+        None,
+        notice={c: 0.3 for c in classes},
+        certain={c: 0.9 for c in classes},
+        weights_sha256="toy",
+        manifest={},
+        link="sigmoid",
+    )
+
+
+def test_a_reaction_during_an_infusion_is_an_emergency_however_much_it_is_about_a_treatment():
+    # Categories do not compete: strong treatment words do not lower the emergency's chance.
+    detector = Detector([], _one_vs_rest_toy())
+    risk = detector.assess("un message", np.array([[0.0, 1.0, 1.5]], dtype=np.float32))
+    assert risk.urgent is Category.EMERGENCY
+    assert risk.flagged == (Category.EMERGENCY, Category.TREATMENT_DECISION)
+
+
+def test_run_time_one_vs_rest_probabilities_are_those_of_the_fitted_models():
+    from chatbot.safety.fit import OneVsRest
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(80, 4))
+    y = rng.integers(0, 4, size=80)
+    fitted = OneVsRest.fit(x, y, c=1.0)
+    model = LinearDetector(
+        ("suicide", "emergency", "treatment_decision"),
+        fitted.coef_.astype(np.float32),
+        fitted.intercept_.astype(np.float32),
+        None,
+        {},
+        {},
+        "toy",
+        {},
+        link="sigmoid",
+    )
+    texts = [str(k) for k in range(5)]
+    whole, _ = model.probabilities(texts[:1], x[:1].astype(np.float32))
+    expected = fitted.predict_proba(x[:1])[0, 1:]
+    assert np.allclose(list(whole.values()), expected, atol=1e-5)
+
+
+def test_a_sure_suicide_message_that_may_be_about_a_treatment_also_names_the_neurologist():
+    engine = fake_engine()
+    dim = engine.embedder.dim
+    engine.detector = Detector([], _one_vs_rest_toy(dim))
+    engine.detector.texts_to_embed = lambda message: [message]  # type: ignore[method-assign]
+    vector = np.zeros(dim, dtype=np.float32)
+    vector[0], vector[2] = 1.0, 0.55  # suicide sure, a treatment decision possible
+    engine.embedder.encode_query = lambda texts: np.array([vector] * len(texts))  # type: ignore[method-assign]
+    answer = engine.ask("les piqures c'est fini, j'arrete tout")
+    assert answer.safety == "suicide" and not answer.citations
+    assert "3114" in answer.text and "neurologue" in answer.text
+
+
 def test_emergency_message_gives_the_numbers_and_says_it_is_a_program():
     answer = fake_engine().ask("j'arrive plus a respirer depuis 10 minutes")
     assert answer.safety == "emergency" and not answer.citations

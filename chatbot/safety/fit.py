@@ -16,6 +16,7 @@ Thresholds come from cross-validated probabilities:
 from __future__ import annotations
 
 import json
+import os
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -49,6 +50,8 @@ MIN_NOTICE = 0.005  # no notice threshold below this probability
 ORDINARY = 1500  # PIAF training questions added as ordinary messages
 FOLDS = 5
 SEED = 0
+# "sigmoid": one binary model per category (OneVsRest); "softmax": one multinomial model.
+LINK = os.environ.get("CHATBOT_SAFETY_LINK", "sigmoid")
 
 Encode = Callable[[list[str]], np.ndarray]
 
@@ -136,6 +139,42 @@ def _rows(
     return encode(flat), groups
 
 
+class OneVsRest:
+    """One binary logistic regression per risk category, each against every other message.
+
+    The categories are not exclusive: a reaction during an infusion is about a treatment *and*
+    an emergency. A softmax makes them compete for one probability mass, so a message that
+    reads strongly as one category reads weakly as the other; here each is judged alone.
+    """
+
+    def __init__(self, models: list[Any]) -> None:
+        self.models = models  # one per LABELS[1:]
+
+    @classmethod
+    def fit(cls, x: Any, y: np.ndarray, c: float) -> OneVsRest:
+        from sklearn.linear_model import LogisticRegression
+
+        return cls(
+            [
+                LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit(x, y == k)
+                for k in range(1, len(LABELS))
+            ]
+        )
+
+    def predict_proba(self, x: Any) -> np.ndarray:
+        """Per row: the chance of no risk (all binary models say no), then each category's."""
+        risks = np.column_stack([m.predict_proba(x)[:, 1] for m in self.models])
+        return np.column_stack([np.prod(1.0 - risks, axis=1), risks])
+
+    @property
+    def coef_(self) -> np.ndarray:
+        return np.vstack([m.coef_ for m in self.models])
+
+    @property
+    def intercept_(self) -> np.ndarray:
+        return np.concatenate([m.intercept_ for m in self.models])
+
+
 def _fitted(m: Material, c: float, rows: np.ndarray) -> tuple[Any, Any, Any]:
     """The model, its n-gram vocabulary and the feature matrix of every row, fitted on `rows`."""
     from scipy import sparse
@@ -147,6 +186,8 @@ def _fitted(m: Material, c: float, rows: np.ndarray) -> tuple[Any, Any, Any]:
         analyzer="char_wb", ngram_range=NGRAMS, min_df=MIN_DF, sublinear_tf=True, preprocessor=fold
     ).fit([m.row_texts[whole[i]] for i in rows])
     x = sparse.hstack([sparse.csr_matrix(m.vectors), grams.transform(m.row_texts)]).tocsr()
+    if LINK == "sigmoid":
+        return OneVsRest.fit(x[whole[rows]], m.y[rows], c), grams, x
     model = LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit(
         x[whole[rows]], m.y[rows]
     )
@@ -234,7 +275,8 @@ def fit_detector(
     )
     chosen, report = thresholds(m, highest, whole, patient_whole)
     return {
-        "classes": list(LABELS),
+        "classes": list(LABELS) if LINK == "softmax" else list(LABELS[1:]),
+        "link": LINK,
         "coef": np.round(final.coef_, 5).tolist(),
         "intercept": np.round(final.intercept_, 5).tolist(),
         "ngrams": {
@@ -244,7 +286,7 @@ def fit_detector(
         },
         "thresholds": chosen,
         "manifest": {
-            "what": "risk detector: multinomial logistic regression over e5 query vectors and character n-grams",
+            "what": f"risk detector: logistic regression ({LINK}) over e5 query vectors and character n-grams",
             "weights_sha256": weights_sha256,
             "C": c,
             "cv_log_loss": round(loss, 4),

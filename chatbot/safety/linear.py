@@ -68,12 +68,13 @@ def char_wb_ngrams(text: str, ngram_range: tuple[int, int]) -> list[str]:
 
 @dataclass(frozen=True)
 class LinearDetector:
-    """Multinomial logistic regression over [e5 query vector, character n-grams].
+    """Logistic regression (one binary model per category, or multinomial) over [e5 query vector,
+    character n-grams].
 
     Fitted by `chatbot safety fit` (chatbot/safety/fit.py); read from profile/safety/detector.json.
     """
 
-    classes: tuple[str, ...]  # "none" and the risk categories
+    classes: tuple[str, ...]  # the risk categories ("none" too with a softmax)
     coef: np.ndarray  # (classes, dim + n-grams)
     intercept: np.ndarray  # (classes,)
     ngrams: CharNgrams | None
@@ -81,6 +82,8 @@ class LinearDetector:
     certain: dict[str, float]  # probability from which its fixed message answers
     weights_sha256: str  # the embedding model it was fitted on
     manifest: dict[str, Any]
+    # "sigmoid": one binary model per category, judged alone; "softmax": categories compete
+    link: str = "softmax"
 
     @classmethod
     def load(cls, path: Path) -> LinearDetector:
@@ -101,6 +104,7 @@ class LinearDetector:
             certain=dict(data["thresholds"]["certain"]),
             weights_sha256=data["manifest"]["weights_sha256"],
             manifest=data["manifest"],
+            link=data.get("link", "softmax"),
         )
 
     def features(self, texts: list[str], vectors: np.ndarray) -> np.ndarray:
@@ -118,9 +122,12 @@ class LinearDetector:
         says less than the message. Any sentence may raise a notice.
         """
         logits = self.features(texts, vectors) @ self.coef.T + self.intercept
-        logits -= logits.max(axis=1, keepdims=True)
-        p = np.exp(logits)
-        p /= p.sum(axis=1, keepdims=True)
+        if self.link == "sigmoid":
+            p = 1.0 / (1.0 + np.exp(-logits))
+        else:
+            logits -= logits.max(axis=1, keepdims=True)
+            p = np.exp(logits)
+            p /= p.sum(axis=1, keepdims=True)
         best = p.max(axis=0)
         whole = {c: float(p[0, k]) for k, c in enumerate(self.classes) if c != "none"}
         return whole, {c: float(best[k]) for k, c in enumerate(self.classes) if c != "none"}
