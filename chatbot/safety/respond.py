@@ -1,7 +1,8 @@
 """What an answer becomes when the message carries a risk: a fixed message, notices, a warning.
 
 - A sure urgent risk (suicide, emergency) gets its fixed message instead of any answer, with
-  the notices of the other urgent risks the message may carry (the 3114 beside the 15).
+  the notices of the other risks the message may carry (the 3114 beside the 15, the
+  neurologist beside the 3114).
 - A possible one gets the answer — or « je n'ai pas trouvé », never that alone — with the
   numbers right under it.
 - A personal treatment decision is sent to the neurologist before the documents' general
@@ -25,6 +26,9 @@ def safety_message(risk: Assessment) -> Answer:
     notices = [
         texts_fr.SAFETY_NOTICES[c.value] for c in risk.flagged if c in URGENT and c is not category
     ]
+    if Category.TREATMENT_DECISION in risk.flagged:
+        # « j'arrête tout » may be about a treatment too: who decides is said as well.
+        notices.append(texts_fr.SAFETY_MESSAGES[Category.TREATMENT_DECISION.value])
     text = "\n\n".join([texts_fr.SAFETY_MESSAGES[category.value], *notices])
     return Answer(text=text, safety=category.value)
 
