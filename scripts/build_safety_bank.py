@@ -4,7 +4,9 @@
 The parts (eval/safety/bank_part*.jsonl) were written by four writers, independently: parts 1
 and 2 from the public guidance of eval/safety/SOURCES.md (every category), part 3 ordinary
 messages only, many close to the line (hard negatives), part 4 more risk messages, mostly
-indirect. eval/safety/fresh_test.jsonl was written by a fifth writer once the detector
+indirect, part 5 (added later, split the same way) the boundaries between categories: a
+treatment decision worded with weariness, an emergency during a treatment, euphemisms of
+suicide, and their close negatives. eval/safety/fresh_test.jsonl was written by a fifth writer once the detector
 existed, without seeing it or its errors: it is test only. This script pools them, writes each message in the
 shared question format with its expected `safety` category, and splits them 70 / 30 into
 profile/safety/bank_train.jsonl and eval/safety/bank_test.jsonl, stratified by label and writer, with a fixed seed.
@@ -44,6 +46,9 @@ def main() -> int:
         for line in part.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 raw = json.loads(line)
+                # Parts 1-4 say `text` and `label`; part 5 was written in the question format.
+                raw.setdefault("text", raw.get("question"))
+                raw.setdefault("label", raw.get("safety"))
                 strata[(raw["label"], part.stem)].append(raw)
     rng = random.Random(args.seed)
     splits: dict[str, list[dict]] = {"train": [], "test": []}  # type: ignore[type-arg]
