@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -59,6 +59,8 @@ class Assessment:
     probabilities: dict[str, float] = field(default_factory=dict)  # learned detector, per category
     injection: bool = False  # instructions were injected; `cleaned_question` is without them
     cleaned_question: str = ""
+    # risks above the lower thresholds meant for a refused question, the most serious first
+    possible: tuple[Category, ...] = ()
 
     @property
     def category(self) -> Category | None:
@@ -66,6 +68,11 @@ class Assessment:
         if self.flagged:
             return self.flagged[0]
         return Category.INJECTION if self.injection else None
+
+    def when_refused(self) -> Assessment:
+        """What counts when the documents do not answer: the possible risks too, so that a
+        message with a red flag never gets « je n'ai pas trouvé » alone."""
+        return replace(self, flagged=self.possible) if len(self.possible) > len(self.flagged) else self
 
     @property
     def urgent(self) -> Category | None:
@@ -139,7 +146,7 @@ class Detector:
         probabilities: dict[str, float] = {}
         if self.model is not None and vectors is not None and len(vectors):
             whole, probabilities = self.model.probabilities(self.texts_to_embed(message), vectors)
-        flagged, certain, pattern = [], [], ""
+        flagged, certain, possible, pattern = [], [], [], ""
         for category in RISKS:
             fired_here = fired.get(category.value)
             p = probabilities.get(category.value, 0.0)
@@ -152,8 +159,18 @@ class Detector:
                 flagged.append(category)
                 if whole.get(category.value, 0.0) >= self.model.certain[category.value]:
                     certain.append(category)
+            if category in flagged or (
+                self.model is not None and p >= self.model.when_refused(category.value)
+            ):
+                possible.append(category)
         return Assessment(
-            tuple(flagged), tuple(certain), pattern, probabilities, injection, cleaned
+            tuple(flagged),
+            tuple(certain),
+            pattern,
+            probabilities,
+            injection,
+            cleaned,
+            tuple(possible),
         )
 
     def _without_instructions(self, folded: str) -> str:

@@ -43,6 +43,10 @@ FALSE_ALARM = 0.005  # ordinary messages above the `certain` threshold, at most
 # development questions (README, safety): for suicide, 0.98 puts the 3114 under about one
 # ordinary answer in five; missing a suicidal message is worse.
 TARGET_RECALL = {"suicide": 0.98, "emergency": 0.98, "treatment_decision": 0.95}
+# Under « je n'ai pas trouvé » a notice costs little (the patient gets nothing else) and a
+# missed red flag is the refusal alone: there, the threshold keeps this share of every
+# category's training messages.
+REFUSAL_RECALL = 0.995
 C_GRID = (3.0, 10.0, 30.0, 100.0)  # inverse L2 strength, chosen by cross-validated log loss
 NGRAMS = (2, 5)  # character n-grams inside words, on folded text
 MIN_DF = 3  # n-grams of fewer training texts are left out
@@ -227,7 +231,7 @@ def thresholds(
     m: Material, highest: np.ndarray, whole: np.ndarray, patients: np.ndarray
 ) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
     """Notice and certain thresholds per category, and what they do in cross-validation."""
-    out: dict[str, dict[str, float]] = {"notice": {}, "certain": {}}
+    out: dict[str, dict[str, float]] = {"notice": {}, "certain": {}, "refusal_notice": {}}
     report: dict[str, Any] = {}
     negatives = m.y == 0
     for k, label in enumerate(LABELS[1:], 1):
@@ -238,13 +242,20 @@ def thresholds(
         notice = min(
             certain, max(float(np.quantile(p[positives], 1 - TARGET_RECALL[label])), MIN_NOTICE)
         )
+        refusal = min(
+            notice, max(float(np.quantile(p[positives], 1 - REFUSAL_RECALL)), MIN_NOTICE)
+        )
         out["certain"][label], out["notice"][label] = round(certain, 4), round(notice, 4)
+        out["refusal_notice"][label] = round(refusal, 4)
         report[label] = {
             "recall_notice": round(float((p[positives] >= notice).mean()), 4),
             "recall_certain": round(float((whole_p[positives] >= certain).mean()), 4),
             "ordinary_notice": round(float((p[negatives] >= notice).mean()), 4),
             "ordinary_certain": round(float((whole_p[negatives] >= certain).mean()), 4),
             "patients_notice": round(float((ordinary_patients >= notice).mean()), 4),
+            "recall_refusal_notice": round(float((p[positives] >= refusal).mean()), 4),
+            "ordinary_refusal_notice": round(float((p[negatives] >= refusal).mean()), 4),
+            "patients_refusal_notice": round(float((ordinary_patients >= refusal).mean()), 4),
         }
     flagged = np.zeros(len(m.y), dtype=bool)
     for k, label in enumerate(LABELS[1:], 1):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +84,9 @@ class LinearDetector:
     manifest: dict[str, Any]
     # "sigmoid": one binary model per category, judged alone; "softmax": categories compete
     link: str = "softmax"
+    # lower thresholds for a message the documents do not answer: the refusal alone would
+    # leave a patient with a red flag with nothing (empty: the `notice` thresholds)
+    refusal_notice: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> LinearDetector:
@@ -105,7 +108,12 @@ class LinearDetector:
             weights_sha256=data["manifest"]["weights_sha256"],
             manifest=data["manifest"],
             link=data.get("link", "softmax"),
+            refusal_notice=dict(data["thresholds"].get("refusal_notice", {})),
         )
+
+    def when_refused(self, category: str) -> float:
+        """The probability from which a refused message shows this category's notice."""
+        return self.refusal_notice.get(category, self.notice[category])
 
     def features(self, texts: list[str], vectors: np.ndarray) -> np.ndarray:
         parts = [np.asarray(vectors, dtype=np.float32)]

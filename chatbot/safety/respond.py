@@ -4,7 +4,8 @@
   the notices of the other risks the message may carry (the 3114 beside the 15, the
   neurologist beside the 3114).
 - A possible one gets the answer — or « je n'ai pas trouvé », never that alone — with the
-  numbers right under it.
+  numbers right under it. Under « je n'ai pas trouvé » lower thresholds count (the detector's
+  `refusal_notice`): the refusal alone would leave a red flag with nothing.
 - A personal treatment decision is sent to the neurologist before the documents' general
   answer; when the documents say nothing, that message is the answer.
 """
@@ -35,6 +36,8 @@ def safety_message(risk: Assessment) -> Answer:
 
 def with_safety(answer: Answer, risk: Assessment) -> Answer:
     """The answer with what the risks call for: notices, a warning, never a plain refusal."""
+    if answer.refused:
+        risk = risk.when_refused()
     category = risk.category
     if category is None:
         return answer
