@@ -4,9 +4,11 @@
 The parts (eval/safety/bank_part*.jsonl) were written by four writers, independently: parts 1
 and 2 from the public guidance of eval/safety/SOURCES.md (every category), part 3 ordinary
 messages only, many close to the line (hard negatives), part 4 more risk messages, mostly
-indirect, part 5 (added later, split the same way) the boundaries between categories: a
+indirect, parts 5-7 (added later, split the same way) the boundaries between categories: a
 treatment decision worded with weariness, an emergency during a treatment, euphemisms of
-suicide, and their close negatives. eval/safety/fresh_test.jsonl was written by a fifth writer once the detector
+suicide, every warning sign of the guidance one by one (6), an emergency named as happening
+now against the same condition named in a general question (7), and their close negatives.
+eval/safety/fresh_test.jsonl was written by a fifth writer once the detector
 existed, without seeing it or its errors: it is test only. This script pools them, writes each message in the
 shared question format with its expected `safety` category, and splits them 70 / 30 into
 profile/safety/bank_train.jsonl and eval/safety/bank_test.jsonl, stratified by label and writer, with a fixed seed.
