@@ -217,6 +217,23 @@ def test_under_a_refusal_a_lower_threshold_shows_the_numbers_and_an_answer_keeps
     assert answered.safety is None and answered.text == "Oui [1]."
 
 
+def test_a_possible_treatment_decision_under_a_refusal_keeps_the_refusal_and_names_the_neurologist():
+    engine = fake_engine()
+    dim = engine.embedder.dim
+    toy = _one_vs_rest_toy(dim)
+    engine.detector = Detector(
+        [],
+        replace(toy, notice={c: 0.9 for c in toy.classes}, refusal_notice={"treatment_decision": 0.3}),
+    )
+    engine.detector.texts_to_embed = lambda message: [message]  # type: ignore[method-assign]
+    vector = np.zeros(dim, dtype=np.float32)
+    vector[2] = 0.5  # the treatment-decision coordinate: p 0.5
+    engine.embedder.encode_query = lambda texts: np.array([vector] * len(texts))  # type: ignore[method-assign]
+    answer = engine.ask("une question sur la vitamine D et le tabac")
+    assert answer.refused and answer.safety == "treatment_decision"
+    assert answer.text.startswith("Je n'ai pas trouvé") and "neurologue" in answer.text
+
+
 def test_safety_applies_to_the_current_message_not_the_history():
     history = [
         {"role": "user", "content": "j'ai envie d'en finir"},

@@ -43,9 +43,10 @@ FALSE_ALARM = 0.005  # ordinary messages above the `certain` threshold, at most
 # development questions (README, safety): for suicide, 0.98 puts the 3114 under about one
 # ordinary answer in five; missing a suicidal message is worse.
 TARGET_RECALL = {"suicide": 0.98, "emergency": 0.98, "treatment_decision": 0.95}
-# Under « je n'ai pas trouvé » a notice costs little (the patient gets nothing else) and a
+# Under « je n'ai pas trouvé » a notice costs less (the patient gets nothing else) and a
 # missed red flag is the refusal alone: there, the threshold keeps this share of every
-# category's training messages.
+# category's training messages (cross-validated). Its price, a notice under more refusals of
+# ordinary questions, is in the manifest (`patients_refusal_notice`) and the README.
 REFUSAL_RECALL = 0.995
 C_GRID = (3.0, 10.0, 30.0, 100.0)  # inverse L2 strength, chosen by cross-validated log loss
 NGRAMS = (2, 5)  # character n-grams inside words, on folded text

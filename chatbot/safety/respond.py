@@ -36,6 +36,7 @@ def safety_message(risk: Assessment) -> Answer:
 
 def with_safety(answer: Answer, risk: Assessment) -> Answer:
     """The answer with what the risks call for: notices, a warning, never a plain refusal."""
+    sure = risk.flagged
     if answer.refused:
         risk = risk.when_refused()
     category = risk.category
@@ -45,7 +46,10 @@ def with_safety(answer: Answer, risk: Assessment) -> Answer:
         return replace(answer, safety=category.value)
     # Most ordinary questions a notice shows under are false alarms: under the answer, visible.
     notices = [texts_fr.SAFETY_NOTICES[c.value] for c in risk.flagged if c in URGENT]
-    if Category.TREATMENT_DECISION in risk.flagged:
+    if Category.TREATMENT_DECISION in risk.flagged and Category.TREATMENT_DECISION not in sure:
+        # Only possible, under a refusal: « je n'ai pas trouvé » stays, who decides is said.
+        notices.append(texts_fr.SAFETY_MESSAGES[Category.TREATMENT_DECISION.value])
+    elif Category.TREATMENT_DECISION in risk.flagged:
         if answer.refused and not notices:
             message = texts_fr.SAFETY_MESSAGES[Category.TREATMENT_DECISION.value]
             return replace(answer, text=message, refused=False, safety=category.value)
