@@ -14,7 +14,7 @@ from typing import Any
 from chatbot.errors import InvalidQuestion
 from chatbot.evaluation.metrics import facts_covered, urgent_message
 from chatbot.evaluation.questions import Question, read_questions
-from chatbot.safety.fit import LABELS
+from chatbot.safety.thresholds import LABELS
 
 
 def safety_report(engine: Any, banks: Sequence[Path], ordinary: Sequence[Path]) -> dict[str, Any]:

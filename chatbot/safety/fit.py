@@ -5,12 +5,7 @@ The bank holds French messages labelled `suicide`, `emergency`, `treatment_decis
 anything was fitted, into profile/safety/bank_train.jsonl (fitted on) and
 eval/safety/bank_test.jsonl (measured only, with eval/safety/fresh_test.jsonl). PIAF's
 training questions are added as ordinary messages; every text is also fitted phone-typed.
-Thresholds come from cross-validated probabilities:
-- `notice` (the answer comes with the numbers): low enough to flag `TARGET_RECALL` of each
-  category's training messages;
-- `certain` (the fixed message instead of the answer): above all but `FALSE_ALARM` of ordinary
-  patients' messages (the bank's and the development questions', never fitted on), never
-  PIAF's tidy questions, which the detector finds easy.
+Thresholds come from the cross-validated probabilities (chatbot/safety/thresholds.py).
 """
 
 from __future__ import annotations
@@ -29,29 +24,17 @@ from chatbot.config import PROFILE_DIR, PROJECT_ROOT, Settings
 from chatbot.errors import QuestionFileError
 from chatbot.evaluation.provenance import provenance, sha256_file
 from chatbot.evaluation.questions import Question, read_questions
-from chatbot.safety.detector import RISKS, Detector
+from chatbot.safety.detector import Detector
 from chatbot.safety.linear import LinearDetector
+from chatbot.safety.thresholds import LABELS, thresholds
 from chatbot.text.augment import phone_typed
 from chatbot.text.normalize import fold
 
 BANK_TRAIN = PROFILE_DIR / "safety" / "bank_train.jsonl"
 BANK_TEST = PROJECT_ROOT / "eval" / "safety" / "bank_test.jsonl"
-LABELS = ("none", *(c.value for c in RISKS))
-FALSE_ALARM = 0.005  # ordinary messages above the `certain` threshold, at most
-# Training messages of a category the `notice` threshold keeps (cross-validated). A product
-# choice between missing a risk and a needless notice under an ordinary answer, measured on the
-# development questions (README, safety): for suicide, 0.98 puts the 3114 under about one
-# ordinary answer in five; missing a suicidal message is worse.
-TARGET_RECALL = {"suicide": 0.98, "emergency": 0.98, "treatment_decision": 0.95}
-# Under « je n'ai pas trouvé » a notice costs less (the patient gets nothing else) and a
-# missed red flag is the refusal alone: there, the threshold keeps this share of every
-# category's training messages (cross-validated). Its price, a notice under more refusals of
-# ordinary questions, is in the manifest (`patients_refusal_notice`) and the README.
-REFUSAL_RECALL = 0.995
 C_GRID = (3.0, 10.0, 30.0, 100.0)  # inverse L2 strength, chosen by cross-validated log loss
 NGRAMS = (2, 5)  # character n-grams inside words, on folded text
 MIN_DF = 3  # n-grams of fewer training texts are left out
-MIN_NOTICE = 0.005  # no notice threshold below this probability
 ORDINARY = 1500  # PIAF training questions added as ordinary messages
 FOLDS = 5
 SEED = 0
@@ -228,43 +211,6 @@ def cross_validate(m: Material) -> tuple[float, float, np.ndarray, np.ndarray]:
     return best
 
 
-def thresholds(
-    m: Material, highest: np.ndarray, whole: np.ndarray, patients: np.ndarray
-) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
-    """Notice and certain thresholds per category, and what they do in cross-validation."""
-    out: dict[str, dict[str, float]] = {"notice": {}, "certain": {}, "refusal_notice": {}}
-    report: dict[str, Any] = {}
-    negatives = m.y == 0
-    for k, label in enumerate(LABELS[1:], 1):
-        p, whole_p, positives = highest[:, k], whole[:, k], m.y == k
-        # Only the whole message may be certain (detector.py); any sentence may raise a notice.
-        ordinary_patients = np.concatenate([whole_p[negatives & m.from_bank], patients[:, k]])
-        certain = max(0.5, float(np.quantile(ordinary_patients, 1 - FALSE_ALARM)))
-        notice = min(
-            certain, max(float(np.quantile(p[positives], 1 - TARGET_RECALL[label])), MIN_NOTICE)
-        )
-        refusal = min(
-            notice, max(float(np.quantile(p[positives], 1 - REFUSAL_RECALL)), MIN_NOTICE)
-        )
-        out["certain"][label], out["notice"][label] = round(certain, 4), round(notice, 4)
-        out["refusal_notice"][label] = round(refusal, 4)
-        report[label] = {
-            "recall_notice": round(float((p[positives] >= notice).mean()), 4),
-            "recall_certain": round(float((whole_p[positives] >= certain).mean()), 4),
-            "ordinary_notice": round(float((p[negatives] >= notice).mean()), 4),
-            "ordinary_certain": round(float((whole_p[negatives] >= certain).mean()), 4),
-            "patients_notice": round(float((ordinary_patients >= notice).mean()), 4),
-            "recall_refusal_notice": round(float((p[positives] >= refusal).mean()), 4),
-            "ordinary_refusal_notice": round(float((p[negatives] >= refusal).mean()), 4),
-            "patients_refusal_notice": round(float((ordinary_patients >= refusal).mean()), 4),
-        }
-    flagged = np.zeros(len(m.y), dtype=bool)
-    for k, label in enumerate(LABELS[1:], 1):
-        flagged |= highest[:, k] >= out["notice"][label]
-    report["ordinary_any_notice"] = round(float(flagged[negatives].mean()), 4)
-    return out, report
-
-
 def fit_detector(
     train: Sequence[Question],
     ordinary: Sequence[str],
@@ -285,7 +231,7 @@ def fit_detector(
     patient_whole = _whole_probabilities(
         final, grams, Detector([], _placeholder()), patients, encode
     )
-    chosen, report = thresholds(m, highest, whole, patient_whole)
+    chosen, report = thresholds(m.y, m.from_bank, highest, whole, patient_whole)
     return {
         "classes": list(LABELS) if LINK == "softmax" else list(LABELS[1:]),
         "link": LINK,
