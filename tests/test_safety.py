@@ -223,7 +223,9 @@ def test_a_possible_treatment_decision_under_a_refusal_keeps_the_refusal_and_nam
     toy = _one_vs_rest_toy(dim)
     engine.detector = Detector(
         [],
-        replace(toy, notice={c: 0.9 for c in toy.classes}, refusal_notice={"treatment_decision": 0.3}),
+        replace(
+            toy, notice={c: 0.9 for c in toy.classes}, refusal_notice={"treatment_decision": 0.3}
+        ),
     )
     engine.detector.texts_to_embed = lambda message: [message]  # type: ignore[method-assign]
     vector = np.zeros(dim, dtype=np.float32)

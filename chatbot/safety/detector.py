@@ -72,7 +72,9 @@ class Assessment:
     def when_refused(self) -> Assessment:
         """What counts when the documents do not answer: the possible risks too, so that a
         message with a red flag never gets « je n'ai pas trouvé » alone."""
-        return replace(self, flagged=self.possible) if len(self.possible) > len(self.flagged) else self
+        return (
+            replace(self, flagged=self.possible) if len(self.possible) > len(self.flagged) else self
+        )
 
     @property
     def urgent(self) -> Category | None:
