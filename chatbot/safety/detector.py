@@ -3,8 +3,9 @@
 Two parts, both data (profile/safety/):
 - explicit patterns (`patterns.tsv`), for wordings whose meaning is exact (« idées
   suicidaires », « j'arrête mon traitement »);
-- a learned detector (`detector.json`): a multinomial logistic regression over the message's
-  e5 vector — the vector the engine computes anyway —, trained on a labelled bank of French
+- a learned detector (`detector.json`): one logistic regression per category over the
+  message's e5 vector — the vector the engine computes anyway — and its character n-grams,
+  the categories judged each on its own, trained on a labelled bank of French
   messages written from public clinical guidance (eval/safety/, `chatbot safety fit`). It
   catches what no list of wordings holds: hopelessness said indirectly, a sudden loss of sight
   described by what one sees, a reaction after an infusion.
@@ -12,7 +13,8 @@ Two parts, both data (profile/safety/):
 A long message is also judged sentence by sentence (the red flag may sit in its middle).
 The detector says which category is at risk, the most serious first (suicide, then
 emergency, then a personal treatment decision), and how sure it is: `certain` risks get the
-fixed safety message instead of retrieval; the others get their answer with a visible notice.
+fixed safety message instead of retrieval; the others get their answer with a visible notice
+(with lower thresholds when the documents do not answer: `Assessment.when_refused`).
 Instructions injected into a question are recognised and cut out, and the question is answered.
 """
 
