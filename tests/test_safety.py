@@ -8,6 +8,7 @@ never "I found nothing" for a red flag, the exact patterns and their limits.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -136,20 +137,29 @@ def test_run_time_one_vs_rest_probabilities_are_those_of_the_fitted_models():
         {},
         link="sigmoid",
     )
-    texts = [str(k) for k in range(5)]
-    whole, _ = model.probabilities(texts[:1], x[:1].astype(np.float32))
+    whole, _ = model.probabilities(["un message"], x[:1].astype(np.float32))
     expected = fitted.predict_proba(x[:1])[0, 1:]
     assert np.allclose(list(whole.values()), expected, atol=1e-5)
 
 
-def test_a_sure_suicide_message_that_may_be_about_a_treatment_also_names_the_neurologist():
+def _engine_seeing(model: LinearDetector, **coordinates: float) -> Any:
+    """The fake engine with `model` as its learned detector, every text embedded as a vector
+    whose coordinates (named by category) are given: what the detector sees is set exactly."""
     engine = fake_engine()
-    dim = engine.embedder.dim
-    engine.detector = Detector([], _one_vs_rest_toy(dim))
+    engine.detector = Detector([], model)
     engine.detector.texts_to_embed = lambda message: [message]  # type: ignore[method-assign]
-    vector = np.zeros(dim, dtype=np.float32)
-    vector[0], vector[2] = 1.0, 0.55  # suicide sure, a treatment decision possible
+    vector = np.zeros(engine.embedder.dim, dtype=np.float32)
+    for category, value in coordinates.items():
+        vector[("suicide", "emergency", "treatment_decision").index(category)] = value
     engine.embedder.encode_query = lambda texts: np.array([vector] * len(texts))  # type: ignore[method-assign]
+    engine.seen = vector
+    return engine
+
+
+def test_a_sure_suicide_message_that_may_be_about_a_treatment_also_names_the_neurologist():
+    engine = _engine_seeing(
+        _one_vs_rest_toy(fake_engine().embedder.dim), suicide=1.0, treatment_decision=0.55
+    )  # suicide sure, a treatment decision possible
     answer = engine.ask("les piqures c'est fini, j'arrete tout")
     assert answer.safety == "suicide" and not answer.citations
     assert "3114" in answer.text and "neurologue" in answer.text
@@ -179,31 +189,20 @@ def test_treatment_decision_goes_to_the_neurologist_then_the_documents():
 
 
 def test_a_possible_red_flag_never_gets_the_plain_refusal():
-    engine = fake_engine()
-    dim = engine.embedder.dim
-    engine.detector = _toy_detector(notice=0.2, certain=0.99, dim=dim)
-    engine.detector.texts_to_embed = lambda message: [message]  # type: ignore[method-assign]
-    vector = np.zeros(dim, dtype=np.float32)
-    vector[0] = (
-        0.5  # the suicide coordinate: flagged (p 0.98), not sure (0.99) of the toy detector; retrieves nothing useful
-    )
-    engine.embedder.encode_query = lambda texts: np.array([vector] * len(texts))  # type: ignore[method-assign]
+    # the suicide coordinate: flagged (p 0.98), not sure (0.99) of the toy detector; the
+    # question retrieves nothing useful
+    dim = fake_engine().embedder.dim
+    engine = _engine_seeing(_toy_detector(notice=0.2, certain=0.99, dim=dim).model, suicide=0.5)
     answer = engine.ask("une question sur la vitamine D et le tabac")
     assert answer.safety == "suicide" and "3114" in answer.text
     assert "Je n'ai pas trouvé" in answer.text  # the refusal is there, but not alone
 
 
 def test_under_a_refusal_a_lower_threshold_shows_the_numbers_and_an_answer_keeps_its_own():
-    engine = fake_engine()
-    dim = engine.embedder.dim
-    toy = _one_vs_rest_toy(dim)
-    engine.detector = Detector(
-        [], replace(toy, notice={c: 0.9 for c in toy.classes}, refusal_notice={"emergency": 0.3})
-    )
-    engine.detector.texts_to_embed = lambda message: [message]  # type: ignore[method-assign]
-    vector = np.zeros(dim, dtype=np.float32)
-    vector[1] = 0.5  # the emergency coordinate: p 0.5, below the notice, above the refusal's
-    engine.embedder.encode_query = lambda texts: np.array([vector] * len(texts))  # type: ignore[method-assign]
+    toy = _one_vs_rest_toy(fake_engine().embedder.dim)
+    lower = replace(toy, notice={c: 0.9 for c in toy.classes}, refusal_notice={"emergency": 0.3})
+    # p 0.5 for an emergency: below the notice, above the refusal's threshold
+    engine = _engine_seeing(lower, emergency=0.5)
     refused = engine.ask("une question sur la vitamine D et le tabac")
     assert refused.safety == "emergency" and "15" in refused.text
     assert "Je n'ai pas trouvé" in refused.text
@@ -211,26 +210,18 @@ def test_under_a_refusal_a_lower_threshold_shows_the_numbers_and_an_answer_keeps
     from chatbot.records import Answer
     from chatbot.safety.respond import with_safety
 
-    risk = engine.detector.assess("le pilates aide ?", vector[None, :])
+    risk = engine.detector.assess("le pilates aide ?", engine.seen[None, :])
     assert risk.flagged == () and risk.possible == (Category.EMERGENCY,)
     answered = with_safety(Answer(text="Oui [1]."), risk)
     assert answered.safety is None and answered.text == "Oui [1]."
 
 
 def test_a_possible_treatment_decision_under_a_refusal_keeps_the_refusal_and_names_the_neurologist():
-    engine = fake_engine()
-    dim = engine.embedder.dim
-    toy = _one_vs_rest_toy(dim)
-    engine.detector = Detector(
-        [],
-        replace(
-            toy, notice={c: 0.9 for c in toy.classes}, refusal_notice={"treatment_decision": 0.3}
-        ),
+    toy = _one_vs_rest_toy(fake_engine().embedder.dim)
+    lower = replace(
+        toy, notice={c: 0.9 for c in toy.classes}, refusal_notice={"treatment_decision": 0.3}
     )
-    engine.detector.texts_to_embed = lambda message: [message]  # type: ignore[method-assign]
-    vector = np.zeros(dim, dtype=np.float32)
-    vector[2] = 0.5  # the treatment-decision coordinate: p 0.5
-    engine.embedder.encode_query = lambda texts: np.array([vector] * len(texts))  # type: ignore[method-assign]
+    engine = _engine_seeing(lower, treatment_decision=0.5)
     answer = engine.ask("une question sur la vitamine D et le tabac")
     assert answer.refused and answer.safety == "treatment_decision"
     assert answer.text.startswith("Je n'ai pas trouvé") and "neurologue" in answer.text
