@@ -74,9 +74,7 @@ class Assessment:
     def when_refused(self) -> Assessment:
         """What counts when the documents do not answer: the possible risks too, so that a
         message with a red flag never gets « je n'ai pas trouvé » alone."""
-        return (
-            replace(self, flagged=self.possible) if len(self.possible) > len(self.flagged) else self
-        )
+        return replace(self, flagged=self.possible)  # `possible` holds every flagged risk too
 
     @property
     def urgent(self) -> Category | None:
