@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from chatbot import texts_fr
+from chatbot.answer.byline import asks_author, author_answer
 from chatbot.answer.conversation import contextualize, focus, small_talk
 from chatbot.answer.extract import AnswerBackend, ExtractiveAnswerer
 from chatbot.answer.rank import RankerWeights, ScoredSentence, SentenceRanker
@@ -149,15 +150,20 @@ class Engine:
         query_vector = vectors[texts.index(search_query)]
         request, ranked = self.prepare(asked, history, mode, search_query, query_vector)
         t1 = time.perf_counter()
-        support = assess_support(self.index, request, ranked, self.calibration)
-        if not support.answered:
-            answer = Answer(text=texts_fr.REFUSAL, refused=True)
-        elif self.backend is self.extractive:
-            answer = self.extractive.answer(request, ranked)
+        # Who wrote a document is said by its author line, not by a sentence on its subject.
+        by_author = author_answer(self.index, request) if asks_author(asked) else None
+        if by_author is not None:
+            answer = by_author
         else:
-            answer = self.backend.answer(request)
-        answer.retrieved = request.hits
-        answer.notes.append(f"support={support.probability:.3f}")
+            support = assess_support(self.index, request, ranked, self.calibration)
+            if not support.answered:
+                answer = Answer(text=texts_fr.REFUSAL, refused=True)
+            elif self.backend is self.extractive:
+                answer = self.extractive.answer(request, ranked)
+            else:
+                answer = self.backend.answer(request)
+            answer.retrieved = request.hits
+            answer.notes.append(f"support={support.probability:.3f}")
         answer = with_safety(answer, risk)
         answer.timings_ms = {
             **answer.timings_ms,  # a backend's own timings (e.g. "generate") are kept

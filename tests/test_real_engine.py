@@ -137,3 +137,26 @@ def test_no_passage_is_truncated_by_the_model_window(engine):
 
     counts = engine.embedder.count_tokens([passage_text(c) for c in engine.index.chunks])
     assert max(counts) <= 512
+
+
+def test_who_wrote_an_article_is_answered_by_its_author_line(engine):
+    answer = engine.ask("l'article qui parle de la biotine, c'est quel docteur qui l'a ecrit ?")
+    assert not answer.refused and "author_line" in answer.notes
+    cited = answer.citations[0]
+    assert cited.chunk.source == "courrier-2019-03-biotine.md"
+    # The quoted line is the document's own text, and it names the author of its front matter.
+    assert cited.quote in cited.chunk.text and "Ouallet" in cited.quote
+    assert answer.retrieved[0].chunk.chunk_id == cited.chunk.chunk_id
+
+
+def test_who_wrote_about_a_subject_no_document_treats_is_not_answered_with_an_author(engine):
+    # The best document is about something else: its author is no answer.
+    answer = engine.ask("qui a redige le dossier sur la cuisine japonaise ?")
+    assert "author_line" not in answer.notes
+    assert answer.refused
+
+
+def test_who_wrote_an_unsigned_article_is_not_answered_with_a_name(engine):
+    # « Le Courrier de la Ligue (article non signé) »: no line of it names an author.
+    answer = engine.ask("qui est l'auteur du texte sur les vaccins ?")
+    assert "author_line" not in answer.notes

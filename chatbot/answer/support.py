@@ -116,12 +116,12 @@ def assess_support(
 
 
 @lru_cache(maxsize=4096)
-def _passage_terms(text: str) -> frozenset[str]:
+def passage_terms(text: str) -> frozenset[str]:
     # The same few passages come first for many questions: stem each once.
     return frozenset(content_terms(text))
 
 
-def _translated_terms(lexical: LexicalIndex, query: str, vocabulary: Collection[str]) -> set[str]:
+def translated_terms(lexical: LexicalIndex, query: str, vocabulary: Collection[str]) -> set[str]:
     """The query's everyday words whose documents' equivalent is in `vocabulary`."""
     return {
         t
@@ -141,17 +141,17 @@ def support_features(
     total = sum(weights.values()) or 1.0
     # An everyday word is not unknown when the documents use its equivalent: « piqûre » for
     # « injection ».
-    translated = _translated_terms(lexical, request.search_query, lexical.terms)
+    translated = translated_terms(lexical, request.search_query, lexical.terms)
     unknown = (
         sum(w for t, w in weights.items() if t not in lexical.terms and t not in translated) / total
     )
-    top_passage = _passage_terms(request.hits[0].chunk.text) if request.hits else frozenset()
+    top_passage = passage_terms(request.hits[0].chunk.text) if request.hits else frozenset()
     passage_cov = sum(w for t, w in weights.items() if t in top_passage | translated) / total
     # A near miss: the article is about the subject, but nowhere says what is asked (a price,
     # an age, a hospital's name). A lay word counts as present when its equivalent is.
     document = index.document_text(request.hits[0].chunk.doc_id) if request.hits else ""
-    in_document = _passage_terms(document)
-    equivalents = _translated_terms(lexical, request.search_query, in_document)
+    in_document = passage_terms(document)
+    equivalents = translated_terms(lexical, request.search_query, in_document)
     document_cov = (
         sum(w for t, w in weights.items() if t in in_document or t in equivalents) / total
     )

@@ -126,12 +126,16 @@ class Index:
 
     def document_text(self, doc_id: str) -> str:
         """A document's whole text, from its passages (which follow each other in `chunks`)."""
+        return _joined(tuple(c.text for c in self.document_chunks(doc_id)))
+
+    def document_chunks(self, doc_id: str) -> list[Chunk]:
+        """A document's passages, in reading order."""
         if not self._doc_spans:
             for i, chunk in enumerate(self.chunks):
                 start, _ = self._doc_spans.get(chunk.doc_id, (i, i))
                 self._doc_spans[chunk.doc_id] = (start, i + 1)
         start, end = self._doc_spans.get(doc_id, (0, 0))
-        return _joined(tuple(c.text for c in self.chunks[start:end]))
+        return self.chunks[start:end]
 
 
 @lru_cache(maxsize=256)

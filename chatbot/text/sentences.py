@@ -29,7 +29,12 @@ _ABBREVIATIONS = _pattern("abbreviation")
 _LINE_BREAK = re.compile(r"\n+")
 # Author lines and declarations of interests: who wrote, not what about.
 BYLINE = _pattern("byline")
-_REFERENCE = _pattern("reference")
+# « l'article », « le texte »: in a question about who wrote it, not its subject (folded text).
+DOCUMENT_NOUN = _pattern("document_noun")
+# « qui a écrit l'article ? »: a question about the document itself (folded text).
+ASKS_AUTHOR = _pattern("asks_author")
+# A journal's volume, year and pages: "Multiple Sclerosis and Related Disorders 28 (2019) 199–212".
+REFERENCE = _pattern("reference")
 
 
 def split_sentences(text: str) -> list[Sentence]:
@@ -81,19 +86,11 @@ SENTENCE_END = re.compile(r"[.!…:;»\"”]\s*$")
 _WORD_AS_WRITTEN = re.compile(r"[^\W\d_][\w’'-]*")
 
 
-def _mostly_names(text: str) -> bool:
+def mostly_names(text: str) -> bool:
     """Author lists and affiliations ("Emmanuelle Leray, EA 7449 REPERES, Ecole des Hautes
     Etudes…"): most of their words are capitalised; a sentence's words are not."""
     tokens = _WORD_AS_WRITTEN.findall(text)
     return len(tokens) >= 10 and sum(t[0].isupper() for t in tokens) >= 0.6 * len(tokens)
-
-
-# A journal's volume, year and pages: "Multiple Sclerosis and Related Disorders 28 (2019) 199–212",
-# "Volume 100, Issue 3, March 2019, Pages 391-400", "2019 May;291(2):429-435".
-_REFERENCE = re.compile(
-    r"\b\d+\s*\((?:19|20)\d\d\)\s*\d+\s*[–-]\s*\d+|\bVolume \d+, Issue \d+|\bPages? \d+\s*[–-]\s*\d+"
-    r"|;\s*\d+\s*\(\d+\)\s*:\s*\d+"
-)
 
 
 def quotable(text: str) -> bool:
@@ -103,7 +100,7 @@ def quotable(text: str) -> bool:
     if len(tokens) < MIN_SENTENCE_WORDS or text.rstrip().endswith("?"):
         return False
     heading = len(tokens) <= HEADING_MAX_WORDS and ":" not in text and not SENTENCE_END.search(text)
-    if heading or BYLINE.match(text) or _mostly_names(text):
+    if heading or BYLINE.match(text) or mostly_names(text):
         return False
     # Bibliographic references (English titles, journal volumes) are no answer for a patient.
-    return not looks_english(text) and "doi" not in tokens and not _REFERENCE.search(text)
+    return not looks_english(text) and "doi" not in tokens and not REFERENCE.search(text)

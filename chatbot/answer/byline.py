@@ -1,0 +1,125 @@
+"""Who wrote a document: answered by the document's own line that names its author.
+
+« Qui a écrit l'article sur le sport ? » asks about the document, not about its subject: no
+sentence of the article answers it, and the author's line (« Par le Dr … », a signature at the
+end) is never quoted for other questions (text/sentences.py). When a question asks who wrote
+the document (`asks_author`, profile/lang/document_conventions.tsv), the line that names one
+of the authors of its front matter is quoted, with its `[n]`, from the retrieved document that
+holds most of what the question names besides « qui a écrit l'article » (by rarity, the words
+the documents use) — if it holds at least half of it. Otherwise, or when the document names no
+author in its text (« article non signé »), the question goes the usual way (usually refused).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import replace
+from functools import lru_cache
+
+from chatbot.answer.extract import compose
+from chatbot.answer.rank import ScoredSentence
+from chatbot.answer.support import passage_terms, translated_terms
+from chatbot.index.store import Index
+from chatbot.records import Answer, AnswerRequest, Chunk, Sentence
+from chatbot.text.language import looks_english
+from chatbot.text.lexicon import SMS_WORDS
+from chatbot.text.normalize import content_terms, fold_words, words
+from chatbot.text.sentences import ASKS_AUTHOR, DOCUMENT_NOUN, REFERENCE, split_sentences
+
+# Share of the subject's weight the document must hold: the document is about what was named.
+# A mechanism's setting, not fitted: half, so that one misspelt word of two does not refuse.
+SUBJECT_SHARE = 0.5
+MAX_LINE_WORDS = 25  # a signature line; a longer sentence naming the author is about something
+# A title before a name in a front matter's author (« Dr Anne Blanchard-Dauphin (neurologue) »).
+_TITLE = re.compile(r"^(?:Dr|Pr|Prof|Professeure?|Docteure?|Mme|M)\.?$")
+
+
+def asks_author(question: str) -> bool:
+    """Whether `question` asks who wrote the document it names (« ki a ecri l'article »…)."""
+    return ASKS_AUTHOR.search(_folded(question)) is not None
+
+
+def _folded(text: str) -> str:
+    return " ".join(SMS_WORDS.get(w, w) for w in fold_words(text).split())
+
+
+def surnames(authors: tuple[str, ...]) -> list[str]:
+    """The family names of the authors that are people (« Le Courrier de la Ligue » is not)."""
+    out = []
+    for author in authors:
+        name = [w for w in author.split("(")[0].split() if not _TITLE.match(w)]
+        if name and all(w[0].isupper() for w in name):
+            out.append(name[-1])
+    return out
+
+
+def author_line(index: Index, doc_id: str) -> tuple[Chunk, int, Sentence] | None:
+    """The first short line of the document that names one of its authors."""
+    chunks = index.document_chunks(doc_id)
+    names = [fold_words(n) for n in surnames(chunks[0].authors)] if chunks else []
+    if not names:
+        return None
+    named = re.compile(r"\b(?:" + "|".join(map(re.escape, names)) + r")\b")
+    for chunk in chunks:
+        for i, sentence in enumerate(chunk.sentences):
+            text = sentence.text
+            # A reference's author list (« Michel L, Grasmuck C… ») is long, or English.
+            if len(words(text)) > MAX_LINE_WORDS or REFERENCE.search(text) or looks_english(text):
+                continue
+            if named.search(fold_words(text)):
+                return chunk, i, sentence
+    return None
+
+
+def subject_share(index: Index, request: AnswerRequest, doc_id: str) -> float:
+    """How much of what the question names, besides « qui a écrit l'article », the document holds."""
+    lexical = index.lexical
+    subject = DOCUMENT_NOUN.sub(" ", ASKS_AUTHOR.sub(" ", _folded(request.search_query)))
+    weights = {
+        t: lexical.idf_of(t)
+        for t in dict.fromkeys(lexical.query_terms(subject))
+        if t in lexical.terms
+    }
+    if not weights:
+        return 0.0
+    chunks = index.document_chunks(doc_id)
+    # A question names a document by its title, where it was published, or what it is about:
+    # a word of it is said more than once (one mention of « grossesse » in an article on a
+    # treatment does not make it « l'article sur la grossesse »).
+    about = " ".join((chunks[0].title, chunks[0].publication)) if chunks else ""
+    present = _repeated_terms(index.document_text(doc_id)) | passage_terms(about)
+    present |= translated_terms(lexical, subject, present)
+    return sum(w for t, w in weights.items() if t in present) / sum(weights.values())
+
+
+def author_answer(index: Index, request: AnswerRequest) -> Answer | None:
+    """The best document's author line, quoted; None when it cannot answer (see the module)."""
+    # The document the question names: of the retrieved ones, the one that holds most of its
+    # subject (retrieval also weighed « qui a écrit l'article », which says nothing of it).
+    documents = list(dict.fromkeys(h.chunk.doc_id for h in request.hits))
+    shares = [subject_share(index, request, d) for d in documents]
+    if not documents or max(shares) < SUBJECT_SHARE:
+        return None
+    doc_id = documents[shares.index(max(shares))]
+    found = author_line(index, doc_id)
+    if found is None:
+        return None
+    chunk, i, sentence = found
+    top = next((h for h in request.hits if h.chunk.chunk_id == chunk.chunk_id), None)
+    hit = replace(top or request.hits[0], chunk=chunk, rank=1)
+    # The quoted passage is what was used: first among the retrieved ones.
+    others = [h for h in request.hits if h.chunk.chunk_id != chunk.chunk_id]
+    hits = [hit, *(replace(h, rank=k) for k, h in enumerate(others, 2))]
+    answer = compose([ScoredSentence(hit, sentence, i, 0.0, 0.0, 0.0)], hits)
+    answer.notes.append("author_line")
+    return answer
+
+
+@lru_cache(maxsize=256)
+def _repeated_terms(document: str) -> frozenset[str]:
+    """The terms that more than one sentence of the document uses."""
+    counts = Counter(
+        t for sentence in split_sentences(document) for t in set(content_terms(sentence.text))
+    )
+    return frozenset(t for t, n in counts.items() if n >= 2)
