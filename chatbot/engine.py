@@ -27,7 +27,7 @@ from chatbot.records import Answer, AnswerRequest
 from chatbot.safety.detector import Assessment, Detector
 from chatbot.safety.respond import safety_message, with_safety
 from chatbot.text.language import is_english_question, looks_english
-from chatbot.text.lexicon import LAY_TERMS, with_lay_terms
+from chatbot.text.lexicon import LAY_TERMS, with_lay_terms, written_out
 from chatbot.text.normalize import words
 from chatbot.text.sanitize import clean_history, clean_text
 
@@ -141,13 +141,15 @@ class Engine:
         # question is both. The documents' words for lay words go to the lexical index only.
         # The question of a long message is usually one of its sentences: embedded once.
         risk_texts = self.detector.texts_to_embed(text)
-        texts = risk_texts if search_query in risk_texts else [*risk_texts, search_query]
+        # The detector, fitted on messages as typed, reads them as typed.
+        model_query = self.model_text(search_query)
+        texts = risk_texts if model_query in risk_texts else [*risk_texts, model_query]
         vectors = self.embedder.encode_query(texts)
         risk = self.detector.assess(text, vectors[: len(risk_texts)])
         if risk.urgent:
             return _timed(safety_message(risk), t0)
 
-        query_vector = vectors[texts.index(search_query)]
+        query_vector = vectors[texts.index(model_query)]
         request, ranked = self.prepare(asked, history, mode, search_query, query_vector)
         t1 = time.perf_counter()
         # Who wrote a document is said by its author line, not by a sentence on its subject.
@@ -172,6 +174,12 @@ class Engine:
             "total": _ms(t0),
         }
         return answer
+
+    def model_text(self, query: str) -> str:
+        """The query as the embedding model reads it best: SMS spellings written out and the
+        documents' accents on the words typed without them (« c koi les poussees » -> « c quoi
+        les poussées »). Retrieval by words and the refusal's word counts mend words themselves."""
+        return self.index.lexical.with_accents(written_out(query))
 
     def search_query(self, question: str, history: list[dict[str, str]]) -> str:
         """The question completed with the conversation's subject when it depends on it."""
@@ -201,7 +209,7 @@ class Engine:
         # The documents' words for lay words help retrieval; they are not the patient's words,
         # so the support decision and the sentence ranking do not see them.
         if query_vector is None:
-            query_vector = self.embedder.encode_query([search_query])[0]
+            query_vector = self.embedder.encode_query([self.model_text(search_query)])[0]
         retrieval = self.retriever.search(
             with_lay_terms(search_query), self.settings.top_k, mode, subject, vector=query_vector
         )

@@ -99,11 +99,11 @@ def test_the_messages_say_what_differs():
     from chatbot.index.store import check_manifest
 
     embedder = FakeEmbedder()
-    manifest = {"format_version": "5", "model_id": embedder.model_id, "weights_sha256": "0" * 64}
+    manifest = {"format_version": "6", "model_id": embedder.model_id, "weights_sha256": "0" * 64}
     with pytest.raises(IndexMismatch) as err:
         check_manifest(manifest, embedder)
     message = str(err.value)
-    assert "format '5' (texte) au lieu de 5" in message  # not « format 5 au lieu de 5 »
+    assert "format '6' (texte) au lieu de 6" in message  # not « format 6 au lieu de 6 »
     assert f"poids du modèle {embedder.model_id!r} différents" in message
     assert "000000000000 au lieu de" in message  # not « modèle 'X' différent de 'X' »
 

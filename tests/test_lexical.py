@@ -47,3 +47,26 @@ def test_abbreviations_and_sms_words_meet_the_documents_words():
     # ... and an SMS spelling of the general list is read as its word.
     typed = index.query_terms("cmt sa se passe les perfs pdt 1 an")
     assert typed == index.query_terms("comment ca se passe les perfusions pendant 1 an")
+
+
+def test_the_model_reads_patients_words_with_the_documents_accents():
+    index = LexicalIndex.build(
+        ["Les poussées de la sclérose en plaques.", "Où aller ? Une poussée ou une rechute."]
+    )
+    # « ou » and « où » are both written in the documents: a typed « ou » stays as typed.
+    assert (
+        index.with_accents("les poussees de la sclerose, ou aller ?")
+        == "les poussées de la sclérose, ou aller ?"
+    )
+    assert index.with_accents("Sclerose") == "Sclerose"  # a capital: as typed
+    assert LexicalIndex.from_arrays(index.to_arrays()).accents == index.accents
+
+
+def test_sms_spellings_are_written_out_for_the_model_but_not_words_or_abbreviations():
+    from chatbot.text.lexicon import written_out
+
+    assert written_out("c koi ds ma tete, jai peur") == "c quoi dans ma tete, j'ai peur"
+    # « vs », « sa », « Pr » are also words or abbreviations of ordinary writing.
+    assert written_out("le Pr Labauge, ocrevus vs kesimpta, sa fatigue") == (
+        "le Pr Labauge, ocrevus vs kesimpta, sa fatigue"
+    )

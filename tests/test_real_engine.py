@@ -160,3 +160,10 @@ def test_who_wrote_an_unsigned_article_is_not_answered_with_a_name(engine):
     # « Le Courrier de la Ligue (article non signé) »: no line of it names an author.
     answer = engine.ask("qui est l'auteur du texte sur les vaccins ?")
     assert "author_line" not in answer.notes
+
+
+def test_a_question_typed_in_sms_without_accents_finds_the_same_passage(engine):
+    typed = engine.ask("c koi les effets de l ocrevus sur les poussees")
+    written = engine.ask("Quels sont les effets de l'Ocrevus sur les poussées ?")
+    assert typed.retrieved[0].chunk.chunk_id == written.retrieved[0].chunk.chunk_id
+    assert typed.retrieved[0].chunk.source == "courrier-2019-10-ocrelizumab.md"

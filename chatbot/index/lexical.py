@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -16,10 +17,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from chatbot.text.lexicon import SMS_WORDS
-from chatbot.text.normalize import STOP_WORDS, stem, words
+from chatbot.text.normalize import STOP_WORDS, fold, stem, words
 
 BM25_K1 = 1.2
 BM25_B = 0.75
+# A word as written, accents kept (lower-cased text): what `with_accents` looks up.
+_WRITTEN_WORD = re.compile(r"[^\W\d_]+")
 
 
 @dataclass
@@ -31,6 +34,9 @@ class LexicalIndex:
     idf: np.ndarray  # per term id
     vocabulary: frozenset[str]  # folded surface words of the corpus, for typo correction
     n_docs: int
+    # A folded word the corpus only ever writes with accents -> how it writes it most often
+    # (« poussees » -> « poussées »): the embedding model reads patients' words with them.
+    accents: dict[str, str] = field(default_factory=dict)
     _corrections: dict[str, str | None] = field(default_factory=dict, repr=False)
     _by_initial: dict[str, list[str]] = field(default_factory=dict, repr=False)
     _stems_by_initial: dict[str, list[str]] = field(default_factory=dict, repr=False)
@@ -55,6 +61,10 @@ class LexicalIndex:
                 rows[term].append((i, tf))
         n = len(texts)
         avg = float(lengths.mean()) if n else 1.0
+        written: dict[str, Counter[str]] = defaultdict(Counter)
+        for text in texts:
+            for w in _WRITTEN_WORD.findall(text.lower()):
+                written[fold(w)][w] += 1
         terms = {t: k for k, t in enumerate(sorted(rows))}
         ptr = np.zeros(len(terms) + 1, dtype=np.int64)
         docs, weights, idf = [], [], np.zeros(len(terms), dtype=np.float32)
@@ -75,7 +85,15 @@ class LexicalIndex:
             idf=idf,
             vocabulary=frozenset(vocabulary),
             n_docs=n,
+            # Only where the corpus never writes the word without its accents: « a » and « à »,
+            # « ou » and « où » are both words, and stay as typed.
+            accents={k: c.most_common(1)[0][0] for k, c in written.items() if k not in c},
         )
+
+    def with_accents(self, text: str) -> str:
+        """`text` with the corpus's accents on the words typed without them: « les poussees de
+        la sclerose » -> « les poussées de la sclérose ». Words with a capital stay as typed."""
+        return _WRITTEN_WORD.sub(lambda m: self.accents.get(m.group(0), m.group(0)), text)
 
     def query_terms(self, text: str) -> list[str]:
         """Stems of the query's content words, typos and SMS spellings mended where possible."""
@@ -215,6 +233,8 @@ class LexicalIndex:
             "idf": self.idf,
             "vocabulary": np.asarray(sorted(self.vocabulary), dtype=object),
             "n_docs": np.asarray(self.n_docs),
+            "accent_words": np.asarray(list(self.accents), dtype=object),
+            "accent_forms": np.asarray(list(self.accents.values()), dtype=object),
         }
 
     @classmethod
@@ -227,4 +247,7 @@ class LexicalIndex:
             idf=arrays["idf"],
             vocabulary=frozenset(str(w) for w in arrays["vocabulary"]),
             n_docs=int(arrays["n_docs"]),
+            accents=dict(
+                zip(map(str, arrays["accent_words"]), map(str, arrays["accent_forms"]), strict=True)
+            ),
         )

@@ -9,8 +9,18 @@ import re
 
 from chatbot.text.tables import read_table
 
-# SMS spellings of words, as patients type them on a phone.
+# SMS spellings of words, as patients type them on a phone: the standard word the lexical
+# index reads, and the full form the embedding model reads (where the SMS form is no word).
 SMS_WORDS = {row["sms"]: row["standard"] for row in read_table("sms")}
+SMS_WRITTEN = {row["sms"]: row["written"] for row in read_table("sms") if row["written"]}
+_TYPED_WORD = re.compile(r"[^\W\d_]+\d*")
+
+
+def written_out(text: str) -> str:
+    """`text` with its SMS spellings written out for the embedding model: « c koi ds ma tete » ->
+    « c quoi dans ma tete ». Only lower-case words: « Pr Labauge » stays as written."""
+    return _TYPED_WORD.sub(lambda m: SMS_WRITTEN.get(m.group(0), m.group(0)), text)
+
 
 # Patients' everyday words next to the words health documents use (a general French
 # lexicon, profile/lang/lay_lexicon.tsv). A question holding the first is searched with the
