@@ -15,6 +15,7 @@ from chatbot.answer.byline import asks_author, surnames
         "ce dossier est signé par quel médecin ?",
         "c'est qui l'auteur de l'édito ?",
         "et qui l'a rédigé ?",
+        "et kel medecin a ecrit ca ?",
     ],
 )
 def test_a_question_about_who_wrote_asks_for_the_author(question):
