@@ -61,13 +61,16 @@ class Retriever:
         mode: Mode = "hybrid",
         subject: str = "",
         vector: np.ndarray | None = None,
+        documents: frozenset[str] = frozenset(),
     ) -> Retrieval:
         """The `top_k` best passages for `query`.
 
         `subject` is what a follow-up question is about, carried over from the conversation
         (a drug's name for « Et ses effets secondaires ? »): passages of the documents whose
         title names it form one more ranking, so that an article *about* the subject comes
-        before one that only compares something else with it. `vector` is the query's
+        before one that only compares something else with it. `documents` are those the
+        previous answer quoted: « et elle est sortie quand, cette étude ? » is about one of them,
+        and their passages form one more ranking, of the same weight. `vector` is the query's
         embedding when the caller computed it already (with others, in one forward pass).
         """
         if top_k <= 0:
@@ -99,6 +102,10 @@ class Retriever:
                     self.subject_weight,
                 )
             )
+        if documents and mode == "hybrid":
+            pool = set(dense_rank) | set(lexical_rank) | set(sentence_rank)
+            quoted = {i: 1 for i in pool if self.index.chunks[i].doc_id in documents}
+            rankings.append((quoted, self.subject_weight))
         fused = self._fuse(rankings)
         order = sorted(fused, key=lambda i: (-fused[i], i))[:top_k]
         hits = [
