@@ -14,7 +14,7 @@ import numpy as np
 
 from chatbot import texts_fr
 from chatbot.answer.byline import asks_author, author_answer
-from chatbot.answer.conversation import contextualize, focus, small_talk
+from chatbot.answer.conversation import contextualize, focus, quoted_documents, small_talk
 from chatbot.answer.extract import AnswerBackend, ExtractiveAnswerer
 from chatbot.answer.rank import RankerWeights, ScoredSentence, SentenceRanker
 from chatbot.answer.retrieve import Mode, Retriever
@@ -28,7 +28,6 @@ from chatbot.safety.detector import Assessment, Detector
 from chatbot.safety.respond import safety_message, with_safety
 from chatbot.text.language import is_english_question, looks_english
 from chatbot.text.lexicon import LAY_TERMS, with_lay_terms, written_out
-from chatbot.text.markers import MARKER, strip_markers
 from chatbot.text.normalize import words
 from chatbot.text.sanitize import clean_history, clean_text
 
@@ -182,20 +181,6 @@ class Engine:
         les poussées »). Retrieval by words and the refusal's word counts mend words themselves."""
         return self.index.lexical.with_accents(written_out(query))
 
-    def previous_documents(self, history: list[dict[str, str]]) -> frozenset[str]:
-        """The document the previous answer spoke from: the passage its words match best (its
-        own quotes are verbatim; a history written by hand paraphrases them)."""
-        answers = [t.get("content", "") for t in history if t.get("role") == "assistant"]
-        # What cites the documents: the lines with a marker, not a refusal or a notice.
-        cited = [
-            line for line in (answers[-1] if answers else "").splitlines() if MARKER.search(line)
-        ]
-        if not cited:
-            return frozenset()
-        lexical = self.index.lexical
-        best = lexical.search(lexical.query_terms(strip_markers(" ".join(cited))), 1)
-        return frozenset(self.index.chunks[i].doc_id for i, _ in best)
-
     def search_query(self, question: str, history: list[dict[str, str]]) -> str:
         """The question completed with the conversation's subject when it depends on it."""
         lexical = self.index.lexical
@@ -231,7 +216,7 @@ class Engine:
             mode,
             subject,
             vector=query_vector,
-            documents=self.previous_documents(history or []) if subject else frozenset(),
+            documents=quoted_documents(self.index, history or []) if subject else frozenset(),
         )
         request = AnswerRequest(
             question=question,

@@ -170,20 +170,23 @@ def test_a_question_typed_in_sms_without_accents_finds_the_same_passage(engine):
 
 
 def test_a_follow_up_stays_with_the_document_the_previous_answer_quoted(engine):
+    from chatbot.answer.conversation import quoted_documents
+
     first = "le pilates c'est bien pour la sep ?"
     said = engine.ask(first)
     quoted = {c.chunk.doc_id for c in said.citations}
     history = [{"role": "user", "content": first}, {"role": "assistant", "content": said.text}]
-    assert engine.previous_documents(history) <= quoted
+    assert quoted_documents(engine.index, history) <= quoted
     answer = engine.ask("et ca a ete invente par qui ?", history)
     assert {h.chunk.doc_id for h in answer.retrieved[:2]} <= quoted
 
 
 def test_a_refusal_or_a_notice_points_to_no_document(engine):
     from chatbot import texts_fr
+    from chatbot.answer.conversation import quoted_documents
 
     history = [
         {"role": "user", "content": "une recette de crêpes ?"},
         {"role": "assistant", "content": texts_fr.REFUSAL},
     ]
-    assert engine.previous_documents(history) == frozenset()
+    assert quoted_documents(engine.index, history) == frozenset()

@@ -4,6 +4,7 @@
   of the previous turn; a message that brings its own subject is not a follow-up.
 - `focus`: a long message that tells a story around its question is answered on its question.
 - `small_talk`: « bonjour », « merci » are answered as such, never searched.
+- `quoted_documents`: what the previous answer quoted, which a follow-up is likely about.
 The French patterns are data: profile/lang/conversation.tsv, with their sources.
 """
 
@@ -16,6 +17,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from chatbot.config import PROFILE_DIR
+from chatbot.index.store import Index
+from chatbot.text.markers import MARKER, strip_markers
 from chatbot.text.normalize import STOP_WORDS, content_terms, fold_words, words
 from chatbot.text.sentences import split_sentences
 from chatbot.text.tables import read_table
@@ -112,3 +115,15 @@ def depends_on_conversation(
 def refers_to_previous_sentence(sentence: str) -> bool:
     """A document sentence that means nothing, or something else, without the one before."""
     return patterns().sentence_refers_back.match(sentence) is not None
+
+
+def quoted_documents(index: Index, history: list[dict[str, str]]) -> frozenset[str]:
+    """The document the previous answer spoke from: the passage its cited lines match best (the
+    engine's own quotes are verbatim; a history written by hand paraphrases them)."""
+    answers = [t.get("content", "") for t in history if t.get("role") == "assistant"]
+    # What cites the documents: the lines with a marker, not a refusal or a notice.
+    cited = [line for line in (answers[-1] if answers else "").splitlines() if MARKER.search(line)]
+    if not cited:
+        return frozenset()
+    best = index.lexical.search(index.lexical.query_terms(strip_markers(" ".join(cited))), 1)
+    return frozenset(index.chunks[i].doc_id for i, _ in best)
