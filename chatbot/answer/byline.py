@@ -23,7 +23,7 @@ from chatbot.answer.support import passage_terms, translated_terms
 from chatbot.index.store import Index
 from chatbot.records import Answer, AnswerRequest, Chunk, Sentence
 from chatbot.text.language import looks_english
-from chatbot.text.lexicon import SMS_WORDS
+from chatbot.text.lexicon import standard_words
 from chatbot.text.normalize import content_terms, fold_words, words
 from chatbot.text.sentences import ASKS_AUTHOR, DOCUMENT_NOUN, REFERENCE, split_sentences
 
@@ -37,11 +37,7 @@ _TITLE = re.compile(r"^(?:Dr|Pr|Prof|Professeure?|Docteure?|Mme|M)\.?$")
 
 def asks_author(question: str) -> bool:
     """Whether `question` asks who wrote the document it names (« ki a ecri l'article »…)."""
-    return ASKS_AUTHOR.search(_folded(question)) is not None
-
-
-def _folded(text: str) -> str:
-    return " ".join(SMS_WORDS.get(w, w) for w in fold_words(text).split())
+    return ASKS_AUTHOR.search(standard_words(question)) is not None
 
 
 def surnames(authors: tuple[str, ...]) -> list[str]:
@@ -72,37 +68,38 @@ def author_line(index: Index, doc_id: str) -> tuple[Chunk, int, Sentence] | None
     return None
 
 
-def subject_share(index: Index, request: AnswerRequest, doc_id: str) -> float:
-    """How much of what the question names, besides « qui a écrit l'article », the document holds."""
-    lexical = index.lexical
-    subject = DOCUMENT_NOUN.sub(" ", ASKS_AUTHOR.sub(" ", _folded(request.search_query)))
-    weights = {
-        t: lexical.idf_of(t)
-        for t in dict.fromkeys(lexical.query_terms(subject))
-        if t in lexical.terms
-    }
-    if not weights:
-        return 0.0
+def subject_share(index: Index, subject: str, weights: dict[str, float], doc_id: str) -> float:
+    """How much of the `subject` (its terms, by rarity: `weights`) the document holds."""
     chunks = index.document_chunks(doc_id)
     # A question names a document by its title, where it was published, or what it is about:
     # a word of it is said more than once (one mention of « grossesse » in an article on a
     # treatment does not make it « l'article sur la grossesse »).
     about = " ".join((chunks[0].title, chunks[0].publication)) if chunks else ""
     present = _repeated_terms(index.document_text(doc_id)) | passage_terms(about)
-    present |= translated_terms(lexical, subject, present)
+    present |= translated_terms(index.lexical, subject, present)
     return sum(w for t, w in weights.items() if t in present) / sum(weights.values())
 
 
 def author_answer(index: Index, request: AnswerRequest) -> Answer | None:
     """The best document's author line, quoted; None when it cannot answer (see the module)."""
-    # The document the question names: of the retrieved ones, the one that holds most of its
-    # subject (retrieval also weighed « qui a écrit l'article », which says nothing of it).
+    # What the question names besides « qui a écrit l'article », by rarity: the words the
+    # documents use.
+    lexical = index.lexical
+    subject = DOCUMENT_NOUN.sub(" ", ASKS_AUTHOR.sub(" ", standard_words(request.search_query)))
+    weights = {
+        t: lexical.idf_of(t)
+        for t in dict.fromkeys(lexical.query_terms(subject))
+        if t in lexical.terms
+    }
+    # The document it names: of the retrieved ones, the one that holds most of it (retrieval
+    # also weighed « qui a écrit l'article », which says nothing of it).
     documents = list(dict.fromkeys(h.chunk.doc_id for h in request.hits))
-    shares = [subject_share(index, request, d) for d in documents]
-    if not documents or max(shares) < SUBJECT_SHARE:
+    if not weights or not documents:
         return None
-    doc_id = documents[shares.index(max(shares))]
-    found = author_line(index, doc_id)
+    shares = [subject_share(index, subject, weights, d) for d in documents]
+    if max(shares) < SUBJECT_SHARE:
+        return None
+    found = author_line(index, documents[shares.index(max(shares))])
     if found is None:
         return None
     chunk, i, sentence = found

@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from chatbot.config import PROFILE_DIR
-from chatbot.text.lexicon import SMS_WORDS
+from chatbot.text.lexicon import standard_words
 from chatbot.text.normalize import fold_words
 from chatbot.text.tables import read_table
 
@@ -33,7 +33,7 @@ class AnswerTypes:
 
     def asked(self, question: str) -> str | None:
         """The type of value `question` asks for, if it asks for one."""
-        folded = " ".join(SMS_WORDS.get(w, w) for w in fold_words(question).split())
+        folded = standard_words(question)
         return next((kind for kind, pattern in self.asks if pattern.search(folded)), None)
 
     def holds_type(self, kind: str | None, sentence: str) -> bool:

@@ -16,6 +16,12 @@ SMS_WRITTEN = {row["sms"]: row["written"] for row in read_table("sms") if row["w
 _TYPED_WORD = re.compile(r"[^\W\d_]+\d*")
 
 
+def standard_words(text: str) -> str:
+    """Folded words, SMS spellings read as the standard word: what the profile's question
+    patterns are written for (« ki a ecri » -> « qui a ecri »)."""
+    return " ".join(SMS_WORDS.get(w, w) for w in fold_words(text).split())
+
+
 def written_out(text: str) -> str:
     """`text` with its SMS spellings written out for the embedding model: « c koi ds ma tete » ->
     « c quoi dans ma tete ». Only lower-case words: « Pr Labauge » stays as written."""
@@ -43,4 +49,4 @@ def with_lay_terms(text: str) -> str:
 
 
 # At the end: normalize.py imports this module, which needs normalize's `words` only at call time.
-from chatbot.text.normalize import words  # noqa: E402
+from chatbot.text.normalize import fold_words, words  # noqa: E402
