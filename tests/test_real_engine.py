@@ -190,3 +190,19 @@ def test_a_refusal_or_a_notice_points_to_no_document(engine):
         {"role": "assistant", "content": texts_fr.REFUSAL},
     ]
     assert quoted_documents(engine.index, history) == frozenset()
+
+
+def test_the_article_about_a_subject_is_the_one_whose_title_says_so(engine):
+    # The sport article speaks of fatigue too; the fatigue programme's is titled with it.
+    answer = engine.ask("qui a signé le texte sur la fatigue ?")
+    assert "author_line" in answer.notes
+    assert answer.citations[0].chunk.source == "courrier-2019-14-gestion-fatigue.md"
+    assert "Cassedane" in answer.text
+
+
+def test_every_author_of_a_document_is_named(engine):
+    answer = engine.ask(
+        "les temoignages derriere chaque sclerose en plaques il y a une histoire, signes par qui ?"
+    )
+    assert "author_line" in answer.notes
+    assert all(name in answer.text for name in ("Emma", "Stéphane", "Renaud"))

@@ -50,34 +50,44 @@ def surnames(authors: tuple[str, ...]) -> list[str]:
     return out
 
 
-def author_line(index: Index, doc_id: str) -> tuple[Chunk, int, Sentence] | None:
-    """The first short line of the document that names one of its authors."""
+def author_lines(index: Index, doc_id: str) -> list[tuple[Chunk, int, Sentence]]:
+    """The short lines of the document that name its authors, the first for each, in order."""
     chunks = index.document_chunks(doc_id)
     names = [fold_words(n) for n in surnames(chunks[0].authors)] if chunks else []
-    if not names:
-        return None
-    named = re.compile(r"\b(?:" + "|".join(map(re.escape, names)) + r")\b")
+    lines: dict[tuple[int, int], tuple[Chunk, int, Sentence]] = {}  # in reading order
     for chunk in chunks:
         for i, sentence in enumerate(chunk.sentences):
             text = sentence.text
             # A reference's author list (« Michel L, Grasmuck C… ») is long, or English.
             if len(words(text)) > MAX_LINE_WORDS or REFERENCE.search(text) or looks_english(text):
                 continue
-            if named.search(fold_words(text)):
-                return chunk, i, sentence
-    return None
+            folded = fold_words(text)
+            for name in [n for n in names if re.search(rf"\b{re.escape(n)}\b", folded)]:
+                names.remove(name)  # the first line that names each author
+                lines[chunk.position, i] = (chunk, i, sentence)
+    return list(lines.values())
 
 
-def subject_share(index: Index, subject: str, weights: dict[str, float], doc_id: str) -> float:
-    """How much of the `subject` (its terms, by rarity: `weights`) the document holds."""
+def subject_share(
+    index: Index, subject: str, weights: dict[str, float], doc_id: str
+) -> tuple[float, float]:
+    """How much of the `subject` (its terms, by rarity: `weights`) the document holds, and
+    whether its title holds all of it (between two documents that both speak of fatigue,
+    « l'article sur la fatigue » is the one titled with it; a title that holds only part of
+    what was named decides nothing, retrieval's order does)."""
     chunks = index.document_chunks(doc_id)
     # A question names a document by its title, where it was published, or what it is about:
     # a word of it is said more than once (one mention of « grossesse » in an article on a
     # treatment does not make it « l'article sur la grossesse »).
-    about = " ".join((chunks[0].title, chunks[0].publication)) if chunks else ""
-    present = _repeated_terms(index.document_text(doc_id)) | passage_terms(about)
+    title = passage_terms(chunks[0].title) if chunks else frozenset()
+    about = passage_terms(chunks[0].publication) if chunks else frozenset()
+    present = _repeated_terms(index.document_text(doc_id)) | title | about
     present |= translated_terms(index.lexical, subject, present)
-    return sum(w for t, w in weights.items() if t in present) / sum(weights.values())
+    total = sum(weights.values())
+    return (
+        sum(w for t, w in weights.items() if t in present) / total,
+        float(all(t in title for t in weights)),
+    )
 
 
 def author_answer(index: Index, request: AnswerRequest) -> Answer | None:
@@ -97,18 +107,23 @@ def author_answer(index: Index, request: AnswerRequest) -> Answer | None:
     if not weights or not documents:
         return None
     shares = [subject_share(index, subject, weights, d) for d in documents]
-    if max(shares) < SUBJECT_SHARE:
+    best = max(shares)  # ties: the first retrieved
+    if best[0] < SUBJECT_SHARE:
         return None
-    found = author_line(index, documents[shares.index(max(shares))])
-    if found is None:
+    found = author_lines(index, documents[shares.index(best)])
+    if not found:
         return None
-    chunk, i, sentence = found
-    top = next((h for h in request.hits if h.chunk.chunk_id == chunk.chunk_id), None)
-    hit = replace(top or request.hits[0], chunk=chunk, rank=1)
-    # The quoted passage is what was used: first among the retrieved ones.
-    others = [h for h in request.hits if h.chunk.chunk_id != chunk.chunk_id]
-    hits = [hit, *(replace(h, rank=k) for k, h in enumerate(others, 2))]
-    answer = compose([ScoredSentence(hit, sentence, i, 0.0, 0.0, 0.0)], hits)
+    # The quoted passages are what was used: first among the retrieved ones.
+    chunks = list({chunk.chunk_id: chunk for chunk, _, _ in found}.values())
+    retrieved = {h.chunk.chunk_id: h for h in request.hits}
+    first = {
+        c.chunk_id: replace(retrieved.get(c.chunk_id, request.hits[0]), chunk=c, rank=k)
+        for k, c in enumerate(chunks, 1)
+    }
+    others = [h for h in request.hits if h.chunk.chunk_id not in first]
+    hits = [*first.values(), *(replace(h, rank=k) for k, h in enumerate(others, len(first) + 1))]
+    chosen = [ScoredSentence(first[c.chunk_id], s, i, 0.0, 0.0, 0.0) for c, i, s in found]
+    answer = compose(chosen, hits)
     answer.notes.append("author_line")
     return answer
 
