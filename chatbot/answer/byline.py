@@ -25,7 +25,7 @@ from chatbot.records import Answer, AnswerRequest, Chunk, Sentence
 from chatbot.text.language import looks_english
 from chatbot.text.lexicon import standard_words
 from chatbot.text.normalize import content_terms, fold_words, words
-from chatbot.text.sentences import ASKS_AUTHOR, DOCUMENT_NOUN, REFERENCE, split_sentences
+from chatbot.text.sentences import ASKS_AUTHOR, DOCUMENT_NOUN, REFERENCE
 
 # Share of the subject's weight the document must hold: the document is about what was named.
 # A mechanism's setting, not fitted: half, so that one misspelt word of two does not refuse.
@@ -81,7 +81,7 @@ def subject_share(
     # treatment does not make it « l'article sur la grossesse »).
     title = passage_terms(chunks[0].title) if chunks else frozenset()
     about = passage_terms(chunks[0].publication) if chunks else frozenset()
-    present = _repeated_terms(index.document_text(doc_id)) | title | about
+    present = _repeated_terms(index, doc_id) | title | about
     present |= translated_terms(index.lexical, subject, present)
     total = sum(weights.values())
     return (
@@ -128,10 +128,14 @@ def author_answer(index: Index, request: AnswerRequest) -> Answer | None:
     return answer
 
 
+def _repeated_terms(index: Index, doc_id: str) -> frozenset[str]:
+    """The terms that more than one sentence of the document uses (each sentence once: passages
+    overlap, and a sentence two passages share is still one sentence)."""
+    sentences = dict.fromkeys(s.text for c in index.document_chunks(doc_id) for s in c.sentences)
+    return _repeated(tuple(sentences))
+
+
 @lru_cache(maxsize=256)
-def _repeated_terms(document: str) -> frozenset[str]:
-    """The terms that more than one sentence of the document uses."""
-    counts = Counter(
-        t for sentence in split_sentences(document) for t in set(content_terms(sentence.text))
-    )
+def _repeated(sentences: tuple[str, ...]) -> frozenset[str]:
+    counts = Counter(t for text in sentences for t in set(content_terms(text)))
     return frozenset(t for t, n in counts.items() if n >= 2)
