@@ -152,10 +152,12 @@ class Engine:
         query_vector = vectors[texts.index(model_query)]
         request, ranked = self.prepare(asked, history, mode, search_query, query_vector)
         t1 = time.perf_counter()
-        # Who wrote a document is said by its author line, not by a sentence on its subject.
-        by_author = author_answer(self.index, request) if asks_author(asked) else None
-        if by_author is not None:
-            answer = by_author
+        # Who wrote a document is said by its author line, not by a sentence on its subject:
+        # without one, no sentence answers what was asked.
+        if asks_author(asked):
+            answer = author_answer(self.index, request) or Answer(
+                text=texts_fr.REFUSAL, refused=True, retrieved=request.hits
+            )
         else:
             support = assess_support(self.index, request, ranked, self.calibration)
             if not support.answered:

@@ -206,3 +206,10 @@ def test_every_author_of_a_document_is_named(engine):
     )
     assert "author_line" in answer.notes
     assert all(name in answer.text for name in ("Emma", "Stéphane", "Renaud"))
+
+
+def test_an_author_question_no_author_line_answers_is_refused(engine):
+    # No line of the genetics article names an author: a sentence on its subject, or a name
+    # the article cites, would answer something else.
+    answer = engine.ask("et l'article sur les genes de la sep, qui l'a redige ?")
+    assert answer.refused and not answer.citations

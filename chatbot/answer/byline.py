@@ -7,7 +7,7 @@ the document (`asks_author`, profile/lang/document_conventions.tsv), the line th
 of the authors of its front matter is quoted, with its `[n]`, from the retrieved document that
 holds most of what the question names besides « qui a écrit l'article » (by rarity, the words
 the documents use) — if it holds at least half of it. Otherwise, or when the document names no
-author in its text (« article non signé »), the question goes the usual way (usually refused).
+author in its text (« article non signé »), the engine refuses: no other sentence answers it.
 """
 
 from __future__ import annotations
