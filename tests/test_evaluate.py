@@ -7,7 +7,12 @@ import json
 import pytest
 
 from chatbot.errors import QuestionFileError
-from chatbot.evaluation.metrics import compute_metrics, facts_covered, sentence_grounded
+from chatbot.evaluation.metrics import (
+    compute_metrics,
+    facts_covered,
+    grounded_counts,
+    sentence_grounded,
+)
 from chatbot.evaluation.questions import Question, read_questions
 
 PASSAGE = (
@@ -37,6 +42,18 @@ def test_a_quoted_sentence_is_grounded_and_an_invented_one_is_not():
     assert sentence_grounded("34% des patients ont présenté une réaction. [1]", cites)
     assert not sentence_grounded("Tous les patients guérissent grâce à l'ocrelizumab. [1]", cites)
     assert not sentence_grounded("34% des patients ont présenté une réaction. [2]", cites)
+
+
+def test_a_quoted_list_item_under_the_lead_in_is_its_own_sentence():
+    # The lead-in ends with « : » and the quoted item starts in lower case on the next line:
+    # it is one grounded sentence, not part of the lead-in.
+    cites = {1: {"text": "• des outils permettant des échanges sécurisés avec les soignants ;"}}
+    answer = (
+        "Voici ce que disent les documents de l'association :\n\n"
+        "• des outils permettant des échanges sécurisés avec les soignants ; [1]"
+    )
+    result = {"answer": answer, "citations": [{"n": 1, **cites[1]}]}
+    assert grounded_counts(result) == (1, 1)
 
 
 def test_metrics_on_a_small_run():

@@ -33,9 +33,10 @@ def answer_sentences(text: str) -> list[str]:
         if not line:
             continue
         line = _MARKER_AFTER_STOP.sub(lambda m: m.group(2) + m.group(1), line)
-        for part in re.split(r"(?<=[.!?…])\s+", line):
-            # "p. ex. la fatigue": a lower-case start continues the sentence before.
-            if sentences and part[:1].islower() and not _ends_with_marker(sentences[-1]):
+        for k, part in enumerate(re.split(r"(?<=[.!?…])\s+", line)):
+            # "p. ex. la fatigue": a lower-case start continues the sentence before, on the
+            # same line; a new line is a new sentence (a quoted list item under the lead-in).
+            if k and part[:1].islower() and not _ends_with_marker(sentences[-1]):
                 sentences[-1] += " " + part
             else:
                 sentences.append(part)
