@@ -48,7 +48,7 @@ index: setup
 
 ## the evaluation: dev (tuned on), heldback and test (measured only), side by side
 eval: index
-	$(CHATBOT) eval --questions eval/dev.jsonl --questions eval/heldback.jsonl --questions eval/test.jsonl --questions eval/test2.jsonl \
+	$(CHATBOT) eval --questions eval/dev.jsonl --questions eval/heldback.jsonl --questions eval/test.jsonl --questions eval/test2.jsonl --questions eval/bank.jsonl \
 		--questions eval/safety/bank_test.jsonl --out eval/results/latest.jsonl
 
 ## PIAF (../shared/datasets/piaf-train): its articles as a corpus, its index, its validation questions
@@ -86,7 +86,7 @@ safety-model: setup
 ## the risk detector through the engine, on messages and questions it was not fitted on
 safety-eval: index
 	$(CHATBOT) safety eval --bank eval/safety/bank_test.jsonl --bank eval/safety/fresh_test.jsonl --bank eval/safety/fresh_test2.jsonl --bank eval/safety/fresh_test3.jsonl --bank eval/safety/fresh_test4.jsonl \
-		--ordinary eval/dev.jsonl --ordinary eval/heldback.jsonl --ordinary eval/test.jsonl --ordinary eval/test2.jsonl \
+		--ordinary eval/dev.jsonl --ordinary eval/heldback.jsonl --ordinary eval/test.jsonl --ordinary eval/test2.jsonl --ordinary eval/bank.jsonl \
 		--out eval/results/safety.json
 
 ## rebuild corpus/ from the association's raw files in ../shared/corpus-sources
