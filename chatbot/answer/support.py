@@ -5,8 +5,7 @@ the right article that does not hold the asked value (a price, a duration, a nam
 miss, and quoting it is worse than « je n'ai pas trouvé ». The decision combines signals no
 single score carries: the sentence ranker's confidence in its best sentence, how much of the
 question the best sentence and passage hold, the words the documents never use, whether the
-asked type of value is in the best sentences, how the rankings agree — and what the question's
-vector holds beyond its best sentence's: what is asked that the sentence does not say.
+asked type of value is in the best sentences, how the rankings agree.
 
 The weights are a logistic model fitted by `chatbot calibrate` (evaluation/fit_refusal.py) on
 the deployment's own development questions (PIAF's near misses can be added with
@@ -55,10 +54,6 @@ FEATURES = (
     "type_missing_document",  # …and the best passage's whole document holds none
 )
 TOP_SENTENCES = 3  # the sentences an answer usually quotes
-# Besides these signals, the refusal reads what the question's vector holds beyond its best
-# sentence's (`question_residual`): a dose, a price, a hospital's name asked about a subject the
-# sentence shares. No signal above says what is asked; the question's vector alone also says
-# what it is about, and taught the refusal topics instead (README, « Tried and left out »).
 
 
 @dataclass(frozen=True)
@@ -78,31 +73,19 @@ class Calibration:
     bias: float
     threshold: float = 0.5
     manifest: dict[str, Any] | None = None
-    # Weights of the question's residual (one per dimension of the embedding), or None.
-    question_weights: np.ndarray | None = None
 
     @classmethod
     def load(cls, path: Path = CALIBRATION_PATH) -> Calibration:
         data = json.loads(path.read_text(encoding="utf-8"))
-        question = data.get("question_weights")
         return cls(
             weights=dict(data["weights"]),
             bias=float(data["bias"]),
             threshold=float(data["threshold"]),
             manifest=dict(data.get("manifest") or {}),
-            question_weights=np.asarray(question, dtype=np.float32) if question else None,
         )
 
-    def probability(self, features: dict[str, float], question_vector: Any = None) -> float:
+    def probability(self, features: dict[str, float]) -> float:
         z = self.bias + sum(w * features[k] for k, w in self.weights.items())
-        if self.question_weights is not None:
-            vector = np.asarray(question_vector, dtype=np.float32).ravel()
-            if vector.shape != self.question_weights.shape:
-                raise ValueError(
-                    f"the refusal was fitted for {self.question_weights.shape[0]}-d question "
-                    f"vectors. Currently, the question vector has shape {vector.shape}"
-                )
-            z += float(self.question_weights @ vector)
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
     def check_index(self, manifest: dict[str, Any]) -> str | None:
@@ -128,29 +111,8 @@ def assess_support(
 ) -> Support:
     """Do the documents answer? Combines several signals, as no single score can."""
     features = support_features(index, request, ranked)
-    p = calibration.probability(features, question_residual(index, request, ranked))
+    p = calibration.probability(features)
     return Support(answered=p >= calibration.threshold, probability=p, features=features)
-
-
-def question_residual(index: Index, request: AnswerRequest, ranked: list[ScoredSentence]) -> Any:
-    """What the question's vector holds that its best sentence's does not: their difference.
-
-    The subject they share cancels out; what is left is what the question asks beyond what the
-    sentence says (a dose, a price, a hospital's name).
-    """
-    query = np.asarray(request.query_vector, dtype=np.float32).ravel()
-    best = _best(ranked)
-    row = index.sentence_ids.get(best.sentence.text) if best else None
-    if row is None:
-        return query
-    return query - np.asarray(index.sentence_vectors[row], dtype=np.float32)
-
-
-def _best(ranked: list[ScoredSentence]) -> ScoredSentence | None:
-    """The best sentence whatever was said before in the conversation."""
-    return max(
-        ranked, key=lambda s: s.score if s.answer_score is None else s.answer_score, default=None
-    )
 
 
 @lru_cache(maxsize=4096)
@@ -201,7 +163,10 @@ def support_features(
         and bool(top.dense_rank and top.lexical_rank)
         and max(top.dense_rank or 0, top.lexical_rank or 0) <= 3
     )
-    best = _best(ranked)
+    # The best sentence whatever was said before in the conversation.
+    best = max(
+        ranked, key=lambda s: s.score if s.answer_score is None else s.answer_score, default=None
+    )
     types = load_answer_types()
     asked = types.asked(request.question)
     found = any(s.type_match for s in ranked[:TOP_SENTENCES])

@@ -17,7 +17,7 @@ import numpy as np
 
 from chatbot.answer.rank import ScoredSentence
 from chatbot.answer.support import FEATURES as SUPPORT_FEATURES
-from chatbot.answer.support import question_residual, support_features
+from chatbot.answer.support import support_features
 from chatbot.config import PROFILE_DIR, Settings
 from chatbot.engine import Engine
 from chatbot.evaluation import piaf
@@ -29,10 +29,6 @@ from chatbot.safety.detector import RISKS, patterns_only
 
 SEED = 0
 FOLDS = 5
-# The regularisation is chosen among these by the cross-validated log loss on the tuned part:
-# with the question's residual (support.question_residual), the refusal has some 400 weights
-# for a few hundred questions.
-C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 
 
 def calibrate(
@@ -90,13 +86,11 @@ def piaf_rows(engine: Engine, limit: int) -> tuple[tuple[np.ndarray, np.ndarray]
 
 # --- the refusal -------------------------------------------------------------------------------
 def support_rows(engine: Engine, requests: Iterable[AnswerRequest]) -> np.ndarray:
-    """Per question: the support features, then its vector's dimensions."""
     rows = []
     for request in requests:
         ranked: list[ScoredSentence] = engine.ranker.rank(request)
         f = support_features(engine.index, request, ranked)
-        vector = np.asarray(question_residual(engine.index, request, ranked), dtype=np.float64)
-        rows.append([*(f[k] for k in SUPPORT_FEATURES), *vector])
+        rows.append([f[k] for k in SUPPORT_FEATURES])
     return np.array(rows)
 
 
@@ -106,14 +100,12 @@ def fit_support(
     index_manifest: dict[str, Any],
     sources: dict[str, str],
 ) -> dict[str, Any]:
-    """A logistic model over support features and the question's residual; its threshold
-    balances the two errors on `tune`.
+    """A logistic model over support features; its threshold balances the two errors on `tune`.
 
     `parts` maps a name to (rows, labels). Each part weighs as much as the others in the fit
-    (PIAF has thousands of rows, a deployment's questions a hundred). The regularisation is the
-    one of C_GRID with the lowest cross-validated log loss on `tune` (the deployment's own
-    questions); the threshold is the one that maximises the worse of the two refusal accuracies
-    there, cross-validated so that no question decides its own threshold.
+    (PIAF has thousands of rows, a deployment's questions a hundred). The threshold is the one
+    that maximises the worse of the two refusal accuracies on `tune` (the deployment's own
+    questions), cross-validated so that no question decides its own threshold.
     """
     from sklearn.model_selection import StratifiedKFold
 
@@ -126,61 +118,36 @@ def fit_support(
     part_of = np.concatenate(
         [np.full(len(labels), name, dtype=object) for name, (_, labels) in parts.items()]
     )
-    mine = part_of == tune
-    c, losses = _choose_c(x, y, weight, mine)
     # Out-of-fold probabilities for every row: the threshold and the reported accuracies
     # never see a question's own label.
     oof = np.zeros(len(y))
     for fit_idx, held in StratifiedKFold(FOLDS, shuffle=True, random_state=SEED).split(x, y):
-        w, b = _logistic(x[fit_idx], y[fit_idx], weight[fit_idx], c)
+        w, b = _logistic(x[fit_idx], y[fit_idx], weight[fit_idx])
         oof[held] = _sigmoid(x[held] @ w + b)
+    mine = part_of == tune
     threshold = best_threshold(oof[mine], y[mine])
-    w, b = _logistic(x, y, weight, c)
+    w, b = _logistic(x, y, weight)
     report = {
         name: _accuracies(oof[part_of == name] >= threshold, y[part_of == name]) for name in parts
     }
-    n = len(SUPPORT_FEATURES)
     return {
         "features": list(SUPPORT_FEATURES),
-        "weights": {f: round(float(v), 5) for f, v in zip(SUPPORT_FEATURES, w[:n], strict=True)},
-        "question_weights": [round(float(v), 6) for v in w[n:]],
+        "weights": {f: round(float(v), 5) for f, v in zip(SUPPORT_FEATURES, w, strict=True)},
         "bias": round(b, 5),
         "threshold": round(float(threshold), 5),
-        "manifest": _manifest(parts, tune, report, index_manifest, sources)
-        | {"regularisation": {"C": c, "cross_validated_log_loss": losses}},
+        "manifest": _manifest(parts, tune, report, index_manifest, sources),
     }
 
 
-def _choose_c(
-    x: np.ndarray, y: np.ndarray, weight: np.ndarray, mine: np.ndarray
-) -> tuple[float, dict[str, float]]:
-    """The C of C_GRID with the lowest out-of-fold log loss on the tuned part's questions."""
-    from sklearn.metrics import log_loss
-    from sklearn.model_selection import StratifiedKFold
-
-    losses = {}
-    for c in C_GRID:
-        oof = np.zeros(len(y))
-        for fit_idx, held in StratifiedKFold(FOLDS, shuffle=True, random_state=SEED).split(x, y):
-            w, b = _logistic(x[fit_idx], y[fit_idx], weight[fit_idx], c)
-            oof[held] = _sigmoid(x[held] @ w + b)
-        losses[str(c)] = round(float(log_loss(y[mine], oof[mine], labels=[0, 1])), 4)
-    best = min(C_GRID, key=lambda c: losses[str(c)])
-    return best, losses
-
-
-def _logistic(
-    x: np.ndarray, y: np.ndarray, weight: np.ndarray, c: float
-) -> tuple[np.ndarray, float]:
+def _logistic(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, float]:
     """Weights and bias on the raw feature scale (the scale support.py computes)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
     scaler = StandardScaler().fit(x)
-    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
-    model = LogisticRegression(C=c, max_iter=5000, class_weight="balanced")
-    model.fit((x - scaler.mean_) / scale, y, sample_weight=weight)
-    w = model.coef_[0] / scale
+    model = LogisticRegression(C=1.0, max_iter=3000, class_weight="balanced")
+    model.fit(scaler.transform(x), y, sample_weight=weight)
+    w = model.coef_[0] / scaler.scale_
     return w, float(model.intercept_[0] - (w * scaler.mean_).sum())
 
 
@@ -192,7 +159,7 @@ def _manifest(
     sources: dict[str, str],
 ) -> dict[str, Any]:
     return {
-        "what": "refusal: logistic regression over the support features and the question's residual (its vector minus its best sentence's), probability that a sentence answers what was asked",
+        "what": "refusal: logistic regression, probability that a sentence answers what was asked",
         "fitted_on": sources,
         "rows": {
             name: {"answerable": int(lab.sum()), "unanswerable": int(len(lab) - lab.sum())}
