@@ -46,7 +46,7 @@ model: $(VENV)/.installed
 index: setup
 	$(CHATBOT) index --if-stale
 
-## the evaluation: dev (tuned on), heldback and test (measured only), side by side
+## the evaluation: dev (tuned on), heldback, test, test2 and the bank (measured only), side by side
 eval: index
 	$(CHATBOT) eval --questions eval/dev.jsonl --questions eval/heldback.jsonl --questions eval/test.jsonl --questions eval/test2.jsonl --questions eval/bank.jsonl \
 		--questions eval/safety/bank_test.jsonl --out eval/results/latest.jsonl
