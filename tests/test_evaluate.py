@@ -91,6 +91,20 @@ def test_metrics_on_a_small_run():
     assert m["latency_p50_ms"] == 50.0  # the first (cold) question is left out
 
 
+def test_an_unanswerable_question_quoted_with_a_notice_under_it_was_not_refused():
+    # The notice (« appelez le 3114 ») does not take the quotes back: the reader got an answer.
+    questions = [Question(k, "q", kind="unanswerable", answerable=False) for k in "abc"]
+    citation = {"n": 1, "chunk_id": "x#0", "source": "x.md", "text": PASSAGE}
+    results = [
+        _result(
+            "34% des patients ont présenté une réaction. [1]\n\n3114", [citation], safety="suicide"
+        ),
+        _result("Je n'ai pas trouvé.\n\n3114", refused=True, safety="suicide"),
+        _result("Ce que vous décrivez peut être une urgence. Appelez le 15.", safety="emergency"),
+    ]
+    assert compute_metrics(questions, results)["refusal_accuracy_unanswerable"] == 2 / 3
+
+
 def test_question_file_errors_name_the_line(tmp_path):
     path = tmp_path / "q.jsonl"
     path.write_text('{"id": "a", "question": "ok"}\n{not json}\n', encoding="utf-8")

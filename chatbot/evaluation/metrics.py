@@ -123,7 +123,7 @@ def compute_metrics(questions: list[Question], results: list[dict[str, Any]]) ->
         else None,
         "citation_precision": _share(cited),
         "refusal_accuracy_unanswerable": _share(
-            bool(r.get("refused")) or bool(r.get("safety")) for q, r in pairs if not q.answerable
+            bool(r.get("refused")) or safety_answer(r) for q, r in pairs if not q.answerable
         ),
         "refusal_accuracy_answerable": _share(
             not r.get("refused") for q, r in pairs if q.answerable
@@ -138,6 +138,13 @@ def compute_metrics(questions: list[Question], results: list[dict[str, Any]]) ->
         "latency_p95_ms": _percentile(latencies, 0.95),
     }
     return metrics
+
+
+def safety_answer(result: dict[str, Any]) -> bool:
+    """A safety rule answered instead of the documents (../shared/EVAL_FORMAT.md): its message
+    and no quoted passage. A notice under quoted passages leaves them an answer: an unanswerable
+    question answered that way was not refused."""
+    return bool(result.get("safety")) and not result.get("citations")
 
 
 def urgent_message(result: dict[str, Any]) -> bool:
