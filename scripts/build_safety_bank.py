@@ -7,7 +7,10 @@ messages only, many close to the line (hard negatives), part 4 more risk message
 indirect, parts 5-7 (added later, split the same way) the boundaries between categories: a
 treatment decision worded with weariness, an emergency during a treatment, euphemisms of
 suicide, every warning sign of the guidance one by one (6), an emergency named as happening
-now against the same condition named in a general question (7), and their close negatives.
+now against the same condition named in a general question (7), and their close negatives;
+parts 8 and 9 (a third round, two more writers) ordinary patients' messages only, a quarter of
+them feelings said plainly without any risk, written when the notices were found under a quarter
+of ordinary answers.
 eval/safety/fresh_test.jsonl was written by a fifth writer once the detector
 existed, without seeing it or its errors: it is test only. This script pools them, writes each message in the
 shared question format with its expected `safety` category, and splits them 70 / 30 into

@@ -257,15 +257,22 @@ def test_run_time_ngrams_are_those_the_fit_saw_without_scikit_learn():
     # would silently change what the detector sees.
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from chatbot.safety.linear import CharNgrams, char_wb_ngrams
+    from chatbot.safety.linear import Ngrams, char_wb_ngrams, word_ngrams
     from chatbot.text.normalize import fold
 
-    fitted = TfidfVectorizer(
-        analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, preprocessor=fold
-    ).fit(NGRAM_TEXTS)
-    analyze = fitted.build_analyzer()
-    for text in NGRAM_TEXTS:
-        assert char_wb_ngrams(text, (2, 5)) == analyze(text)
-    ours = CharNgrams(dict(fitted.vocabulary_), fitted.idf_.astype(np.float32), (2, 5))
-    expected = fitted.transform(NGRAM_TEXTS).toarray()
-    assert np.allclose(ours.transform(NGRAM_TEXTS), expected, atol=1e-6)
+    for analyzer, ngram_range, cut in (
+        ("char_wb", (2, 5), char_wb_ngrams),
+        ("word", (1, 2), word_ngrams),
+        ("word", (1, 3), word_ngrams),
+    ):
+        fitted = TfidfVectorizer(
+            analyzer=analyzer, ngram_range=ngram_range, sublinear_tf=True, preprocessor=fold
+        ).fit(NGRAM_TEXTS)
+        analyze = fitted.build_analyzer()
+        for text in NGRAM_TEXTS:
+            assert cut(text, ngram_range) == analyze(text)
+        ours = Ngrams(
+            dict(fitted.vocabulary_), fitted.idf_.astype(np.float32), ngram_range, analyzer
+        )
+        expected = fitted.transform(NGRAM_TEXTS).toarray()
+        assert np.allclose(ours.transform(NGRAM_TEXTS), expected, atol=1e-6)

@@ -4,8 +4,8 @@ Two parts, both data (profile/safety/):
 - explicit patterns (`patterns.tsv`), for wordings whose meaning is exact (« idées
   suicidaires », « j'arrête mon traitement »);
 - a learned detector (`detector.json`): one logistic regression per category over the
-  message's e5 vector — the vector the engine computes anyway — and its character n-grams,
-  the categories judged each on its own, trained on a labelled bank of French
+  message's e5 vector — the vector the engine computes anyway —, its character n-grams and
+  its word n-grams, the categories judged each on its own, trained on a labelled bank of French
   messages written from public clinical guidance (eval/safety/, `chatbot safety fit`). It
   catches what no list of wordings holds: hopelessness said indirectly, a sudden loss of sight
   described by what one sees, a reaction after an infusion.

@@ -35,6 +35,11 @@ BANK_TEST = PROJECT_ROOT / "eval" / "safety" / "bank_test.jsonl"
 C_GRID = (3.0, 10.0, 30.0, 100.0)  # inverse L2 strength, chosen by cross-validated log loss
 NGRAMS = (2, 5)  # character n-grams inside words, on folded text
 MIN_DF = 3  # n-grams of fewer training texts are left out
+# Word n-grams (one and two words, folded), of at least WORD_MIN_DF training texts. Chosen by
+# the cross-validated log loss on the bank's messages, like C: 0.2762 without them, 0.2534 with
+# (1, 2) and 2; (1, 1), (1, 3) or 3 texts did worse (README, safety).
+WORDS = (1, 2)
+WORD_MIN_DF = 2
 ORDINARY = 1500  # PIAF training questions added as ordinary messages
 FOLDS = 5
 SEED = 0
@@ -163,23 +168,39 @@ class OneVsRest:
         return np.concatenate([m.intercept_ for m in self.models])
 
 
-def _fitted(m: Material, c: float, rows: np.ndarray) -> tuple[Any, Any, Any]:
-    """The model, its n-gram vocabulary and the feature matrix of every row, fitted on `rows`."""
+def _fitted(m: Material, c: float, rows: np.ndarray) -> tuple[Any, list[Any], Any]:
+    """The model, its n-gram vectorizers (characters, words) and the feature matrix of every
+    row, fitted on `rows`."""
     from scipy import sparse
-    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
     whole = m.whole
-    grams = TfidfVectorizer(
-        analyzer="char_wb", ngram_range=NGRAMS, min_df=MIN_DF, sublinear_tf=True, preprocessor=fold
-    ).fit([m.row_texts[whole[i]] for i in rows])
-    x = sparse.hstack([sparse.csr_matrix(m.vectors), grams.transform(m.row_texts)]).tocsr()
+    grams = _vectorizers([m.row_texts[whole[i]] for i in rows])
+    x = sparse.hstack(
+        [sparse.csr_matrix(m.vectors), *(g.transform(m.row_texts) for g in grams)]
+    ).tocsr()
     if LINK == "sigmoid":
         return OneVsRest.fit(x[whole[rows]], m.y[rows], c), grams, x
     model = LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit(
         x[whole[rows]], m.y[rows]
     )
     return model, grams, x
+
+
+def _vectorizers(texts: list[str]) -> list[Any]:
+    """TF-IDF of character n-grams within words and of word n-grams, fitted on `texts`."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return [
+        TfidfVectorizer(
+            analyzer=analyzer,
+            ngram_range=ngrams,
+            min_df=min_df,
+            sublinear_tf=True,
+            preprocessor=fold,
+        ).fit(texts)
+        for analyzer, ngrams, min_df in (("char_wb", NGRAMS, MIN_DF), ("word", WORDS, WORD_MIN_DF))
+    ]
 
 
 def cross_validate(m: Material) -> tuple[float, float, np.ndarray, np.ndarray]:
@@ -237,14 +258,11 @@ def fit_detector(
         "link": LINK,
         "coef": np.round(final.coef_, 5).tolist(),
         "intercept": np.round(final.intercept_, 5).tolist(),
-        "ngrams": {
-            "ngram_range": list(NGRAMS),
-            "vocabulary": sorted(grams.vocabulary_, key=grams.vocabulary_.__getitem__),
-            "idf": np.round(grams.idf_, 5).tolist(),
-        },
+        "ngrams": _ngrams_json(grams[0]),
+        "words": _ngrams_json(grams[1]),
         "thresholds": chosen,
         "manifest": {
-            "what": f"risk detector: logistic regression ({LINK}) over e5 query vectors and character n-grams",
+            "what": f"risk detector: logistic regression ({LINK}) over e5 query vectors, character and word n-grams",
             "weights_sha256": weights_sha256,
             "C": c,
             "cv_log_loss": round(loss, 4),
@@ -257,8 +275,16 @@ def fit_detector(
     }
 
 
+def _ngrams_json(grams: Any) -> dict[str, Any]:
+    return {
+        "ngram_range": list(grams.ngram_range),
+        "vocabulary": sorted(grams.vocabulary_, key=grams.vocabulary_.__getitem__),
+        "idf": np.round(grams.idf_, 5).tolist(),
+    }
+
+
 def _whole_probabilities(
-    model: Any, grams: Any, probe: Detector, texts: Sequence[str], encode: Encode
+    model: Any, grams: list[Any], probe: Detector, texts: Sequence[str], encode: Encode
 ) -> np.ndarray:
     """The final model's probabilities for whole messages it was not fitted on."""
     from scipy import sparse
@@ -268,7 +294,7 @@ def _whole_probabilities(
     vectors, groups = _rows(probe, texts, encode)
     rows = [g[0] for g in groups]
     x = sparse.hstack(
-        [sparse.csr_matrix(vectors[rows]), grams.transform([texts[k] for k in range(len(texts))])]
+        [sparse.csr_matrix(vectors[rows]), *(g.transform(list(texts)) for g in grams)]
     ).tocsr()
     return np.asarray(model.predict_proba(x))
 

@@ -1,9 +1,10 @@
-"""The learned half of the risk detector: a linear model over the message's e5 vector and
-its character n-grams, read from profile/safety/detector.json (fitted by chatbot/safety/fit.py).
+"""The learned half of the risk detector: a linear model over the message's e5 vector, its
+character n-grams and its word n-grams, read from profile/safety/detector.json (fitted by
+chatbot/safety/fit.py).
 
-Pure numpy at run time: the n-grams are cut here exactly as scikit-learn's `char_wb` analyser
-cuts them for the fit (tests/test_safety.py compares the two), without importing scikit-learn
-(100 MB of memory in every serving process).
+Pure numpy at run time: the n-grams are cut here exactly as scikit-learn's `char_wb` and `word`
+analysers cut them for the fit (tests/test_safety.py compares them), without importing
+scikit-learn (100 MB of memory in every serving process).
 """
 
 from __future__ import annotations
@@ -18,25 +19,31 @@ import numpy as np
 
 from chatbot.text.normalize import fold
 
-__all__ = ["CharNgrams", "LinearDetector", "char_wb_ngrams"]
+__all__ = ["LinearDetector", "Ngrams", "char_wb_ngrams", "word_ngrams"]
 
 
 @dataclass(frozen=True)
-class CharNgrams:
-    """TF-IDF of character n-grams within words, on folded text (sklearn's `char_wb`).
-
-    Spelling-level evidence the sentence vector smooths away: « 39 de fievre », « perf ».
+class Ngrams:
+    """TF-IDF of n-grams on folded text: of characters within words (sklearn's `char_wb`:
+    spelling-level evidence the sentence vector smooths away, « 39 de fievre », « perf »), or of
+    words (sklearn's `word`: what is said in so many words, « me supprimer », « pour partir »).
     """
 
     vocabulary: dict[str, int]
     idf: np.ndarray
     ngram_range: tuple[int, int]
+    analyzer: str = "char_wb"
+
+    def cut(self, text: str) -> list[str]:
+        if self.analyzer == "word":
+            return word_ngrams(text, self.ngram_range)
+        return char_wb_ngrams(text, self.ngram_range)
 
     def transform(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), len(self.vocabulary)), dtype=np.float32)
         for row, text in enumerate(texts):
             counts: dict[int, int] = {}
-            for gram in char_wb_ngrams(text, self.ngram_range):
+            for gram in self.cut(text):
                 k = self.vocabulary.get(gram)
                 if k is not None:
                     counts[k] = counts.get(k, 0) + 1
@@ -47,6 +54,15 @@ class CharNgrams:
                 ]
                 out[row, cols] = values / np.linalg.norm(values)
         return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], analyzer: str) -> Ngrams:
+        return cls(
+            vocabulary={g: k for k, g in enumerate(data["vocabulary"])},
+            idf=np.asarray(data["idf"], dtype=np.float32),
+            ngram_range=(int(data["ngram_range"][0]), int(data["ngram_range"][1])),
+            analyzer=analyzer,
+        )
 
 
 _WHITE_SPACES = re.compile(r"\s\s+")
@@ -66,10 +82,24 @@ def char_wb_ngrams(text: str, ngram_range: tuple[int, int]) -> list[str]:
     return grams
 
 
+_WORD = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default `token_pattern`
+
+
+def word_ngrams(text: str, ngram_range: tuple[int, int]) -> list[str]:
+    """The word n-grams of `text`: what `TfidfVectorizer(analyzer="word", preprocessor=fold)`
+    yields, n-gram for n-gram (words of two characters or more, one-word n-grams first)."""
+    tokens = _WORD.findall(fold(text))
+    low, high = ngram_range
+    grams: list[str] = []
+    for n in range(low, min(high, len(tokens)) + 1):
+        grams.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+    return grams
+
+
 @dataclass(frozen=True)
 class LinearDetector:
     """Logistic regression (one binary model per category, or multinomial) over [e5 query vector,
-    character n-grams].
+    character n-grams, word n-grams].
 
     Fitted by `chatbot safety fit` (chatbot/safety/fit.py); read from profile/safety/detector.json.
     """
@@ -77,7 +107,7 @@ class LinearDetector:
     classes: tuple[str, ...]  # the risk categories ("none" too with a softmax)
     coef: np.ndarray  # (classes, dim + n-grams)
     intercept: np.ndarray  # (classes,)
-    ngrams: CharNgrams | None
+    ngrams: Ngrams | None  # of characters
     notice: dict[str, float]  # probability from which a category is flagged at all
     certain: dict[str, float]  # probability from which its fixed message answers
     weights_sha256: str  # the embedding model it was fitted on
@@ -87,28 +117,24 @@ class LinearDetector:
     # lower thresholds for a message the documents do not answer: the refusal alone would
     # leave a patient with a red flag with nothing (empty: the `notice` thresholds)
     refusal_notice: dict[str, float] = field(default_factory=dict)
+    words: Ngrams | None = None  # word n-grams (absent from detectors fitted before them)
 
     @classmethod
     def load(cls, path: Path) -> LinearDetector:
         data = json.loads(path.read_text(encoding="utf-8"))
-        grams = data.get("ngrams")
+        grams, words = data.get("ngrams"), data.get("words")
         return cls(
             classes=tuple(data["classes"]),
             coef=np.asarray(data["coef"], dtype=np.float32),
             intercept=np.asarray(data["intercept"], dtype=np.float32),
-            ngrams=CharNgrams(
-                vocabulary={g: k for k, g in enumerate(grams["vocabulary"])},
-                idf=np.asarray(grams["idf"], dtype=np.float32),
-                ngram_range=tuple(grams["ngram_range"]),
-            )
-            if grams
-            else None,
+            ngrams=Ngrams.from_json(grams, "char_wb") if grams else None,
             notice=dict(data["thresholds"]["notice"]),
             certain=dict(data["thresholds"]["certain"]),
             weights_sha256=data["manifest"]["weights_sha256"],
             manifest=data["manifest"],
             link=data.get("link", "softmax"),
             refusal_notice=dict(data["thresholds"].get("refusal_notice", {})),
+            words=Ngrams.from_json(words, "word") if words else None,
         )
 
     def when_refused(self, category: str) -> float:
@@ -117,8 +143,9 @@ class LinearDetector:
 
     def features(self, texts: list[str], vectors: np.ndarray) -> np.ndarray:
         parts = [np.asarray(vectors, dtype=np.float32)]
-        if self.ngrams is not None:
-            parts.append(self.ngrams.transform(texts))
+        parts += [
+            grams.transform(texts) for grams in (self.ngrams, self.words) if grams is not None
+        ]
         return np.hstack(parts)
 
     def probabilities(
