@@ -24,7 +24,7 @@ from chatbot.errors import InvalidQuestion
 from chatbot.index.embed import Embedder
 from chatbot.index.store import Index, corpus_hash, load_index, read_manifest
 from chatbot.records import Answer, AnswerRequest
-from chatbot.safety.detector import Assessment, Detector
+from chatbot.safety.detector import Assessment, Detector, without_opener
 from chatbot.safety.respond import safety_message, with_safety
 from chatbot.text.language import is_english_question, looks_english
 from chatbot.text.lexicon import LAY_TERMS, with_lay_terms, written_out
@@ -236,9 +236,9 @@ def _timed(answer: Answer, t0: float) -> Answer:
 
 
 def asked_part(message: str, explicit: Assessment) -> str:
-    """What retrieval and the answer work on: without injected instructions, the question of a
-    long message."""
-    return focus(explicit.cleaned_question if explicit.injection else message)
+    """What retrieval and the answer work on: without injected instructions or the greeting it
+    opens with (« bonsoir » is no word of the question), the question of a long message."""
+    return focus(without_opener(explicit.cleaned_question if explicit.injection else message))
 
 
 def _ms(since: float) -> float:

@@ -99,6 +99,22 @@ def test_an_everyday_word_the_documents_say_otherwise_is_not_unknown_to_the_refu
     assert support_features(engine.index, request, ranked)["unknown_terms"] == 0.0
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "l'irm de la moelle c'est utile pour le suivi ou juste pour le diagnostic ?",
+        "c quoi l'etude sur la danse et le pilates, ca a donne quoi ?",
+        "la biotine a forte dose ca marche ?",
+    ],
+)
+def test_a_greeting_changes_nothing_to_the_answer_or_its_notices(engine, question):
+    # Before, « Bonsoir, » alone raised the suicide notice under 28 of 80 ordinary dev questions
+    # (6 without it): the bank's risk messages greet more often, and spoke of the evening.
+    plain, greeted = engine.ask(question), engine.ask(f"Bonsoir, {question}")
+    assert greeted.safety == plain.safety and greeted.refused == plain.refused
+    assert greeted.text == plain.text
+
+
 def test_a_topic_the_documents_never_mention_is_refused(engine):
     answer = engine.ask("le tabac c'est mauvais quand on a une sep ?")
     assert answer.refused

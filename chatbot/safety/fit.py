@@ -293,8 +293,9 @@ def _whole_probabilities(
         return np.zeros((0, len(LABELS)))
     vectors, groups = _rows(probe, texts, encode)
     rows = [g[0] for g in groups]
+    read = [probe.texts_to_embed(text)[0] for text in texts]  # as the detector reads them
     x = sparse.hstack(
-        [sparse.csr_matrix(vectors[rows]), *(g.transform(list(texts)) for g in grams)]
+        [sparse.csr_matrix(vectors[rows]), *(g.transform(read) for g in grams)]
     ).tocsr()
     return np.asarray(model.predict_proba(x))
 
