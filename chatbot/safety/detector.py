@@ -209,7 +209,7 @@ def _opener_pattern() -> re.Pattern[str]:
 
 
 def without_opener(message: str) -> str:
-    """`message` without the greetings it opens with (« Bonsoir, petite question : … »,
+    """`message` without the greetings it opens with (« Bonsoir à tous, … », « slt … »,
     profile/lang/chat_openers.tsv): a polite opening says nothing about risk. A message that
     is nothing but a greeting stays as it is."""
     rest = message
