@@ -24,10 +24,10 @@ from chatbot.errors import InvalidQuestion
 from chatbot.index.embed import Embedder
 from chatbot.index.store import Index, corpus_hash, load_index, read_manifest
 from chatbot.records import Answer, AnswerRequest
-from chatbot.safety.detector import Assessment, Detector, without_opener
+from chatbot.safety.detector import Assessment, Detector
 from chatbot.safety.respond import safety_message, with_safety
 from chatbot.text.language import is_english_question, looks_english
-from chatbot.text.lexicon import LAY_TERMS, with_lay_terms, written_out
+from chatbot.text.lexicon import LAY_TERMS, with_lay_terms, without_opener, written_out
 from chatbot.text.normalize import words
 from chatbot.text.sanitize import clean_history, clean_text
 

@@ -88,7 +88,10 @@ def test_a_new_subject_in_a_conversation_is_not_mixed_with_the_previous_one(ques
     [
         ("Bonjour !", "pas un médecin"),
         ("slt", "pas un médecin"),
+        ("Bonjour à tous !", "pas un médecin"),
+        ("coucou, ça va ?", "pas un médecin"),
         ("merci beaucoup", "Je vous en prie"),
+        ("bonsoir, merci beaucoup", "Je vous en prie"),
     ],
 )
 def test_greetings_and_thanks_are_answered_as_such_not_searched(engine, message, expected):

@@ -68,7 +68,7 @@ def test_strong_words_alone_fire_no_pattern(message):
     ],
 )
 def test_the_detector_reads_a_message_without_the_greeting_it_opens_with(message, read):
-    from chatbot.safety.detector import without_opener
+    from chatbot.text.lexicon import without_opener
 
     assert without_opener(message) == read
 

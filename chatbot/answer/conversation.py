@@ -18,6 +18,7 @@ from pathlib import Path
 
 from chatbot.config import PROFILE_DIR
 from chatbot.index.store import Index
+from chatbot.text.lexicon import greeting_only, without_opener
 from chatbot.text.markers import MARKER, strip_markers
 from chatbot.text.normalize import STOP_WORDS, content_terms, fold_words, words
 from chatbot.text.sentences import split_sentences
@@ -57,7 +58,10 @@ def small_talk(text: str) -> str | None:
     """Which kind of small talk the whole message is ("merci !", "bonjour"), if it is."""
     folded = re.sub(r"[!?.,…]+", " ", fold_words(text))
     folded = " ".join(folded.split())
-    return next((kind for kind, pattern in patterns().small_talk if pattern.match(folded)), None)
+    if greeting_only(folded):
+        return "hello"
+    rest = without_opener(folded)  # « bonjour, ça va ? »
+    return next((kind for kind, pattern in patterns().small_talk if pattern.match(rest)), None)
 
 
 def focus(message: str) -> str:

@@ -32,9 +32,9 @@ import numpy as np
 
 from chatbot.config import PROFILE_DIR
 from chatbot.safety.linear import LinearDetector
-from chatbot.text.normalize import fold, fold_words, words
+from chatbot.text.lexicon import without_opener
+from chatbot.text.normalize import fold_words, words
 from chatbot.text.sentences import split_sentences
-from chatbot.text.tables import read_table
 
 log = logging.getLogger(__name__)
 
@@ -192,33 +192,6 @@ class Detector:
             if len(segment.split()) >= 2:
                 kept.append(segment)
         return " ? ".join(kept) if kept else folded
-
-
-def _accents_optional(text: str) -> str:
-    return "".join(
-        f"[{c}{fold(c)}]" if fold(c) != c.lower() else re.escape(c) for c in text.lower()
-    )
-
-
-@lru_cache(maxsize=1)
-def _opener_pattern() -> re.Pattern[str]:
-    openers = sorted((row["opener"] for row in read_table("chat_openers")), key=len, reverse=True)
-    alternatives = "|".join(_accents_optional(o) for o in openers)
-    greeted = r"(?:\s+(?:[àa] (?:tous|toutes|vous|toi)|tout le monde))?"
-    return re.compile(rf"^\s*(?:{alternatives})\b{greeted}[\s,;:!.…-]*", re.IGNORECASE)
-
-
-def without_opener(message: str) -> str:
-    """`message` without the greetings it opens with (« Bonsoir à tous, … », « slt … »,
-    profile/lang/chat_openers.tsv): a polite opening says nothing about risk. A message that
-    is nothing but a greeting stays as it is."""
-    rest = message
-    for _ in range(3):
-        shorter = _opener_pattern().sub("", rest, count=1)
-        if shorter == rest:
-            break
-        rest = shorter
-    return rest if rest.strip() else message
 
 
 # A message of more sentences is judged on its first ones (and as a whole): bounded work.

@@ -1,4 +1,4 @@
-"""The profile's French word lists: SMS spellings and the lay-medical lexicon.
+"""The profile's French word lists: SMS spellings, chat greetings and the lay-medical lexicon.
 
 Each list is a tab-separated file of profile/lang/ with a source column (`read_table`).
 """
@@ -6,6 +6,7 @@ Each list is a tab-separated file of profile/lang/ with a source column (`read_t
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from chatbot.text.tables import read_table
 
@@ -48,5 +49,44 @@ def with_lay_terms(text: str) -> str:
     return f"{text} ({' '.join(found)})" if found else text
 
 
+# How chat messages open: greetings (profile/lang/chat_openers.tsv), matched with whom they
+# greet (« à tous », « tout le monde »), accents optional.
+def _accents_optional(text: str) -> str:
+    return "".join(
+        f"[{c}{fold(c)}]" if fold(c) != c.lower() else re.escape(c) for c in text.lower()
+    )
+
+
+@lru_cache(maxsize=1)
+def _opener_pattern() -> re.Pattern[str]:
+    openers = sorted((row["opener"] for row in read_table("chat_openers")), key=len, reverse=True)
+    alternatives = "|".join(_accents_optional(o) for o in openers)
+    greeted = r"(?:\s+(?:[àa] (?:tous|toutes|vous|toi)|tout le monde))?"
+    return re.compile(rf"^\s*(?:{alternatives})\b{greeted}[\s,;:!.…-]*", re.IGNORECASE)
+
+
+def _after_openers(message: str) -> str:
+    rest = message
+    for _ in range(3):
+        shorter = _opener_pattern().sub("", rest, count=1)
+        if shorter == rest:
+            break
+        rest = shorter
+    return rest
+
+
+def without_opener(message: str) -> str:
+    """`message` without the greetings it opens with (« Bonsoir à tous, … », « slt … »,
+    profile/lang/chat_openers.tsv): a polite opening says nothing about risk, nor about what is
+    asked. A message that is nothing but a greeting stays as it is."""
+    rest = _after_openers(message)
+    return rest if rest.strip() else message
+
+
+def greeting_only(message: str) -> bool:
+    """Whether `message` is nothing but a greeting (« Bonjour à tous ! », « slt »)."""
+    return bool(message.strip()) and not _after_openers(message).strip(" !?.,…")
+
+
 # At the end: normalize.py imports this module, which needs normalize's `words` only at call time.
-from chatbot.text.normalize import fold_words, words  # noqa: E402
+from chatbot.text.normalize import fold, fold_words, words  # noqa: E402
