@@ -294,3 +294,26 @@ def test_run_time_ngrams_are_those_the_fit_saw_without_scikit_learn():
         )
         expected = fitted.transform(NGRAM_TEXTS).toarray()
         assert np.allclose(ours.transform(NGRAM_TEXTS), expected, atol=1e-6)
+
+
+def test_the_detector_learns_that_an_ordinary_message_s_sentences_are_ordinary_alone():
+    # A notice comes from any sentence of a message: fitted on whole messages only, the
+    # detector never saw « je n'en peux plus de ces papiers. » alone as ordinary. The sentences
+    # of a risky message are not fitted on: which one carries the risk is not known.
+    from chatbot.safety.fit import Material
+
+    texts = ["Bonjour. Je suis épuisée. Quels papiers ?", "Je veux mourir. Ma SEP avance."]
+    m = Material(
+        texts=texts,
+        y=np.array([0, 1]),
+        pair=np.array([0, 1]),
+        from_bank=np.array([True, True]),
+        vectors=np.zeros((7, 4), np.float32),
+        groups=[[0, 1, 2, 3], [4, 5, 6]],
+        row_texts=["x"] * 7,
+    )
+    rows, labels = m.training_rows(np.array([0, 1]))
+    assert sorted(rows.tolist()) == [0, 1, 2, 3, 4]
+    assert dict(zip(rows.tolist(), labels.tolist(), strict=True)) == {0: 0, 1: 0, 2: 0, 3: 0, 4: 1}
+    only_risky, _ = m.training_rows(np.array([1]))
+    assert only_risky.tolist() == [4]

@@ -103,6 +103,23 @@ class Material:
     def whole(self) -> np.ndarray:
         return np.array([g[0] for g in self.groups])
 
+    def training_rows(self, texts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The rows fitted on for `texts`, and their labels: each whole text, and each sentence
+        of the ordinary ones.
+
+        A notice comes from any sentence of a message (detector.py), so sentences read alone
+        must look ordinary when they are: one of an ordinary message always is. The sentences
+        of a risky message are not fitted on, as which of them carries the risk is not known.
+        Measured in the bank's cross-validation (5 folds, C = 10): at the notice's recall of
+        suicide messages (0.98), notices under the bank's ordinary messages 0.296 -> 0.247;
+        emergency 0.043 -> 0.040, treatment decision 0.147 -> 0.134. Also fitting each risky
+        message's likeliest sentence as risky (multiple-instance learning) added nothing.
+        """
+        sentences = [r for i in texts if self.y[i] == 0 for r in self.groups[i][1:]]
+        rows = np.concatenate([self.whole[texts], np.asarray(sentences, dtype=int)])
+        labels = np.concatenate([self.y[texts], np.zeros(len(sentences), dtype=self.y.dtype)])
+        return rows, labels
+
 
 def material(train: Sequence[Question], ordinary: Sequence[str], encode: Encode) -> Material:
     rng = random.Random(SEED)
@@ -174,16 +191,14 @@ def _fitted(m: Material, c: float, rows: np.ndarray) -> tuple[Any, list[Any], An
     from scipy import sparse
     from sklearn.linear_model import LogisticRegression
 
-    whole = m.whole
-    grams = _vectorizers([m.row_texts[whole[i]] for i in rows])
+    grams = _vectorizers([m.row_texts[m.whole[i]] for i in rows])
     x = sparse.hstack(
         [sparse.csr_matrix(m.vectors), *(g.transform(m.row_texts) for g in grams)]
     ).tocsr()
+    fit_rows, labels = m.training_rows(rows)
     if LINK == "sigmoid":
-        return OneVsRest.fit(x[whole[rows]], m.y[rows], c), grams, x
-    model = LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit(
-        x[whole[rows]], m.y[rows]
-    )
+        return OneVsRest.fit(x[fit_rows], labels, c), grams, x
+    model = LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit(x[fit_rows], labels)
     return model, grams, x
 
 
