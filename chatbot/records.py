@@ -22,6 +22,7 @@ class Document:
     publication: str = ""
     date: str = ""  # ISO date (YYYY-MM-DD or YYYY-MM or YYYY) when known
     original_source: str = ""  # the raw file the article was extracted from
+    headings: tuple[str, ...] = ()  # its section headings, as they read in `text`, in order
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Chunk:
     authors: tuple[str, ...] = ()
     publication: str = ""
     date: str = ""
+    section: str = ""  # the heading of the section the passage opens in, when it is not in it
 
 
 @dataclass(frozen=True)

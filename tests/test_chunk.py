@@ -25,3 +25,37 @@ def test_no_passage_ends_on_an_announcement_whose_list_is_in_the_next_passage():
     assert announcing and all("Nolwenn Jegou" in c.text for c in announcing)
     # Nothing of the document is lost.
     assert all(p in " ".join(c.text for c in chunks) for p in PRIZES.split("\n\n"))
+
+
+GRAFT = (
+    "Deux greffes sont étudiées dans la maladie, aux objectifs différents.\n\n"
+    "Cellules souches mésenchymateuses\n\n"
+    "Ces cellules réparent les tissus et modulent les réponses immunitaires.\n\n"
+    "Plusieurs essais ont comparé leur injection à un placebo chez des patients actifs.\n\n"
+    "L'objectif primaire était le nombre de lésions à 24 semaines.\n\n"
+    "Aucune différence n'était retrouvée versus placebo, malgré une tolérance acceptable."
+)
+
+
+def test_a_passage_in_the_middle_of_a_section_is_found_by_its_heading_s_words():
+    from chatbot.index.chunk import passage_text
+    from tests.helpers import fake_engine
+
+    doc = Document(
+        doc_id="greffe",
+        source="greffe.md",
+        title="Greffe",
+        text=GRAFT,
+        headings=("Cellules souches mésenchymateuses",),
+    )
+    chunks = chunk_documents([doc], FakeEmbedder().count_tokens, ChunkSettings(40, 10))
+    result = next(c for c in chunks if "Aucune différence" in c.text)
+    # The passage with the trial's result never names the cells: its section's heading does.
+    assert "mésenchymateuses" not in result.text
+    assert result.section == "Cellules souches mésenchymateuses"
+    assert "mésenchymateuses" in passage_text(result)
+    # A passage that opens before the heading, or holds it, gets no section of its own.
+    assert chunks[0].section == ""
+    engine = fake_engine(docs=[doc])
+    hits = engine.retriever.search("les cellules mesenchymateuses ca marche ?", 10, "lexical").hits
+    assert any("Aucune différence" in h.chunk.text for h in hits)

@@ -96,14 +96,21 @@ def test_a_file_from_another_build_is_refused_even_at_the_right_size(saved, tmp_
 
 
 def test_the_messages_say_what_differs():
+    from chatbot.index.manifest import FORMAT_VERSION
     from chatbot.index.store import check_manifest
 
     embedder = FakeEmbedder()
-    manifest = {"format_version": "6", "model_id": embedder.model_id, "weights_sha256": "0" * 64}
+    version = str(FORMAT_VERSION)
+    manifest = {
+        "format_version": version,
+        "model_id": embedder.model_id,
+        "weights_sha256": "0" * 64,
+    }
     with pytest.raises(IndexMismatch) as err:
         check_manifest(manifest, embedder)
     message = str(err.value)
-    assert "format '6' (texte) au lieu de 6" in message  # not « format 6 au lieu de 6 »
+    # not « format 7 au lieu de 7 »
+    assert f"format '{version}' (texte) au lieu de {version}" in message
     assert f"poids du modèle {embedder.model_id!r} différents" in message
     assert "000000000000 au lieu de" in message  # not « modèle 'X' différent de 'X' »
 

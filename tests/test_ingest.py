@@ -360,3 +360,17 @@ def test_the_real_corpus_has_no_order_form_and_no_cut_word(corpus_report: Ingest
     assert "étaient légères à modérées (démangeaisons" in ocrelizumab.text
     assert "ALCAM" not in ocrelizumab.text
     assert "| Réduction des poussées vs placebo, % | 94,2 % | 73 % | 62 % | 55 % |" in text
+
+
+def test_section_headings_are_kept_as_the_document_s_sections(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "greffe.md",
+        "# Greffe\n\nDeux greffes existent.\n\n## Cellules mésenchymateuses\n\nUn essai a eu lieu.",
+    )
+    (doc,) = load_corpus(tmp_path).documents
+    # The title's heading is the title; the other one reads as a plain line of the text and
+    # is remembered as a section heading.
+    assert doc.title == "Greffe"
+    assert doc.headings == ("Cellules mésenchymateuses",)
+    assert doc.text == "Deux greffes existent.\n\nCellules mésenchymateuses\n\nUn essai a eu lieu."

@@ -61,7 +61,8 @@ def chunk_documents(
     for doc in documents:
         pieces = splitter.create_documents([doc.text])
         texts = _without_dangling_announcements([p.page_content for p in pieces])
-        for position, text in enumerate(texts):
+        sections = _sections(doc, texts)
+        for position, (text, section) in enumerate(zip(texts, sections, strict=True)):
             chunks.append(
                 Chunk(
                     chunk_id=f"{doc.doc_id}#{position}",
@@ -74,9 +75,34 @@ def chunk_documents(
                     authors=doc.authors,
                     publication=doc.publication,
                     date=doc.date,
+                    section=section,
                 )
             )
     return chunks
+
+
+def _sections(doc: Document, texts: list[str]) -> list[str]:
+    """For each passage, the heading of the section it opens in, unless it holds it itself.
+
+    A passage in the middle of a section is about what its heading names: in « Transplantation
+    de Cellules Souches Mésenchymateuses », the passage that gives the trial's result never
+    names the cells again. The passages are consecutive pieces of `doc.text`.
+    """
+    headings = {h.strip() for h in doc.headings}
+    heading_at: list[tuple[int, str]] = []  # each heading paragraph's offset in the text
+    offset = 0
+    for paragraph in doc.text.split("\n\n"):
+        if paragraph.strip() in headings:
+            heading_at.append((offset, paragraph.strip()))
+        offset += len(paragraph) + 2
+    sections, cursor = [], 0
+    for text in texts:
+        at = doc.text.find(text[:200], cursor)
+        start = at if at >= 0 else cursor
+        cursor = start + 1
+        current = next((h for a, h in reversed(heading_at) if a <= start), "")
+        sections.append("" if not current or current in text else current)
+    return sections
 
 
 def _without_dangling_announcements(texts: list[str]) -> list[str]:
@@ -96,7 +122,8 @@ def _without_dangling_announcements(texts: list[str]) -> list[str]:
 
 
 def passage_text(chunk: Chunk) -> str:
-    """What is embedded and lexically indexed: the title helps short passages be found.
+    """What is embedded and lexically indexed: the title (and the section's heading when the
+    passage does not hold it) helps short passages be found.
 
     Author paragraphs are left out: who wrote a passage says nothing of what it is about, and the
     author's "Médecine Physique et Réadaptation" made the article's introduction the best
@@ -104,4 +131,5 @@ def passage_text(chunk: Chunk) -> str:
     Titles are cut to 30 words so that title + passage stay inside the model's window.
     """
     text = "\n\n".join(p for p in chunk.text.split("\n\n") if not BYLINE.match(p.strip()))
-    return f"{' '.join(chunk.title.split()[:30])}\n{text}"
+    title = " ".join(chunk.title.split()[:30])
+    return "\n".join(part for part in (title, chunk.section, text) if part)

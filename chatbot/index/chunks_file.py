@@ -59,4 +59,5 @@ def chunk_from_dict(d: dict[str, Any]) -> Chunk:
         authors=tuple(d["authors"]),
         publication=d["publication"],
         date=d["date"],
+        section=d.get("section", ""),
     )

@@ -211,10 +211,13 @@ def _to_document(
         heading = next((p for p in paragraphs if re.match(r"#\s", p)), "")
         title = heading.lstrip("#").strip() or _title_from_name(source)
     # Headings become plain lines; the one that repeats the title goes (the title travels
-    # with every chunk anyway).
-    paragraphs = [re.sub(r"^#{1,6}\s+", "", p) if p.startswith("#") else p for p in paragraphs]
+    # with every chunk anyway). The others are kept as the document's section headings.
+    marker = re.compile(r"^#{1,6}\s+")
+    headings = [marker.sub("", p).strip() for p in paragraphs if marker.match(p)]
+    paragraphs = [marker.sub("", p) if marker.match(p) else p for p in paragraphs]
     if paragraphs and paragraphs[0].casefold() == title.casefold():
         paragraphs = paragraphs[1:]
+        headings = [h for h in headings if h.casefold() != title.casefold()]
     if not paragraphs:
         raise SkipFile("aucun texte en dehors des métadonnées")
     date = _as_text(meta.get("date"))
@@ -232,6 +235,7 @@ def _to_document(
         publication=_as_text(meta.get("publication")),
         date=date,
         original_source=_as_text(meta.get("original_source")) or source,
+        headings=tuple(headings),
     )
     return document, notes
 
