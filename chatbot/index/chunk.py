@@ -84,9 +84,10 @@ def chunk_documents(
 def _sections(doc: Document, texts: list[str]) -> list[str]:
     """For each passage, the heading of the section it opens in, unless it holds it itself.
 
-    A passage in the middle of a section is about what its heading names: in « Transplantation
-    de Cellules Souches Mésenchymateuses », the passage that gives the trial's result never
-    names the cells again. The passages are consecutive pieces of `doc.text`.
+    A passage in the middle of a section is about what its heading names, and often never
+    names it again: under a heading naming a treatment, the passage with its trial's result
+    may say only « aucune différence n'était retrouvée ». The passages are consecutive pieces
+    of `doc.text`.
     """
     headings = {h.strip() for h in doc.headings}
     heading_at: list[tuple[int, str]] = []  # each heading paragraph's offset in the text
