@@ -14,7 +14,13 @@ import numpy as np
 
 from chatbot import texts_fr
 from chatbot.answer.byline import asks_author, author_answer
-from chatbot.answer.conversation import contextualize, focus, quoted_documents, small_talk
+from chatbot.answer.conversation import (
+    contextualize,
+    focus,
+    quoted_documents,
+    small_talk,
+    split_question,
+)
 from chatbot.answer.extract import AnswerBackend, ExtractiveAnswerer
 from chatbot.answer.rank import RankerWeights, ScoredSentence, SentenceRanker
 from chatbot.answer.retrieve import Mode, Retriever
@@ -135,14 +141,15 @@ class Engine:
         if looks_english(text) or is_english_question(text):
             raise InvalidQuestion("not_french")
 
-        asked = asked_part(text, explicit)
-        search_query = self.search_query(asked, history or [])
+        asked, search_query, retrieval_query = self.queries(
+            asked_part(text, explicit), history or []
+        )
         # One forward pass for the risk detector's texts and the retrieval query; a short
         # question is both. The documents' words for lay words go to the lexical index only.
         # The question of a long message is usually one of its sentences: embedded once.
         risk_texts = self.detector.texts_to_embed(text)
         # The detector, fitted on messages as typed, reads them as typed.
-        model_query = self.model_text(search_query)
+        model_query = self.model_text(retrieval_query)
         texts = risk_texts if model_query in risk_texts else [*risk_texts, model_query]
         vectors = self.embedder.encode_query(texts)
         risk = self.detector.assess(text, vectors[: len(risk_texts)])
@@ -150,7 +157,9 @@ class Engine:
             return _timed(safety_message(risk), t0)
 
         query_vector = vectors[texts.index(model_query)]
-        request, ranked = self.prepare(asked, history, mode, search_query, query_vector)
+        request, ranked = self.prepare(
+            asked, history, mode, search_query, query_vector, retrieval_query
+        )
         t1 = time.perf_counter()
         # Who wrote a document is said by its author line, not by a sentence on its subject:
         # without one, no sentence answers what was asked.
@@ -183,6 +192,15 @@ class Engine:
         les poussées »). Retrieval by words and the refusal's word counts mend words themselves."""
         return self.index.lexical.with_accents(written_out(query))
 
+    def queries(self, asked: str, history: list[dict[str, str]]) -> tuple[str, str, str]:
+        """What is asked, the words the answer and the refusal judge, and what retrieval reads
+        (split_question: a two-sentence message's opening is read by retrieval only)."""
+        question, searched = split_question(asked)
+        search_query = self.search_query(question, history)
+        if searched == question:
+            return question, search_query, search_query
+        return question, search_query, self.search_query(searched, history)
+
     def search_query(self, question: str, history: list[dict[str, str]]) -> str:
         """The question completed with the conversation's subject when it depends on it."""
         lexical = self.index.lexical
@@ -202,18 +220,20 @@ class Engine:
         mode: Mode = "hybrid",
         search_query: str | None = None,
         query_vector: np.ndarray | None = None,
+        retrieval_query: str | None = None,
     ) -> tuple[AnswerRequest, list[ScoredSentence]]:
         """Retrieve the passages and rank their sentences: everything before the decision."""
         if search_query is None:
-            search_query = self.search_query(question, history or [])
+            question, search_query, retrieval_query = self.queries(question, history or [])
+        retrieval_query = retrieval_query or search_query
         # What a follow-up is about: the words carried over from the previous turn.
         subject = search_query[: -len(question)].strip() if search_query != question else ""
         # The documents' words for lay words help retrieval; they are not the patient's words,
         # so the support decision and the sentence ranking do not see them.
         if query_vector is None:
-            query_vector = self.embedder.encode_query([self.model_text(search_query)])[0]
+            query_vector = self.embedder.encode_query([self.model_text(retrieval_query)])[0]
         retrieval = self.retriever.search(
-            with_lay_terms(search_query),
+            with_lay_terms(retrieval_query),
             self.settings.top_k,
             mode,
             subject,

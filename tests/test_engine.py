@@ -267,3 +267,41 @@ def test_who_wrote_a_passage_does_not_decide_what_it_is_found_for():
     assert not {"readapt", "lill"} & set(engine.index.lexical.terms)
     # ... while the passage shown and cited keeps its byline.
     assert chunk.text.startswith("Par le Dr Anne Blanchard-Dauphin")
+
+
+def test_a_story_before_the_question_does_not_make_the_documents_look_silent(engine):
+    # Read with its opening, the question held words the documents never use (« gamins »,
+    # « caissière ») and was refused; only what is asked is judged now.
+    answer = engine.ask(
+        "Je cours partout avec mes trois gamins et mon boulot de caissiere. "
+        "La biotine a forte dose ca marche pour la marche ?"
+    )
+    assert not answer.refused
+    assert answer.citations[0].chunk.doc_id == "biotine"
+
+
+def test_an_opening_that_names_the_subject_still_guides_retrieval(engine):
+    message = "J'ai lu un article sur la biotine a forte dose. Ca marche pour la marche ?"
+    answer = engine.ask(message)
+    assert not answer.refused
+    assert answer.citations[0].chunk.doc_id == "biotine"
+    request, _ = engine.prepare(message, [])
+    assert request.question == "Ca marche pour la marche ?"
+
+
+@pytest.mark.parametrize(
+    ("message", "asked"),
+    [
+        (
+            "Mon mari est perdu. Il existe des centres pour le suivre ?",
+            "Il existe des centres pour le suivre ?",
+        ),
+        ("C'est quoi l'ocrelizumab ? Ça se prend comment ?", None),  # two questions: both asked
+        ("La biotine, ça marche ?", None),
+        ("J'ai lu un article sur la biotine. Voilà.", None),  # no question: kept whole
+    ],
+)
+def test_only_a_two_sentence_message_ending_on_its_question_is_split(message, asked):
+    from chatbot.answer.conversation import split_question
+
+    assert split_question(message) == (asked or message, message)
