@@ -317,3 +317,16 @@ def test_the_detector_learns_that_an_ordinary_message_s_sentences_are_ordinary_a
     assert dict(zip(rows.tolist(), labels.tolist(), strict=True)) == {0: 0, 1: 0, 2: 0, 3: 0, 4: 1}
     only_risky, _ = m.training_rows(np.array([1]))
     assert only_risky.tolist() == [4]
+
+
+def test_a_sure_treatment_decision_the_documents_do_not_answer_still_says_so():
+    # « le ponesimod ça fait baisser les globules blancs ? » can read as a decision: the
+    # neurologist's message comes first, and « je n'ai pas trouvé » is not dropped for it.
+    toy = _one_vs_rest_toy(fake_engine().embedder.dim)
+    sure = replace(toy, notice={c: 0.2 for c in toy.classes}, certain={c: 0.4 for c in toy.classes})
+    engine = _engine_seeing(sure, treatment_decision=0.5)
+    answer = engine.ask("une question sur la vitamine D et le tabac")
+    assert answer.refused and answer.safety == "treatment_decision"
+    first, _, rest = answer.text.partition("\n\n")
+    assert "neurologue" in first
+    assert rest.startswith("Je n'ai pas trouvé")

@@ -7,7 +7,9 @@
   numbers right under it. Under « je n'ai pas trouvé » lower thresholds count (the detector's
   `refusal_notice`): the refusal alone would leave a red flag with nothing.
 - A personal treatment decision is sent to the neurologist before the documents' general
-  answer; when the documents say nothing, that message is the answer.
+  answer, or before « je n'ai pas trouvé » when they say nothing: the refusal stays, since a
+  general question about a treatment is sometimes read as a decision, and the patient must
+  still learn that the documents do not answer it.
 """
 
 from __future__ import annotations
@@ -50,9 +52,6 @@ def with_safety(answer: Answer, risk: Assessment) -> Answer:
         # Only possible, under a refusal: « je n'ai pas trouvé » stays, who decides is said.
         notices.append(texts_fr.SAFETY_MESSAGES[Category.TREATMENT_DECISION.value])
     elif Category.TREATMENT_DECISION in risk.flagged:
-        if answer.refused and not notices:
-            message = texts_fr.SAFETY_MESSAGES[Category.TREATMENT_DECISION.value]
-            return replace(answer, text=message, refused=False, safety=category.value)
         answer = _with_treatment_warning(answer)
     text = "\n\n".join([answer.text, *notices])
     return replace(answer, text=text, safety=category.value)
