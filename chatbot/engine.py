@@ -33,7 +33,13 @@ from chatbot.records import Answer, AnswerRequest
 from chatbot.safety.detector import Assessment, Detector
 from chatbot.safety.respond import safety_message, with_safety
 from chatbot.text.language import is_english_question, looks_english
-from chatbot.text.lexicon import LAY_TERMS, with_lay_terms, without_opener, written_out
+from chatbot.text.lexicon import (
+    LAY_TERMS,
+    with_lay_terms,
+    without_opener,
+    without_topic_change,
+    written_out,
+)
 from chatbot.text.normalize import words
 from chatbot.text.sanitize import clean_history, clean_text
 
@@ -256,9 +262,11 @@ def _timed(answer: Answer, t0: float) -> Answer:
 
 
 def asked_part(message: str, explicit: Assessment) -> str:
-    """What retrieval and the answer work on: without injected instructions or the greeting it
-    opens with (« bonsoir » is no word of the question), the question of a long message."""
-    return focus(without_opener(explicit.cleaned_question if explicit.injection else message))
+    """What retrieval and the answer work on: without injected instructions, the greeting it
+    opens with (« bonsoir » is no word of the question) or the new subject it announces
+    (« sinon rien à voir, »), the question of a long message."""
+    message = explicit.cleaned_question if explicit.injection else message
+    return focus(without_topic_change(without_opener(message)))
 
 
 def _ms(since: float) -> float:

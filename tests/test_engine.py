@@ -305,3 +305,38 @@ def test_only_a_two_sentence_message_ending_on_its_question_is_split(message, as
     from chatbot.answer.conversation import split_question
 
     assert split_question(message) == (asked or message, message)
+
+
+def test_a_message_announcing_a_new_subject_is_no_follow_up(engine):
+    history = [
+        {"role": "user", "content": "C'est quoi l'ocrelizumab ?"},
+        {"role": "assistant", "content": "L'ocrelizumab est un anticorps monoclonal [1]"},
+    ]
+    # « sinon » alone takes the previous subject up; « sinon rien à voir, » announces a new one,
+    # and its words are no words of the question.
+    from chatbot.engine import asked_part
+    from chatbot.safety.detector import patterns_only
+
+    message = "sinon rien a voir, la biotine a forte dose ca marche pour la marche ?"
+    request, _ = engine.prepare(asked_part(message, patterns_only().assess(message)), history)
+    assert request.search_query == "la biotine a forte dose ca marche pour la marche ?"
+    answer = engine.ask("Autre question : la biotine a forte dose ca marche ?", history)
+    assert not answer.refused
+    assert answer.citations[0].chunk.doc_id == "biotine"
+
+
+@pytest.mark.parametrize(
+    ("message", "read"),
+    [
+        ("sinon rien à voir, c'est quoi l'ALCAM ?", "c'est quoi l'ALCAM ?"),
+        ("rien a voir mais le pilates ca aide ?", "le pilates ca aide ?"),
+        ("Changement de sujet : la greffe ?", "la greffe ?"),
+        # no announcement: the words are part of the question
+        ("autre chose que la cortisone pour les poussees ?", None),
+        ("sinon c'est remboursé ?", None),
+    ],
+)
+def test_the_announcement_of_a_new_subject_is_read_off(message, read):
+    from chatbot.text.lexicon import without_topic_change
+
+    assert without_topic_change(message) == (read or message)

@@ -83,6 +83,25 @@ def without_opener(message: str) -> str:
     return rest if rest.strip() else message
 
 
+@lru_cache(maxsize=1)
+def _topic_change_pattern() -> re.Pattern[str]:
+    markers = sorted((row["marker"] for row in read_table("topic_changes")), key=len, reverse=True)
+    alternatives = "|".join(_accents_optional(m) for m in markers)
+    # Only as an announcement: a punctuation mark or « mais » after it (« autre chose que la
+    # cortisone ? » is a question, not an announcement).
+    return re.compile(
+        rf"^\s*(?:{alternatives})(?:\s*[,;:!.…-]+|\s+mais\b)[\s,;:!.…-]*", re.IGNORECASE
+    )
+
+
+def without_topic_change(message: str) -> str:
+    """`message` without the new subject it announces (« sinon rien à voir, … », « autre
+    question : … », profile/lang/topic_changes.tsv): those words are no words of the question,
+    and the message is no follow-up of the previous turn."""
+    rest = _topic_change_pattern().sub("", message, count=1)
+    return rest if rest.strip() else message
+
+
 def greeting_only(message: str) -> bool:
     """Whether `message` is nothing but a greeting (« Bonjour à tous ! », « slt »)."""
     return bool(message.strip()) and not _after_openers(message).strip(" !?.,…")
