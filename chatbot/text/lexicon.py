@@ -57,10 +57,15 @@ def _accents_optional(text: str) -> str:
     )
 
 
+def _alternatives(table: str, column: str) -> str:
+    """A table's phrases as one regex alternation, longest first, accents optional."""
+    phrases = sorted((row[column] for row in read_table(table)), key=len, reverse=True)
+    return "|".join(_accents_optional(p) for p in phrases)
+
+
 @lru_cache(maxsize=1)
 def _opener_pattern() -> re.Pattern[str]:
-    openers = sorted((row["opener"] for row in read_table("chat_openers")), key=len, reverse=True)
-    alternatives = "|".join(_accents_optional(o) for o in openers)
+    alternatives = _alternatives("chat_openers", "opener")
     greeted = r"(?:\s+(?:[àa] (?:tous|toutes|vous|toi)|tout le monde))?"
     return re.compile(rf"^\s*(?:{alternatives})\b{greeted}[\s,;:!.…-]*", re.IGNORECASE)
 
@@ -85,8 +90,7 @@ def without_opener(message: str) -> str:
 
 @lru_cache(maxsize=1)
 def _topic_change_pattern() -> re.Pattern[str]:
-    markers = sorted((row["marker"] for row in read_table("topic_changes")), key=len, reverse=True)
-    alternatives = "|".join(_accents_optional(m) for m in markers)
+    alternatives = _alternatives("topic_changes", "marker")
     # Only as an announcement: a punctuation mark or « mais » after it (« autre chose que la
     # cortisone ? » is a question, not an announcement).
     return re.compile(
