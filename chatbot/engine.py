@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from chatbot.answer.conversation import (
     quoted_documents,
     small_talk,
     split_question,
+    without_small_talk,
 )
 from chatbot.answer.extract import AnswerBackend, ExtractiveAnswerer
 from chatbot.answer.rank import RankerWeights, ScoredSentence, SentenceRanker
@@ -147,8 +149,9 @@ class Engine:
         if looks_english(text) or is_english_question(text):
             raise InvalidQuestion("not_french")
 
+        reading = read_message(text, explicit)
         asked, search_query, retrieval_query = self.queries(
-            asked_part(text, explicit), history or []
+            reading.asked, history or [], reading.new_subject
         )
         # One forward pass for the risk detector's texts and the retrieval query; a short
         # question is both. The documents' words for lay words go to the lexical index only.
@@ -198,10 +201,15 @@ class Engine:
         les poussées »). Retrieval by words and the refusal's word counts mend words themselves."""
         return self.index.lexical.with_accents(written_out(query))
 
-    def queries(self, asked: str, history: list[dict[str, str]]) -> tuple[str, str, str]:
+    def queries(
+        self, asked: str, history: list[dict[str, str]], new_subject: bool = False
+    ) -> tuple[str, str, str]:
         """What is asked, the words the answer and the refusal judge, and what retrieval reads
-        (split_question: a two-sentence message's opening is read by retrieval only)."""
+        (split_question: a two-sentence message's opening is read by retrieval only). A message
+        that announces a new subject continues nothing: it is searched on its own words."""
         question, searched = split_question(asked)
+        if new_subject:
+            return question, question, searched
         search_query = self.search_query(question, history)
         if searched == question:
             return question, search_query, search_query
@@ -227,10 +235,13 @@ class Engine:
         search_query: str | None = None,
         query_vector: np.ndarray | None = None,
         retrieval_query: str | None = None,
+        new_subject: bool = False,
     ) -> tuple[AnswerRequest, list[ScoredSentence]]:
         """Retrieve the passages and rank their sentences: everything before the decision."""
         if search_query is None:
-            question, search_query, retrieval_query = self.queries(question, history or [])
+            question, search_query, retrieval_query = self.queries(
+                question, history or [], new_subject
+            )
         retrieval_query = retrieval_query or search_query
         # What a follow-up is about: the words carried over from the previous turn.
         subject = search_query[: -len(question)].strip() if search_query != question else ""
@@ -261,12 +272,26 @@ def _timed(answer: Answer, t0: float) -> Answer:
     return answer
 
 
-def asked_part(message: str, explicit: Assessment) -> str:
-    """What retrieval and the answer work on: without injected instructions, the greeting it
-    opens with (« bonsoir » is no word of the question) or the new subject it announces
-    (« sinon rien à voir, »), the question of a long message."""
+@dataclass(frozen=True)
+class Reading:
+    """What a message asks, and whether it announces a new subject (then it continues nothing)."""
+
+    asked: str
+    new_subject: bool
+
+
+def read_message(message: str, explicit: Assessment) -> Reading:
+    """What retrieval and the answer work on: without injected instructions, the greeting or
+    the acknowledgement it opens with (« bonsoir », « ok merci ! » are no words of the question)
+    or the new subject it announces (« sinon rien à voir, »), the question of a long message."""
     message = explicit.cleaned_question if explicit.injection else message
-    return focus(without_topic_change(without_opener(message)))
+    opened = without_small_talk(without_opener(message))
+    rest = without_topic_change(opened)
+    return Reading(asked=focus(rest), new_subject=rest != opened)
+
+
+def asked_part(message: str, explicit: Assessment) -> str:
+    return read_message(message, explicit).asked
 
 
 def _ms(since: float) -> float:

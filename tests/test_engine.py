@@ -340,3 +340,45 @@ def test_the_announcement_of_a_new_subject_is_read_off(message, read):
     from chatbot.text.lexicon import without_topic_change
 
     assert without_topic_change(message) == (read or message)
+
+
+@pytest.mark.parametrize(
+    ("message", "read"),
+    [
+        ("ok merci ! autre question : la greffe ?", "autre question : la greffe ?"),
+        ("D'accord. Et pour les enfants ?", "Et pour les enfants ?"),
+        ("merci beaucoup... et la biotine ?", "et la biotine ?"),
+        # « ok » opening the question itself continues the previous turn: kept
+        ("ok et pour les enfants ?", None),
+        # nothing but small talk: kept, answered as such
+        ("ok merci !", None),
+        # not small talk
+        ("ah dommage. et ils l'ont annonce quand ?", None),
+    ],
+)
+def test_an_acknowledgement_before_the_question_is_read_off(message, read):
+    from chatbot.answer.conversation import without_small_talk
+
+    assert without_small_talk(message) == (read or message)
+
+
+def test_after_an_acknowledgement_an_announced_subject_continues_nothing(engine):
+    history = [
+        {"role": "user", "content": "C'est quoi l'ocrelizumab ?"},
+        {"role": "assistant", "content": "L'ocrelizumab est un anticorps monoclonal [1]"},
+    ]
+    from chatbot.engine import read_message
+    from chatbot.safety.detector import patterns_only
+
+    # « avec ? » at the end would make it a follow-up; the announcement says it is none.
+    for message in (
+        "ok merci ! autre question, la biotine a forte dose ca marche mieux qu'avec ?",
+        "autre chose, la biotine a forte dose ca marche mieux qu'avec ?",
+    ):
+        reading = read_message(message, patterns_only().assess(message))
+        assert reading.new_subject
+        request, _ = engine.prepare(reading.asked, history, new_subject=reading.new_subject)
+        assert request.search_query == "la biotine a forte dose ca marche mieux qu'avec ?"
+    # Without an announcement, the same words continue the conversation.
+    request, _ = engine.prepare("la biotine a forte dose ca marche mieux qu'avec ?", history)
+    assert request.search_query != "la biotine a forte dose ca marche mieux qu'avec ?"

@@ -4,7 +4,9 @@
   of the previous turn; a message that brings its own subject is not a follow-up.
 - `focus`: a long message that tells a story around its question is answered on its question;
   `split_question`: so is a two-sentence one, whose opening still goes to retrieval.
-- `small_talk`: « bonjour », « merci » are answered as such, never searched.
+- `small_talk`: « bonjour », « merci » are answered as such, never searched;
+  `without_small_talk`: a message that opens on it (« ok merci ! autre question, … ») is read
+  after it.
 - `quoted_documents`: what the previous answer quoted, which a follow-up is likely about.
 The French patterns are data: profile/lang/conversation.tsv, with their sources.
 """
@@ -63,6 +65,27 @@ def small_talk(text: str) -> str | None:
         return "hello"
     rest = without_opener(folded)  # « bonjour, ça va ? »
     return next((kind for kind, pattern in patterns().small_talk if pattern.match(rest)), None)
+
+
+# Where an acknowledgement typed before the question ends: « ok merci ! », « d'accord. ».
+_SMALL_TALK_END = re.compile(r"[.!…]+\s+")
+
+
+def without_small_talk(message: str) -> str:
+    """`message` without the small talk it opens with: « ok merci ! autre question, … »,
+    « d'accord. et … ». An acknowledgement of the previous answer is no word of the question
+    and does not continue it (« ok » alone opening a message does: « ok et pour les enfants ? »).
+    A message that is nothing but small talk stays as it is."""
+    rest = message
+    for _ in range(3):
+        end = next(
+            (m for m in _SMALL_TALK_END.finditer(rest) if small_talk(rest[: m.end()]) is not None),
+            None,
+        )
+        if end is None or not rest[end.end() :].strip():
+            break
+        rest = rest[end.end() :]
+    return rest
 
 
 def focus(message: str) -> str:

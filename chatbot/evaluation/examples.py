@@ -12,7 +12,7 @@ import numpy as np
 from chatbot.answer.rank import RankerWeights
 from chatbot.answer.support import Calibration
 from chatbot.config import PROFILE_DIR, Settings
-from chatbot.engine import Engine, asked_part
+from chatbot.engine import Engine, read_message
 from chatbot.evaluation.piaf import PiafQuestion
 from chatbot.evaluation.questions import Question
 from chatbot.records import AnswerRequest, Hit
@@ -69,9 +69,8 @@ def question_requests(engine: Engine, questions: Sequence[Question]) -> list[Ans
     """The development questions through retrieval, as the engine asks them."""
     out = []
     for q in questions:
-        request, _ = engine.prepare(
-            asked_part(q.question, patterns_only().assess(q.question)), q.history
-        )
+        reading = read_message(q.question, patterns_only().assess(q.question))
+        request, _ = engine.prepare(reading.asked, q.history, new_subject=reading.new_subject)
         out.append(request)
     return out
 
