@@ -1,8 +1,9 @@
 """Build-time: fine-tune the top layers of multilingual-e5-small on PIAF's training questions.
 
 The task is the one the answer needs (finetune_task.py): among the sentences of a paragraph —
-and of other paragraphs of the same article, natural near misses —, the question's vector
-must be closest to the sentence that holds its answer. The loss is a cross-entropy over the
+and of other paragraphs of the same article, natural near misses, and the answer's sentence
+with its answer span taken out —, the question's vector must be closest to the sentence that
+holds its answer. The loss is a cross-entropy over the
 candidates' cosines / `TEMPERATURE`, the answer's sentences being the positives.
 
 Only the top `TRAIN_LAYERS` layers learn; the embeddings and the layers below are frozen, so
@@ -104,6 +105,7 @@ def train(settings: Settings, out_dir: Path, limit: int | None, epochs: int) -> 
                 "temperature": TEMPERATURE,
                 "accumulate": ACCUMULATE,
                 "near_misses": NEAR_MISSES,
+                "answer_removed": "each answer sentence without its span, one more negative (finetune_task.without_answer)",
                 "seed": SEED,
                 "seconds": round(time.perf_counter() - t0 + cache_s),
             },
