@@ -53,11 +53,12 @@ eval: index
 
 ## PIAF (../shared/datasets/piaf-train): its articles as a corpus, its index, its validation questions
 PIAF := build/piaf
-piaf: $(PIAF)/index/manifest.json
-$(PIAF)/index/manifest.json: | setup
+## (the index is rebuilt when the embedding model changed, as the corpus's is: after `make finetune`)
+piaf: $(PIAF)/validation.jsonl
+	$(CHATBOT) index --corpus $(PIAF)/corpus --out $(PIAF)/index --if-stale
+$(PIAF)/validation.jsonl: | setup
 	$(PY) -c "from chatbot.evaluation import piaf; from pathlib import Path; \
 		piaf.write_corpus(Path('$(PIAF)/corpus')); piaf.write_questions(Path('$(PIAF)/validation.jsonl'))"
-	$(CHATBOT) index --corpus $(PIAF)/corpus --out $(PIAF)/index
 
 ## the engine on PIAF's validation articles (never trained on): recall, span in the answer, first
 ## piece; the refusal refitted for the PIAF index first, as any other corpus would
