@@ -290,9 +290,5 @@ def read_message(message: str, explicit: Assessment) -> Reading:
     return Reading(asked=focus(rest), new_subject=rest != opened)
 
 
-def asked_part(message: str, explicit: Assessment) -> str:
-    return read_message(message, explicit).asked
-
-
 def _ms(since: float) -> float:
     return (time.perf_counter() - since) * 1000

@@ -314,11 +314,12 @@ def test_a_message_announcing_a_new_subject_is_no_follow_up(engine):
     ]
     # « sinon » alone takes the previous subject up; « sinon rien à voir, » announces a new one,
     # and its words are no words of the question.
-    from chatbot.engine import asked_part
+    from chatbot.engine import read_message
     from chatbot.safety.detector import patterns_only
 
     message = "sinon rien a voir, la biotine a forte dose ca marche pour la marche ?"
-    request, _ = engine.prepare(asked_part(message, patterns_only().assess(message)), history)
+    reading = read_message(message, patterns_only().assess(message))
+    request, _ = engine.prepare(reading.asked, history, new_subject=reading.new_subject)
     assert request.search_query == "la biotine a forte dose ca marche pour la marche ?"
     answer = engine.ask("Autre question : la biotine a forte dose ca marche ?", history)
     assert not answer.refused
