@@ -48,7 +48,7 @@ index: setup
 
 ## the evaluation: dev (tuned on), heldback, test, test2, test3 and the bank (measured only), story2 (the two-sentence choice), conv (conversations), side by side
 eval: index
-	$(CHATBOT) eval --questions eval/dev.jsonl --questions eval/heldback.jsonl --questions eval/test.jsonl --questions eval/test2.jsonl --questions eval/test3.jsonl --questions eval/bank.jsonl --questions eval/story2.jsonl --questions eval/conv.jsonl \
+	$(CHATBOT) eval --questions eval/dev.jsonl --questions eval/heldback.jsonl --questions eval/test.jsonl --questions eval/test2.jsonl --questions eval/test3.jsonl --questions eval/bank.jsonl --questions eval/story2.jsonl --questions eval/conv.jsonl --questions eval/short.jsonl \
 		--questions eval/safety/bank_test.jsonl --out eval/results/latest.jsonl
 
 ## PIAF (../shared/datasets/piaf-train): its articles as a corpus, its index, its validation questions
@@ -72,9 +72,9 @@ fit: piaf
 	$(CHATBOT) fit ranker --piaf-index $(PIAF)/index
 	$(MAKE) calibrate
 
-## refit the refusal on the development questions (profile/calibration.json)
+## refit the refusal on the development questions and the minimal pairs (profile/calibration.json)
 calibrate: index
-	$(CHATBOT) calibrate --questions eval/dev.jsonl
+	$(CHATBOT) calibrate --questions eval/dev.jsonl --contrast eval/pairs.jsonl
 
 ## fine-tune e5-small's top layers on PIAF (models/e5-small-piaf, ~30-45 min on 2 cores)
 finetune: setup

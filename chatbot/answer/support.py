@@ -11,6 +11,12 @@ The weights are a logistic model fitted by `chatbot calibrate` (evaluation/fit_r
 the deployment's own development questions (PIAF's near misses can be added with
 `--piaf-index`; on this corpus they made it worse) and stored, with what they were fitted on
 and for which index, in profile/calibration.json.
+
+Fitted with a bank of minimal pairs (`--contrast`: the same voice and the same kind of ask,
+one answered by the documents and one not), the model also weighs the question's vector
+against its best sentence's (`VECTOR_TERMS`): what the question asks that the sentence does
+not say. Without such pairs those weights learn which topics the development questions
+happened to leave unanswered, so a calibration without them has none.
 """
 
 from __future__ import annotations
@@ -53,6 +59,10 @@ FEATURES = (
     "type_missing",  # …and none of the best three sentences holds one
     "type_missing_document",  # …and the best passage's whole document holds none
 )
+# Vector terms, each of the embedding's width: the question's vector minus its best sentence's
+# (what it asks beyond the sentence), and their product, coordinate by coordinate (a learned
+# weighing of the cosine).
+VECTOR_TERMS = ("difference", "product")
 TOP_SENTENCES = 3  # the sentences an answer usually quotes
 
 
@@ -73,19 +83,34 @@ class Calibration:
     bias: float
     threshold: float = 0.5
     manifest: dict[str, Any] | None = None
+    # The weights of `VECTOR_TERMS`, concatenated; None when fitted without minimal pairs.
+    vector_weights: np.ndarray | None = None
 
     @classmethod
     def load(cls, path: Path = CALIBRATION_PATH) -> Calibration:
         data = json.loads(path.read_text(encoding="utf-8"))
+        vectors = data.get("vector_weights")
         return cls(
             weights=dict(data["weights"]),
             bias=float(data["bias"]),
             threshold=float(data["threshold"]),
             manifest=dict(data.get("manifest") or {}),
+            vector_weights=(
+                np.concatenate([np.asarray(vectors[k], dtype=np.float64) for k in VECTOR_TERMS])
+                if vectors
+                else None
+            ),
         )
 
-    def probability(self, features: dict[str, float]) -> float:
+    def probability(self, features: dict[str, float], vector: np.ndarray | None = None) -> float:
         z = self.bias + sum(w * features[k] for k, w in self.weights.items())
+        if self.vector_weights is not None:
+            if vector is None or vector.shape != self.vector_weights.shape:
+                raise ValueError(
+                    "calibration fitted with vector terms of width "
+                    f"{self.vector_weights.shape[0]}, got {None if vector is None else vector.shape}"
+                )
+            z += float(self.vector_weights @ vector)
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
     def check_index(self, manifest: dict[str, Any]) -> str | None:
@@ -111,8 +136,33 @@ def assess_support(
 ) -> Support:
     """Do the documents answer? Combines several signals, as no single score can."""
     features = support_features(index, request, ranked)
-    p = calibration.probability(features)
+    vector = (
+        support_vector(index, request, ranked) if calibration.vector_weights is not None else None
+    )
+    p = calibration.probability(features, vector)
     return Support(answered=p >= calibration.threshold, probability=p, features=features)
+
+
+def best_sentence(ranked: list[ScoredSentence]) -> ScoredSentence | None:
+    """The sentence most likely to answer, whatever was said before in the conversation."""
+    return max(
+        ranked, key=lambda s: s.score if s.answer_score is None else s.answer_score, default=None
+    )
+
+
+def support_vector(
+    index: Index, request: AnswerRequest, ranked: list[ScoredSentence]
+) -> np.ndarray:
+    """`VECTOR_TERMS` of the question and its best sentence (zeros for the sentence when none)."""
+    question = np.asarray(request.query_vector, dtype=np.float64)
+    best = best_sentence(ranked)
+    row = index.sentence_ids.get(best.sentence.text) if best is not None else None
+    sentence = (
+        np.asarray(index.sentence_vectors[row], dtype=np.float64)
+        if row is not None
+        else np.zeros_like(question)
+    )
+    return np.concatenate([question - sentence, question * sentence])
 
 
 @lru_cache(maxsize=4096)
@@ -163,10 +213,7 @@ def support_features(
         and bool(top.dense_rank and top.lexical_rank)
         and max(top.dense_rank or 0, top.lexical_rank or 0) <= 3
     )
-    # The best sentence whatever was said before in the conversation.
-    best = max(
-        ranked, key=lambda s: s.score if s.answer_score is None else s.answer_score, default=None
-    )
+    best = best_sentence(ranked)
     types = load_answer_types()
     asked = types.asked(request.question)
     found = any(s.type_match for s in ranked[:TOP_SENTENCES])

@@ -121,6 +121,16 @@ def _add_calibrate(sub: Any) -> None:
         default=[],
         help="questions de développement de ce corpus (répétable) ; jamais celles du test",
     )
+    s.add_argument(
+        "--contrast",
+        type=Path,
+        action="append",
+        default=[],
+        help=(
+            "banque de paires minimales (une question à laquelle les documents répondent, sa "
+            "jumelle à laquelle ils ne répondent pas) : le refus pèse alors aussi les vecteurs"
+        ),
+    )
     s.add_argument("--index", type=Path)
     s.add_argument("--piaf-index", type=Path, help="index PIAF (make piaf) : ses quasi-réponses")
     s.add_argument(

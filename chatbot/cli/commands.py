@@ -174,9 +174,18 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         return 2
     settings = Settings.from_env(index_dir=args.index or args.piaf_index)
     out = args.out or settings.calibration
-    data = calibrate(settings, args.questions, args.piaf_index, args.piaf_limit, out)
+    if args.contrast and not args.questions:
+        print(
+            "Erreur : --contrast se pèse contre des --questions de développement.", file=sys.stderr
+        )
+        return 2
+    if args.contrast and args.piaf_index:
+        print("Erreur : --contrast et --piaf-index ne vont pas ensemble.", file=sys.stderr)
+        return 2
+    data = calibrate(settings, args.questions, args.piaf_index, args.piaf_limit, out, args.contrast)
     print(json.dumps({k: data[k] for k in ("weights", "bias", "threshold")}, indent=2))
     print(json.dumps(data["manifest"]["cross_validated_accuracy"], indent=2))
+    print(json.dumps(data["manifest"]["regularisation"], indent=2))
     print(f"Calibration écrite : {out}")
     return 0
 

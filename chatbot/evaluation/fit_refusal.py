@@ -4,6 +4,14 @@ On the deployment's development questions — its own style of questions —, or
 with none (PIAF), on PIAF questions asked twice, with and without the passages that hold their
 answer (the article's other paragraphs are natural near misses). The result goes to the
 profile's calibration.json with a manifest binding it to the index it was fitted for.
+
+A bank of minimal pairs (`contrast`: two questions of the same voice asking the same kind of
+thing about one document, one answered by the documents and one not) is a part of its own,
+weighing as much as the development questions. With it, the model also weighs the question's
+vector against its best sentence's (support.VECTOR_TERMS): the pairs make the question's
+topic and style useless to tell answered from unanswered, so what those weights learn is what
+the question asks that its sentence does not say. Their regularisation is the one with the
+lowest cross-validated log loss.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import numpy as np
 
 from chatbot.answer.rank import ScoredSentence
 from chatbot.answer.support import FEATURES as SUPPORT_FEATURES
-from chatbot.answer.support import support_features
+from chatbot.answer.support import VECTOR_TERMS, support_features, support_vector
 from chatbot.config import PROFILE_DIR, Settings
 from chatbot.engine import Engine
 from chatbot.evaluation import piaf
@@ -29,6 +37,8 @@ from chatbot.safety.detector import RISKS, patterns_only
 
 SEED = 0
 FOLDS = 5
+SIGNALS_C = 1.0  # the signals alone: the same cross-validated AUC for C from 0.01 to 10
+VECTOR_C_GRID = (0.0003, 0.001, 0.003, 0.01, 0.03)  # with the vector terms: by log loss
 
 
 def calibrate(
@@ -37,30 +47,47 @@ def calibrate(
     piaf_index: Path | None,
     piaf_limit: int,
     out: Path,
+    contrast: Sequence[Path] = (),
 ) -> dict[str, Any]:
     """Fit the refusal for `settings.index_dir` (or the PIAF index) and write it to `out`."""
     if not questions and piaf_index is None:
         raise ValueError(
             "calibrate needs development questions or a PIAF index. Currently, it has neither"
         )
+    if contrast and not questions:
+        raise ValueError("a contrast bank is weighed against development questions: give both")
+    if contrast and piaf_index is not None:
+        raise ValueError("PIAF's rows have no vector terms: use --contrast or --piaf-index")
     engine = neutral_engine(settings)
+    vectors = bool(contrast)
     parts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     sources: dict[str, str] = {}
     if questions:
-        parts["questions"] = question_rows(engine, questions)
+        parts["questions"] = question_rows(engine, questions, vectors)
         sources.update({str(p): sha256_file(p) for p in questions})
+    if contrast:
+        parts["contrast"] = question_rows(engine, contrast, vectors)
+        sources.update({str(p): sha256_file(p) for p in contrast})
     if piaf_index is not None:
         piaf_engine = (
             engine if not questions else neutral_engine(Settings.from_env(index_dir=piaf_index))
         )
         parts["piaf"], sources["piaf"] = piaf_rows(piaf_engine, piaf_limit)
-    data = fit_support(parts, "questions" if questions else "piaf", engine.index.manifest, sources)
+    data = fit_support(
+        parts,
+        "questions" if questions else "piaf",
+        engine.index.manifest,
+        sources,
+        vector_width=2 * engine.index.sentence_vectors.shape[1] if vectors else 0,
+    )
     write_json(data, out)
     return data
 
 
-def question_rows(engine: Engine, paths: Sequence[Path]) -> tuple[np.ndarray, np.ndarray]:
-    """Support features and labels (answerable or not) of a deployment's questions."""
+def question_rows(
+    engine: Engine, paths: Sequence[Path], vectors: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Support features (and vector terms) and labels (answerable or not) of questions."""
     questions = [
         q
         for path in paths
@@ -70,7 +97,7 @@ def question_rows(engine: Engine, paths: Sequence[Path]) -> tuple[np.ndarray, np
         and q.kind != "safety"
         and patterns_only().assess(q.question).category not in RISKS
     ]
-    rows = support_rows(engine, question_requests(engine, questions))
+    rows = support_rows(engine, question_requests(engine, questions), vectors)
     return rows, np.array([int(q.answerable) for q in questions])
 
 
@@ -85,12 +112,18 @@ def piaf_rows(engine: Engine, limit: int) -> tuple[tuple[np.ndarray, np.ndarray]
 
 
 # --- the refusal -------------------------------------------------------------------------------
-def support_rows(engine: Engine, requests: Iterable[AnswerRequest]) -> np.ndarray:
+def support_rows(
+    engine: Engine, requests: Iterable[AnswerRequest], vectors: bool = False
+) -> np.ndarray:
+    """One row per request: the support features, then the vector terms when asked."""
     rows = []
     for request in requests:
         ranked: list[ScoredSentence] = engine.ranker.rank(request)
         f = support_features(engine.index, request, ranked)
-        rows.append([f[k] for k in SUPPORT_FEATURES])
+        row = np.array([f[k] for k in SUPPORT_FEATURES])
+        if vectors:
+            row = np.concatenate([row, support_vector(engine.index, request, ranked)])
+        rows.append(row)
     return np.array(rows)
 
 
@@ -99,10 +132,12 @@ def fit_support(
     tune: str,
     index_manifest: dict[str, Any],
     sources: dict[str, str],
+    vector_width: int = 0,
 ) -> dict[str, Any]:
     """A logistic model over support features; its threshold balances the two errors on `tune`.
 
-    `parts` maps a name to (rows, labels). Each part weighs as much as the others in the fit
+    `parts` maps a name to (rows, labels); each row holds the support features, then
+    `vector_width` columns of vector terms. Each part weighs as much as the others in the fit
     (PIAF has thousands of rows, a deployment's questions a hundred). The threshold is the one
     that maximises the worse of the two refusal accuracies on `tune` (the deployment's own
     questions), cross-validated so that no question decides its own threshold.
@@ -118,34 +153,64 @@ def fit_support(
     part_of = np.concatenate(
         [np.full(len(labels), name, dtype=object) for name, (_, labels) in parts.items()]
     )
-    # Out-of-fold probabilities for every row: the threshold and the reported accuracies
-    # never see a question's own label.
-    oof = np.zeros(len(y))
-    for fit_idx, held in StratifiedKFold(FOLDS, shuffle=True, random_state=SEED).split(x, y):
-        w, b = _logistic(x[fit_idx], y[fit_idx], weight[fit_idx])
-        oof[held] = _sigmoid(x[held] @ w + b)
+    folds = list(StratifiedKFold(FOLDS, shuffle=True, random_state=SEED).split(x, y))
+
+    def out_of_fold(c: float) -> np.ndarray:
+        # Every row's probability from a model that never saw it.
+        oof = np.zeros(len(y))
+        for fit_idx, held in folds:
+            w, b = _logistic(x[fit_idx], y[fit_idx], weight[fit_idx], c)
+            oof[held] = _sigmoid(x[held] @ w + b)
+        return oof
+
+    losses = (
+        {c: _log_loss(y, out_of_fold(c), weight) for c in VECTOR_C_GRID} if vector_width else {}
+    )
+    c = min(losses, key=lambda k: losses[k]) if losses else SIGNALS_C
+    oof = out_of_fold(c)
+    # The threshold and the reported accuracies never see a question's own label.
     mine = part_of == tune
     threshold = best_threshold(oof[mine], y[mine])
-    w, b = _logistic(x, y, weight)
+    w, b = _logistic(x, y, weight, c)
     report = {
         name: _accuracies(oof[part_of == name] >= threshold, y[part_of == name]) for name in parts
     }
-    return {
+    n = len(SUPPORT_FEATURES)
+    data: dict[str, Any] = {
         "features": list(SUPPORT_FEATURES),
-        "weights": {f: round(float(v), 5) for f, v in zip(SUPPORT_FEATURES, w, strict=True)},
+        "weights": {f: round(float(v), 5) for f, v in zip(SUPPORT_FEATURES, w[:n], strict=True)},
         "bias": round(b, 5),
         "threshold": round(float(threshold), 5),
-        "manifest": _manifest(parts, tune, report, index_manifest, sources),
     }
+    if vector_width:
+        terms = np.split(w[n:], len(VECTOR_TERMS))
+        data["vector_weights"] = {
+            k: [round(float(v), 6) for v in t] for k, t in zip(VECTOR_TERMS, terms, strict=True)
+        }
+    manifest = _manifest(parts, tune, report, index_manifest, sources)
+    manifest["regularisation"] = {
+        "C": c,
+        "cross_validated_log_loss": {str(k): round(v, 4) for k, v in losses.items()} or None,
+    }
+    data["manifest"] = manifest
+    return data
 
 
-def _logistic(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, float]:
+def _log_loss(y: np.ndarray, p: np.ndarray, weight: np.ndarray) -> float:
+    from sklearn.metrics import log_loss
+
+    return float(log_loss(y, p, sample_weight=weight))
+
+
+def _logistic(
+    x: np.ndarray, y: np.ndarray, weight: np.ndarray, c: float = SIGNALS_C
+) -> tuple[np.ndarray, float]:
     """Weights and bias on the raw feature scale (the scale support.py computes)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
     scaler = StandardScaler().fit(x)
-    model = LogisticRegression(C=1.0, max_iter=3000, class_weight="balanced")
+    model = LogisticRegression(C=c, max_iter=5000, class_weight="balanced")
     model.fit(scaler.transform(x), y, sample_weight=weight)
     w = model.coef_[0] / scaler.scale_
     return w, float(model.intercept_[0] - (w * scaler.mean_).sum())
