@@ -216,20 +216,36 @@ def test_a_possible_red_flag_never_gets_the_plain_refusal():
     assert "Je n'ai pas trouvé" in answer.text  # the refusal is there, but not alone
 
 
-def test_under_a_refusal_a_lower_threshold_shows_the_numbers_and_an_answer_keeps_its_own():
+def test_a_possible_emergency_shows_the_numbers_whether_the_documents_answer_or_not():
     toy = _one_vs_rest_toy(fake_engine().embedder.dim)
     lower = replace(toy, notice={c: 0.9 for c in toy.classes}, refusal_notice={"emergency": 0.3})
-    # p 0.5 for an emergency: below the notice, above the refusal's threshold
+    # p 0.5 for an emergency: below the notice, above the lower threshold
     engine = _engine_seeing(lower, emergency=0.5)
     refused = engine.ask("une question sur la vitamine D et le tabac")
     assert refused.safety == "emergency" and "15" in refused.text
     assert "Je n'ai pas trouvé" in refused.text
-    # An answered question keeps the usual thresholds: no notice at this probability.
+    # An answered question gets them too: the refusal must not decide the numbers.
     from chatbot.records import Answer
     from chatbot.safety.respond import with_safety
 
     risk = engine.detector.assess("le pilates aide ?", engine.seen[None, :])
     assert risk.flagged == () and risk.possible == (Category.EMERGENCY,)
+    answered = with_safety(Answer(text="Oui [1]."), risk)
+    assert answered.safety == "emergency" and answered.text.startswith("Oui [1].")
+    assert "15" in answered.text
+
+
+def test_a_possible_treatment_decision_under_an_answer_adds_nothing():
+    toy = _one_vs_rest_toy(fake_engine().embedder.dim)
+    lower = replace(
+        toy, notice={c: 0.9 for c in toy.classes}, refusal_notice={"treatment_decision": 0.3}
+    )
+    engine = _engine_seeing(lower, treatment_decision=0.5)
+    from chatbot.records import Answer
+    from chatbot.safety.respond import with_safety
+
+    risk = engine.detector.assess("le pilates aide ?", engine.seen[None, :])
+    assert risk.possible == (Category.TREATMENT_DECISION,)
     answered = with_safety(Answer(text="Oui [1]."), risk)
     assert answered.safety is None and answered.text == "Oui [1]."
 

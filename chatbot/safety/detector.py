@@ -77,6 +77,13 @@ class Assessment:
         message with a red flag never gets « je n'ai pas trouvé » alone."""
         return replace(self, flagged=self.possible)  # `possible` holds every flagged risk too
 
+    def when_answered(self) -> Assessment:
+        """What counts under an answer: the possible urgent risks too. Whether a suicide or an
+        emergency gets its numbers must not depend on whether the documents answer: a refusal
+        that learns to answer more would take them away (measured: one suicide message did)."""
+        urgent = tuple(c for c in self.possible if c in URGENT or c in self.flagged)
+        return replace(self, flagged=urgent)
+
     @property
     def urgent(self) -> Category | None:
         """The urgent risk whose fixed message answers instead of the documents, if any."""

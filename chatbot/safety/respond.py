@@ -4,8 +4,10 @@
   the notices of the other risks the message may carry (the 3114 beside the 15, the
   neurologist beside the 3114).
 - A possible one gets the answer — or « je n'ai pas trouvé », never that alone — with the
-  numbers right under it. Under « je n'ai pas trouvé » lower thresholds count (the detector's
-  `refusal_notice`): the refusal alone would leave a red flag with nothing.
+  numbers right under it. For a suicide or an emergency, lower thresholds count (the
+  detector's `refusal_notice`) whether the documents answer or not: the refusal alone would
+  leave a red flag with nothing, and a refusal that learns to answer more must not take the
+  numbers away. For a treatment decision, only under « je n'ai pas trouvé ».
 - A personal treatment decision is sent to the neurologist before the documents' general
   answer, or before « je n'ai pas trouvé » when they say nothing: the refusal stays, since a
   general question about a treatment is sometimes read as a decision, and the patient must
@@ -39,8 +41,7 @@ def safety_message(risk: Assessment) -> Answer:
 def with_safety(answer: Answer, risk: Assessment) -> Answer:
     """The answer with what the risks call for: notices, a warning, never a plain refusal."""
     sure = risk.flagged
-    if answer.refused:
-        risk = risk.when_refused()
+    risk = risk.when_refused() if answer.refused else risk.when_answered()
     category = risk.category
     if category is None:
         return answer
