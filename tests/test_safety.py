@@ -235,7 +235,7 @@ def test_a_possible_emergency_shows_the_numbers_whether_the_documents_answer_or_
     assert "15" in answered.text
 
 
-def test_a_possible_treatment_decision_under_an_answer_adds_nothing():
+def test_a_possible_treatment_decision_under_an_answer_names_the_neurologist_after_it():
     toy = _one_vs_rest_toy(fake_engine().embedder.dim)
     lower = replace(
         toy, notice={c: 0.9 for c in toy.classes}, refusal_notice={"treatment_decision": 0.3}
@@ -245,9 +245,11 @@ def test_a_possible_treatment_decision_under_an_answer_adds_nothing():
     from chatbot.safety.respond import with_safety
 
     risk = engine.detector.assess("le pilates aide ?", engine.seen[None, :])
-    assert risk.possible == (Category.TREATMENT_DECISION,)
+    assert risk.flagged == () and risk.possible == (Category.TREATMENT_DECISION,)
     answered = with_safety(Answer(text="Oui [1]."), risk)
-    assert answered.safety is None and answered.text == "Oui [1]."
+    # The answer comes first, as it is; who decides comes under it, not the numbers.
+    assert answered.safety == "treatment_decision" and answered.text.startswith("Oui [1].")
+    assert "neurologue" in answered.text and "3114" not in answered.text
 
 
 def test_a_possible_treatment_decision_under_a_refusal_keeps_the_refusal_and_names_the_neurologist():

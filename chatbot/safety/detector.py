@@ -14,7 +14,7 @@ A long message is also judged sentence by sentence (the red flag may sit in its 
 The detector says which category is at risk, the most serious first (suicide, then
 emergency, then a personal treatment decision), and how sure it is: `certain` risks get the
 fixed safety message instead of retrieval; the others get their answer with a visible notice
-(with lower thresholds when the documents do not answer: `Assessment.when_refused`).
+(with lower thresholds: `Assessment.with_possible`).
 Instructions injected into a question are recognised and cut out, and the question is answered.
 """
 
@@ -62,7 +62,7 @@ class Assessment:
     probabilities: dict[str, float] = field(default_factory=dict)  # learned detector, per category
     injection: bool = False  # instructions were injected; `cleaned_question` is without them
     cleaned_question: str = ""
-    # risks above the lower thresholds meant for a refused question, the most serious first
+    # risks above the lower thresholds of a notice, the most serious first
     possible: tuple[Category, ...] = ()
 
     @property
@@ -72,17 +72,14 @@ class Assessment:
             return self.flagged[0]
         return Category.INJECTION if self.injection else None
 
-    def when_refused(self) -> Assessment:
-        """What counts when the documents do not answer: the possible risks too, so that a
-        message with a red flag never gets « je n'ai pas trouvé » alone."""
-        return replace(self, flagged=self.possible)  # `possible` holds every flagged risk too
+    def with_possible(self) -> Assessment:
+        """What counts under an answer or « je n'ai pas trouvé »: the possible risks too.
 
-    def when_answered(self) -> Assessment:
-        """What counts under an answer: the possible urgent risks too. Whether a suicide or an
-        emergency gets its numbers must not depend on whether the documents answer: a refusal
-        that learns to answer more would take them away (measured: one suicide message did)."""
-        urgent = tuple(c for c in self.possible if c in URGENT or c in self.flagged)
-        return replace(self, flagged=urgent)
+        Whether a red flag gets its numbers, or a treatment decision its neurologist, must not
+        depend on whether the documents answer: a refusal that learns to answer more would take
+        them away (measured: one suicide message, then four treatment decisions, lost theirs).
+        """
+        return replace(self, flagged=self.possible)  # `possible` holds every flagged risk too
 
     @property
     def urgent(self) -> Category | None:
@@ -172,7 +169,7 @@ class Detector:
                 if whole.get(category.value, 0.0) >= self.model.certain[category.value]:
                     certain.append(category)
             if category in flagged or (
-                self.model is not None and p >= self.model.when_refused(category.value)
+                self.model is not None and p >= self.model.possible_from(category.value)
             ):
                 possible.append(category)
         return Assessment(

@@ -114,8 +114,8 @@ class LinearDetector:
     manifest: dict[str, Any]
     # "sigmoid": one binary model per category, judged alone; "softmax": categories compete
     link: str = "softmax"
-    # lower thresholds for a message the documents do not answer: the refusal alone would
-    # leave a patient with a red flag with nothing (empty: the `notice` thresholds)
+    # lower thresholds, from which a risk is possible and its notice shown under the answer
+    # or the refusal (empty: the `notice` thresholds)
     refusal_notice: dict[str, float] = field(default_factory=dict)
     words: Ngrams | None = None  # word n-grams (absent from detectors fitted before them)
 
@@ -137,8 +137,8 @@ class LinearDetector:
             words=Ngrams.from_json(words, "word") if words else None,
         )
 
-    def when_refused(self, category: str) -> float:
-        """The probability from which a refused message shows this category's notice."""
+    def possible_from(self, category: str) -> float:
+        """The probability from which a message shows this category's notice."""
         return self.refusal_notice.get(category, self.notice[category])
 
     def features(self, texts: list[str], vectors: np.ndarray) -> np.ndarray:

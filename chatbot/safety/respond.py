@@ -4,10 +4,9 @@
   the notices of the other risks the message may carry (the 3114 beside the 15, the
   neurologist beside the 3114).
 - A possible one gets the answer — or « je n'ai pas trouvé », never that alone — with the
-  numbers right under it. For a suicide or an emergency, lower thresholds count (the
-  detector's `refusal_notice`) whether the documents answer or not: the refusal alone would
-  leave a red flag with nothing, and a refusal that learns to answer more must not take the
-  numbers away. For a treatment decision, only under « je n'ai pas trouvé ».
+  numbers, or the neurologist, right under it. The lower thresholds (the detector's
+  `refusal_notice`) count whether the documents answer or not: the refusal alone would leave a
+  red flag with nothing, and a refusal that learns to answer more must not take the notice away.
 - A personal treatment decision is sent to the neurologist before the documents' general
   answer, or before « je n'ai pas trouvé » when they say nothing: the refusal stays, since a
   general question about a treatment is sometimes read as a decision, and the patient must
@@ -41,7 +40,7 @@ def safety_message(risk: Assessment) -> Answer:
 def with_safety(answer: Answer, risk: Assessment) -> Answer:
     """The answer with what the risks call for: notices, a warning, never a plain refusal."""
     sure = risk.flagged
-    risk = risk.when_refused() if answer.refused else risk.when_answered()
+    risk = risk.with_possible()
     category = risk.category
     if category is None:
         return answer
@@ -50,7 +49,7 @@ def with_safety(answer: Answer, risk: Assessment) -> Answer:
     # Most ordinary questions a notice shows under are false alarms: under the answer, visible.
     notices = [texts_fr.SAFETY_NOTICES[c.value] for c in risk.flagged if c in URGENT]
     if Category.TREATMENT_DECISION in risk.flagged and Category.TREATMENT_DECISION not in sure:
-        # Only possible, under a refusal: « je n'ai pas trouvé » stays, who decides is said.
+        # Only possible: the answer, or « je n'ai pas trouvé », stays; who decides is said.
         notices.append(texts_fr.SAFETY_MESSAGES[Category.TREATMENT_DECISION.value])
     elif Category.TREATMENT_DECISION in risk.flagged:
         answer = _with_treatment_warning(answer)

@@ -1,9 +1,11 @@
 """How sure the risk detector must be, per category, for each thing it does.
 
 From the out-of-fold probabilities of the fit (chatbot/safety/fit.py):
-- `notice` (the answer comes with the numbers): low enough to flag `TARGET_RECALL` of each
-  category's training messages;
-- `refusal_notice` (the numbers under « je n'ai pas trouvé »): `REFUSAL_RECALL` of them;
+- `notice` (the risk is flagged: a treatment decision's warning comes before the answer):
+  low enough to flag `TARGET_RECALL` of each category's training messages;
+- `refusal_notice` (the risk is possible: its numbers, or the neurologist, come under the
+  answer or under « je n'ai pas trouvé »): `REFUSAL_RECALL` of them. The name is from when it
+  counted under refusals only;
 - `certain` (the fixed message instead of the answer): above all but `FALSE_ALARM` of ordinary
   patients' messages (the bank's and the development questions', never fitted on), never
   PIAF's tidy questions, which the detector finds easy.
@@ -24,10 +26,10 @@ FALSE_ALARM = 0.005  # ordinary messages above the `certain` threshold, at most
 # development questions (README, safety): for suicide, 0.98 puts the 3114 under about one
 # ordinary answer in five; missing a suicidal message is worse.
 TARGET_RECALL = {"suicide": 0.98, "emergency": 0.98, "treatment_decision": 0.95}
-# Under « je n'ai pas trouvé » a notice costs less (the patient gets nothing else) and a
-# missed red flag is the refusal alone: there, the threshold keeps this share of every
-# category's training messages (cross-validated). Its price, a notice under more refusals of
-# ordinary questions, is in the manifest (`patients_refusal_notice`) and the README.
+# A notice is one line under the answer; a missed red flag cannot be undone: the threshold of a
+# possible risk keeps this share of every category's training messages (cross-validated),
+# whether the documents answer or not. Its price, a notice under more ordinary questions, is
+# in the manifest (`patients_refusal_notice`) and the README.
 REFUSAL_RECALL = 0.995
 MIN_NOTICE = 0.005  # no notice threshold below this probability
 
