@@ -14,9 +14,9 @@ and for which index, in profile/calibration.json.
 
 Fitted with a bank of minimal pairs (`--contrast`: the same voice and the same kind of ask,
 one answered by the documents and one not), the model also weighs the question's vector
-against its best sentence's (`VECTOR_TERMS`): what the question asks that the sentence does
-not say. Without such pairs those weights learn which topics the development questions
-happened to leave unanswered, so a calibration without them has none.
+against its best sentences' (`VECTOR_TERMS`): what the question asks that the sentences an
+answer would quote do not say. Without such pairs those weights learn which topics the
+development questions happened to leave unanswered, so a calibration without them has none.
 """
 
 from __future__ import annotations
@@ -59,9 +59,9 @@ FEATURES = (
     "type_missing",  # …and none of the best three sentences holds one
     "type_missing_document",  # …and the best passage's whole document holds none
 )
-# Vector terms, each of the embedding's width: the question's vector minus its best sentence's
-# (what it asks beyond the sentence), and their product, coordinate by coordinate (a learned
-# weighing of the cosine).
+# Vector terms, each of the embedding's width: the question's vector minus the mean vector of
+# its best sentences (what it asks beyond them), and their product, coordinate by coordinate (a
+# learned weighing of the cosine).
 VECTOR_TERMS = ("difference", "product")
 TOP_SENTENCES = 3  # the sentences an answer usually quotes
 
@@ -85,6 +85,9 @@ class Calibration:
     manifest: dict[str, Any] | None = None
     # The weights of `VECTOR_TERMS`, concatenated; None when fitted without minimal pairs.
     vector_weights: np.ndarray | None = None
+    # How many best sentences the vector terms average (1 in calibrations fitted before
+    # 2026-12-01's fifth session, when they read the best sentence alone).
+    vector_sentences: int = 1
 
     @classmethod
     def load(cls, path: Path = CALIBRATION_PATH) -> Calibration:
@@ -100,6 +103,7 @@ class Calibration:
                 if vectors
                 else None
             ),
+            vector_sentences=int(data.get("vector_sentences", 1)),
         )
 
     def probability(self, features: dict[str, float], vector: np.ndarray | None = None) -> float:
@@ -137,7 +141,9 @@ def assess_support(
     """Do the documents answer? Combines several signals, as no single score can."""
     features = support_features(index, request, ranked)
     vector = (
-        support_vector(index, request, ranked) if calibration.vector_weights is not None else None
+        support_vector(index, request, ranked, calibration.vector_sentences)
+        if calibration.vector_weights is not None
+        else None
     )
     p = calibration.probability(features, vector)
     return Support(answered=p >= calibration.threshold, probability=p, features=features)
@@ -151,18 +157,26 @@ def best_sentence(ranked: list[ScoredSentence]) -> ScoredSentence | None:
 
 
 def support_vector(
-    index: Index, request: AnswerRequest, ranked: list[ScoredSentence]
+    index: Index, request: AnswerRequest, ranked: list[ScoredSentence], sentences: int
 ) -> np.ndarray:
-    """`VECTOR_TERMS` of the question and its best sentence (zeros for the sentence when none)."""
+    """`VECTOR_TERMS` of the question and the mean vector of its `sentences` best sentences.
+
+    The mean of the few sentences an answer quotes, rather than the best one alone: measured on
+    the validation sets (heldback, bank, story2, conv, short), refusal AUC 0.853 -> 0.866 on
+    average, better on four of five; 2 to 6 sentences all did better than 1 (README).
+    Zeros for the sentences when none is in the sentence table.
+    """
     question = np.asarray(request.query_vector, dtype=np.float64)
-    best = best_sentence(ranked)
-    row = index.sentence_ids.get(best.sentence.text) if best is not None else None
-    sentence = (
-        np.asarray(index.sentence_vectors[row], dtype=np.float64)
-        if row is not None
+    best = sorted(ranked, key=lambda s: -(s.score if s.answer_score is None else s.answer_score))
+    found = (index.sentence_ids.get(s.sentence.text) for s in best[:sentences])
+    rows = [r for r in found if r is not None]
+    # One row at a time: at scale the table is read from disk (index/vectors.py).
+    mean = (
+        np.mean([np.asarray(index.sentence_vectors[r], dtype=np.float64) for r in rows], axis=0)
+        if rows
         else np.zeros_like(question)
     )
-    return np.concatenate([question - sentence, question * sentence])
+    return np.concatenate([question - mean, question * mean])
 
 
 @lru_cache(maxsize=4096)

@@ -25,7 +25,12 @@ import numpy as np
 
 from chatbot.answer.rank import ScoredSentence
 from chatbot.answer.support import FEATURES as SUPPORT_FEATURES
-from chatbot.answer.support import VECTOR_TERMS, support_features, support_vector
+from chatbot.answer.support import (
+    TOP_SENTENCES,
+    VECTOR_TERMS,
+    support_features,
+    support_vector,
+)
 from chatbot.config import PROFILE_DIR, Settings
 from chatbot.engine import Engine
 from chatbot.evaluation import piaf
@@ -122,7 +127,9 @@ def support_rows(
         f = support_features(engine.index, request, ranked)
         row = np.array([f[k] for k in SUPPORT_FEATURES])
         if vectors:
-            row = np.concatenate([row, support_vector(engine.index, request, ranked)])
+            row = np.concatenate(
+                [row, support_vector(engine.index, request, ranked, TOP_SENTENCES)]
+            )
         rows.append(row)
     return np.array(rows)
 
@@ -187,6 +194,7 @@ def fit_support(
         data["vector_weights"] = {
             k: [round(float(v), 6) for v in t] for k, t in zip(VECTOR_TERMS, terms, strict=True)
         }
+        data["vector_sentences"] = TOP_SENTENCES
     manifest = _manifest(parts, tune, report, index_manifest, sources)
     manifest["regularisation"] = {
         "C": c,
