@@ -86,7 +86,7 @@ class Calibration:
     # The weights of `VECTOR_TERMS`, concatenated; None when fitted without minimal pairs.
     vector_weights: np.ndarray | None = None
     # How many best sentences the vector terms average (1 in calibrations fitted before
-    # 2026-12-01's fifth session, when they read the best sentence alone).
+    # 2026-12-02, when they read the best sentence alone).
     vector_sentences: int = 1
 
     @classmethod
