@@ -8,9 +8,9 @@ profile's calibration.json with a manifest binding it to the index it was fitted
 A bank of minimal pairs (`contrast`: two questions of the same voice asking the same kind of
 thing about one document, one answered by the documents and one not) is a part of its own,
 weighing as much as the development questions. With it, the model also weighs the question's
-vector against its best sentence's (support.VECTOR_TERMS): the pairs make the question's
+vector against its best sentences' (support.VECTOR_TERMS): the pairs make the question's
 topic and style useless to tell answered from unanswered, so what those weights learn is what
-the question asks that its sentence does not say. Their regularisation is the one with the
+the question asks that its sentences do not say. Their regularisation is the one with the
 lowest cross-validated log loss.
 """
 
