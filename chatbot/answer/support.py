@@ -21,6 +21,7 @@ development questions happened to leave unanswered, so a calibration without the
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import math
@@ -149,11 +150,14 @@ def assess_support(
     return Support(answered=p >= calibration.threshold, probability=p, features=features)
 
 
+def answer_strength(s: ScoredSentence) -> float:
+    """How likely the sentence answers, whatever was said before in the conversation."""
+    return s.score if s.answer_score is None else s.answer_score
+
+
 def best_sentence(ranked: list[ScoredSentence]) -> ScoredSentence | None:
     """The sentence most likely to answer, whatever was said before in the conversation."""
-    return max(
-        ranked, key=lambda s: s.score if s.answer_score is None else s.answer_score, default=None
-    )
+    return max(ranked, key=answer_strength, default=None)
 
 
 def support_vector(
@@ -167,8 +171,8 @@ def support_vector(
     Zeros for the sentences when none is in the sentence table.
     """
     question = np.asarray(request.query_vector, dtype=np.float64)
-    best = sorted(ranked, key=lambda s: -(s.score if s.answer_score is None else s.answer_score))
-    found = (index.sentence_ids.get(s.sentence.text) for s in best[:sentences])
+    best = heapq.nlargest(sentences, ranked, key=answer_strength)
+    found = (index.sentence_ids.get(s.sentence.text) for s in best)
     rows = [r for r in found if r is not None]
     # One row at a time: at scale the table is read from disk (index/vectors.py).
     mean = (
@@ -232,9 +236,7 @@ def support_features(
     asked = types.asked(request.question)
     found = any(s.type_match for s in ranked[:TOP_SENTENCES])
     return {
-        "best_score": (best.score if best.answer_score is None else best.answer_score)
-        if best
-        else -10.0,
+        "best_score": answer_strength(best) if best else -10.0,
         "best_dense": best.dense if best else 0.0,
         "best_coverage": best.coverage if best else 0.0,
         "passage_dense": max(
