@@ -197,7 +197,9 @@ def test_an_altered_q4_source_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("name", ["model.safetensors", "tokenizer.json"])
+@pytest.mark.parametrize(
+    "name", ["model.safetensors", "tokenizer.json", "sentencepiece.model", "sentencepiece.json"]
+)
 def test_an_altered_model_file_is_refused_then_repaired(
     e5_embedder: E5Embedder, model_cache_dir: Path, tmp_path: Path, name: str
 ) -> None:

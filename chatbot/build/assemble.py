@@ -48,6 +48,7 @@ from chatbot.index.model_folder import (
     folder_problem,
     sha256_file,
 )
+from chatbot.index.xlmr_tokenizer import SPM_FILES, write_tokenizer_files
 
 __all__ = ["assemble_model", "assemble_tuned", "main", "merge_layers"]
 
@@ -85,6 +86,7 @@ def assemble_model(cache_dir: Path, *, q4_path: Path | None = None) -> Path:
         tmp.mkdir(parents=True)
         hparams = _convert_weights(q4, tmp / "model.safetensors")
         (tmp / "tokenizer.json").write_bytes(tokenizer_json)
+        write_tokenizer_files(tokenizer_json, tmp)
         (tmp / "NOTICE").write_bytes(notice)
         write_configs(tmp, hparams)
         record = {
@@ -93,6 +95,8 @@ def assemble_model(cache_dir: Path, *, q4_path: Path | None = None) -> Path:
             "sources": sources_record(),
             "weights_sha256": WEIGHTS_SHA256,  # checked by _convert_weights
             "tokenizer_sha256": TOKENIZER_SHA256,
+            # derived from tokenizer.json by write_tokenizer_files; checked at every load
+            "derived_sha256": {name: sha256_file(tmp / name) for name in SPM_FILES},
         }
         write_json(tmp / "assembly.json", record)
     return folder

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from chatbot.index.embed import padded
+
 __all__ = ["LowerCache", "upper"]
 
 
@@ -49,10 +51,7 @@ class LowerCache:
         return hidden, mask
 
     def _tokens(self, texts: list[str]) -> tuple[Any, Any]:
-        import torch
-
-        enc = self.tokenizer.encode_batch(texts)
-        return torch.tensor([e.ids for e in enc]), torch.tensor([e.attention_mask for e in enc])
+        return padded(self.tokenizer.encode(texts), self.tokenizer.pad_id)
 
 
 def _additive(mask: Any) -> Any:

