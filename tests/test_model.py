@@ -215,3 +215,23 @@ def test_an_altered_model_file_is_refused_then_repaired(
     folder = assemble_model(cache)
     assert load_embedder(cache).path == folder
     assert (folder / "assembly.json").read_text().count(WEIGHTS_SHA256) == 1
+
+
+@pytest.mark.parametrize(
+    ("texts", "running", "cores", "expected"),
+    [
+        (1, 1, 2, 1),  # a question: one thread, always
+        (2, 1, 2, 1),
+        (6, 1, 2, 2),  # a long message on an idle machine: the free core helps
+        (6, 2, 2, 1),  # another task runs: a second thread would wait for it
+        (6, 1, 1, 1),  # one core
+    ],
+)
+def test_a_second_thread_only_for_a_long_message_on_an_idle_machine(
+    monkeypatch: pytest.MonkeyPatch, texts: int, running: int, cores: int, expected: int
+) -> None:
+    import chatbot.index.embed as embed
+
+    monkeypatch.setattr(embed, "running_tasks", lambda: running)
+    monkeypatch.setattr(embed.os, "cpu_count", lambda: cores)
+    assert embed.query_threads(texts) == expected

@@ -48,6 +48,8 @@ MAX_SEQ_LENGTH = 512
 # e5 was trained with these prefixes; without them its scores degrade.
 QUERY_PREFIX = "query: "
 PASSAGE_PREFIX = "passage: "
+# From this many texts at once (a long message and its sentences), a second thread may help.
+PARALLEL_FROM_TEXTS = 3
 
 
 class Embedder(Protocol):
@@ -120,10 +122,7 @@ class E5Embedder:
 
     def encode_query(self, texts: list[str]) -> np.ndarray:
         """Embed questions. Returns L2-normalized float32 vectors, shape (len(texts), dim)."""
-        # A question is a few dozen tokens: a second thread gains nothing there, and when the
-        # machine is busy each layer waits for it (measured on 2 cores at load 6: 309 ms per
-        # question with 2 threads, 38 ms with 1).
-        return self._encode(texts, QUERY_PREFIX, threads=1)
+        return self._encode(texts, QUERY_PREFIX, threads=query_threads(len(texts)))
 
     def encode_document(self, texts: list[str]) -> np.ndarray:
         """Embed passages. Returns L2-normalized float32 vectors, shape (len(texts), dim)."""
@@ -202,6 +201,31 @@ def padded(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tens
         ids[k, : len(row)] = torch.tensor(row)
         mask[k, : len(row)] = 1
     return ids, mask
+
+
+def query_threads(n_texts: int) -> int:
+    """Threads for embedding a message's texts: one, or two for a long message when a core is free.
+
+    A question is a few dozen tokens: a second thread gains nothing there, and when the machine
+    is busy each layer waits for it (measured on 2 cores at load 6: 309 ms per question with 2
+    threads, 38 ms with 1). A long message is judged sentence by sentence as well (five to seven
+    texts): there a second thread cut dev's p95 from 181 to 130 ms on an idle 2-core machine,
+    and raised it to 359 ms beside one busy process. So the second thread is taken only when
+    nothing else is running at that instant (the kernel's count of runnable tasks, this one
+    included); the load average would notice a busy core a minute late.
+    """
+    cores = os.cpu_count() or 1
+    if n_texts < PARALLEL_FROM_TEXTS or cores < 2:
+        return 1
+    return 2 if running_tasks() < cores else 1
+
+
+def running_tasks() -> int:
+    """Tasks runnable right now on the machine, the caller's included (Linux)."""
+    try:
+        return int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return 1 << 16  # not Linux, or unreadable: count the machine as busy
 
 
 def _batches(lengths: list[int], size: int) -> list[list[int]]:
