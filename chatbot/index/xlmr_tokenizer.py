@@ -30,13 +30,16 @@ import struct
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import regex  # grapheme clusters (\X), which the stdlib's re lacks
+
 if TYPE_CHECKING:
     import sentencepiece
 
 __all__ = ["SPM_FILES", "XlmrTokenizer", "write_tokenizer_files"]
 
+# Their layout is versioned by the model folder's ASSEMBLY_FORMAT (model_folder.py).
 SPM_FILES = ("sentencepiece.model", "sentencepiece.json")
-FORMAT = 1  # version of sentencepiece.json
+_GRAPHEMES = regex.compile(r"\X")
 _SPACES = re.compile(" {2,}")  # tokenizer.json's Replace normalizer
 _GRAPHEME_CACHE_LIMIT = 50_000
 
@@ -71,15 +74,12 @@ class CharMap:
         return None
 
     def normalize(self, text: str) -> str:
-        import regex  # the only stdlib-free need: grapheme clusters (\X)
-
         out = []
-        for grapheme in regex.findall(r"\X", text):
+        for grapheme in _GRAPHEMES.findall(text):
             mapped = self._graphemes.get(grapheme)
             if mapped is None:
-                mapped = (
-                    self._shortest_prefix(grapheme.encode()) if len(grapheme.encode()) < 6 else None
-                )
+                key = grapheme.encode()
+                mapped = self._shortest_prefix(key) if len(key) < 6 else None
                 if mapped is None:
                     mapped = "".join(
                         m if (m := self._shortest_prefix(c.encode())) is not None else c
@@ -102,10 +102,6 @@ class XlmrTokenizer:
         import sentencepiece as spm
 
         extra = json.loads((folder / SPM_FILES[1]).read_text(encoding="utf-8"))
-        if extra.get("format") != FORMAT:
-            raise ValueError(
-                f"{folder / SPM_FILES[1]}: format {extra.get('format')}, attendu {FORMAT}"
-            )
         self._spm: sentencepiece.SentencePieceProcessor = spm.SentencePieceProcessor(
             model_file=str(folder / SPM_FILES[0])
         )
@@ -148,9 +144,7 @@ def write_tokenizer_files(tokenizer_json: bytes, folder: Path) -> None:
     # protobuf's generated classes, untyped
     pb: Any = importlib.import_module("sentencepiece.sentencepiece_model_pb2")
 
-    spec = json.loads(tokenizer_json)
-    if spec["model"]["type"] != "Unigram":
-        raise ValueError(f"tokenizer.json: modèle {spec['model']['type']}, Unigram attendu")
+    spec = json.loads(tokenizer_json)  # its sha256 is checked by the caller: XLM-R's Unigram
     (charsmap,) = [
         n["precompiled_charsmap"]
         for n in spec["normalizer"]["normalizers"]
@@ -179,5 +173,5 @@ def write_tokenizer_files(tokenizer_json: bytes, folder: Path) -> None:
         elif piece in special:
             entry.type = piece_type.CONTROL
     (folder / SPM_FILES[0]).write_bytes(model.SerializeToString())
-    extra = {"format": FORMAT, "special_tokens": special, "charsmap": charsmap}
+    extra = {"special_tokens": special, "charsmap": charsmap}
     (folder / SPM_FILES[1]).write_text(json.dumps(extra, sort_keys=True), encoding="utf-8")
