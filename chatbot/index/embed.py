@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -19,6 +19,7 @@ from chatbot.errors import ModelError
 from chatbot.index.model_folder import (
     MODEL_DIRNAME,
     MODEL_ID,
+    ONNX_FILE,
     SETUP_HINT,
     WEIGHTS_SHA256,
     TunedLayers,
@@ -40,7 +41,9 @@ __all__ = [
     "Embedder",
     "check_texts",
     "load_embedder",
+    "open_session",
     "padded",
+    "padded_arrays",
 ]
 
 EMBEDDING_DIM = 384
@@ -48,8 +51,6 @@ MAX_SEQ_LENGTH = 512
 # e5 was trained with these prefixes; without them its scores degrade.
 QUERY_PREFIX = "query: "
 PASSAGE_PREFIX = "passage: "
-# From this many texts at once (a long message and its sentences), a second thread may help.
-PARALLEL_FROM_TEXTS = 3
 
 
 class Embedder(Protocol):
@@ -119,14 +120,21 @@ class E5Embedder:
         self.weights_sha256 = weights_sha256
         self._model: BertModel | None = None
         self._tokenizer: XlmrTokenizer | None = None
+        self._sessions: dict[int, Any] = {}  # threads -> ONNX Runtime session
 
     def encode_query(self, texts: list[str]) -> np.ndarray:
-        """Embed questions. Returns L2-normalized float32 vectors, shape (len(texts), dim)."""
-        return self._encode(texts, QUERY_PREFIX, threads=query_threads(len(texts)))
+        """Embed questions. Returns L2-normalized float32 vectors, shape (len(texts), dim).
+
+        On one thread: a question is a few dozen tokens, where a second thread gains little,
+        and when the machine is busy each layer would wait for it (measured with PyTorch on 2
+        cores at load 6: 309 ms per question with 2 threads, 38 ms with 1). Requests served
+        at the same time each take their own core.
+        """
+        return self._encode(texts, QUERY_PREFIX, threads=1)
 
     def encode_document(self, texts: list[str]) -> np.ndarray:
-        """Embed passages. Returns L2-normalized float32 vectors, shape (len(texts), dim)."""
-        return self._encode(texts, PASSAGE_PREFIX)
+        """Embed passages, on every core. Returns L2-normalized float32 vectors."""
+        return self._encode(texts, PASSAGE_PREFIX, threads=os.cpu_count() or 1)
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Tokens of `"passage: " + text`, <s> and </s> included, before any truncation
@@ -137,46 +145,41 @@ class E5Embedder:
             for ids in self._tokens().encode([PASSAGE_PREFIX + t for t in texts], truncate=False)
         ]
 
-    def _encode(self, texts: list[str], prefix: str, threads: int | None = None) -> np.ndarray:
+    def _encode(self, texts: list[str], prefix: str, threads: int) -> np.ndarray:
         check_texts(texts)
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        model, tokenizer = self._loaded()
-        import torch
-
-        previous = torch.get_num_threads()
-        if threads is not None:
-            torch.set_num_threads(threads)  # costs under a microsecond
-        try:
-            encodings = tokenizer.encode([prefix + t for t in texts])
-            lengths = [len(ids) for ids in encodings]
-            out = np.empty((len(texts), self.dim), np.float32)
-            for rows in _batches(lengths, self.batch_size):
-                # Padding is on the right, to each batch's own longest text.
-                ids, mask = padded([encodings[i] for i in rows], tokenizer.pad_id)
-                with torch.inference_mode():
-                    hidden = model(input_ids=ids, attention_mask=mask).last_hidden_state
-                # Mean pooling over the real tokens, then L2 normalization: the
-                # sentence-transformers pipeline of multilingual-e5 (modules.json).
-                weights = mask.unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
-                out[rows] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
-        finally:
-            torch.set_num_threads(previous)
+        session, tokenizer = self._session(threads), self._tokens()
+        encodings = tokenizer.encode([prefix + t for t in texts])
+        out = np.empty((len(texts), self.dim), np.float32)
+        for rows in _batches([len(ids) for ids in encodings], self.batch_size):
+            # Padding is on the right, to each batch's own longest text; the graph pools
+            # over the real tokens (build/onnx_model.py), the norm is taken here.
+            ids, mask = padded_arrays([encodings[i] for i in rows], tokenizer.pad_id)
+            pooled = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            out[rows] = pooled / np.maximum(norms, 1e-12)
         return out
 
+    def _session(self, threads: int) -> Any:
+        """The ONNX Runtime session on `threads` threads, made on first use (one per count)."""
+        session = self._sessions.get(threads)
+        if session is None:
+            session = self._sessions[threads] = open_session(self.path / ONNX_FILE, threads)
+        return session
+
     def _tokens(self) -> XlmrTokenizer:
-        """The tokenizer alone, loaded on first use (counting tokens needs no torch)."""
+        """The tokenizer alone, loaded on first use (counting tokens needs no model)."""
         if self._tokenizer is None:
             self._tokenizer = XlmrTokenizer(self.path, MAX_SEQ_LENGTH)
         return self._tokenizer
 
     def _loaded(self) -> tuple[BertModel, XlmrTokenizer]:
-        """The model and the tokenizer, loaded on first use.
+        """The PyTorch model — the reference the ONNX graph was checked against at assembly —
+        and the tokenizer: for fine-tuning and the tests, never for serving.
 
         transformers' BertModel is called directly, without sentence-transformers: the
-        vectors are the same (cosine 1.0), and the first answer of a fresh process comes
-        sooner (measured on 2 busy cores: import + load 6.7-9.7 s instead of 11.9-15.1 s).
+        vectors are the same (cosine 1.0).
         """
         if self._model is None:
             import torch
@@ -190,42 +193,39 @@ class E5Embedder:
         return self._model, self._tokens()
 
 
-def padded(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token ids padded on the right to the longest row, and the attention mask."""
-    import torch
+def open_session(path: Path, threads: int) -> Any:
+    """An ONNX Runtime session over `path`, on `threads` threads that never spin.
 
+    A spinning thread keeps a core busy between two runs, taken from the other request or
+    process on a 2-core machine.
+    """
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3  # the graph optimizer's notes are not the user's
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def padded_arrays(rows: list[list[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """Token ids padded on the right to the longest row, and the attention mask (int64)."""
     longest = max(map(len, rows))
-    ids = torch.full((len(rows), longest), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), longest), dtype=torch.long)
+    ids = np.full((len(rows), longest), pad_id, dtype=np.int64)
+    mask = np.zeros((len(rows), longest), dtype=np.int64)
     for k, row in enumerate(rows):
-        ids[k, : len(row)] = torch.tensor(row)
+        ids[k, : len(row)] = row
         mask[k, : len(row)] = 1
     return ids, mask
 
 
-def query_threads(n_texts: int) -> int:
-    """Threads for embedding a message's texts: one, or two for a long message when a core is free.
+def padded(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """`padded_arrays` as torch tensors, for the PyTorch model (fine-tuning)."""
+    import torch
 
-    A question is a few dozen tokens: a second thread gains nothing there, and when the machine
-    is busy each layer waits for it (measured on 2 cores at load 6: 309 ms per question with 2
-    threads, 38 ms with 1). A long message is judged sentence by sentence as well (five to seven
-    texts): there a second thread cut dev's p95 from 181 to 130 ms on an idle 2-core machine,
-    and raised it to 359 ms beside one busy process. So the second thread is taken only when
-    nothing else is running at that instant (the kernel's count of runnable tasks, this one
-    included); the load average would notice a busy core a minute late.
-    """
-    cores = os.cpu_count() or 1
-    if n_texts < PARALLEL_FROM_TEXTS or cores < 2:
-        return 1
-    return 2 if running_tasks() < cores else 1
-
-
-def running_tasks() -> int:
-    """Tasks runnable right now on the machine, the caller's included (Linux)."""
-    try:
-        return int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])
-    except (OSError, ValueError, IndexError):
-        return 1 << 16  # not Linux, or unreadable: count the machine as busy
+    ids, mask = padded_arrays(rows, pad_id)
+    return torch.from_numpy(ids), torch.from_numpy(mask)
 
 
 def _batches(lengths: list[int], size: int) -> list[list[int]]:
