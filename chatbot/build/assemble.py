@@ -40,6 +40,7 @@ from chatbot.errors import ModelError
 from chatbot.index.embed import load_embedder
 from chatbot.index.model_folder import (
     ASSEMBLY_FORMAT,
+    DERIVED_FILES,
     MODEL_DIRNAME,
     MODEL_ID,
     ONNX_FILE,
@@ -50,7 +51,7 @@ from chatbot.index.model_folder import (
     folder_problem,
     sha256_file,
 )
-from chatbot.index.xlmr_tokenizer import SPM_FILES, write_tokenizer_files
+from chatbot.index.xlmr_tokenizer import write_tokenizer_files
 
 __all__ = ["assemble_model", "assemble_tuned", "main", "merge_layers"]
 
@@ -100,7 +101,7 @@ def assemble_model(cache_dir: Path, *, q4_path: Path | None = None) -> Path:
             "tokenizer_sha256": TOKENIZER_SHA256,
             # derived from tokenizer.json by write_tokenizer_files; checked at every load
             # and by export_onnx from model.safetensors
-            "derived_sha256": {name: sha256_file(tmp / name) for name in (*SPM_FILES, ONNX_FILE)},
+            "derived_sha256": {name: sha256_file(tmp / name) for name in DERIVED_FILES},
         }
         write_json(tmp / "assembly.json", record)
     return folder

@@ -18,6 +18,7 @@ from chatbot.index.xlmr_tokenizer import SPM_FILES
 
 __all__ = [
     "ASSEMBLY_FORMAT",
+    "DERIVED_FILES",
     "ONNX_FILE",
     "MODEL_DIRNAME",
     "MODEL_ID",
@@ -38,6 +39,8 @@ ASSEMBLY_FORMAT = 3
 # The model as ONNX Runtime runs it, derived from model.safetensors at assembly and checked
 # against PyTorch's vectors there; its sha256 is in assembly.json.
 ONNX_FILE = "model.onnx"
+# Files the assembly derives from the sources, each with its sha256 in assembly.json.
+DERIVED_FILES = (*SPM_FILES, ONNX_FILE)
 TOKENIZER_SHA256 = "0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39"
 # The assembly is deterministic (exact dequantization, fixed tensor names and metadata), so
 # the base weights have one possible hash (written with safetensors 0.8.0).
@@ -53,8 +56,7 @@ _REQUIRED_FILES = (
     "sentence_bert_config.json",
     "1_Pooling/config.json",
     "assembly.json",
-    *SPM_FILES,
-    ONNX_FILE,
+    *DERIVED_FILES,
 )
 
 # (path, size, mtime_ns) -> sha256: hashing 470 MB takes ~0.7 s, so once per process is enough.
@@ -101,7 +103,7 @@ def folder_problem(
     if sha256_file(folder / "tokenizer.json") != TOKENIZER_SHA256:
         return f"{folder / 'tokenizer.json'} a été modifié (sha256 inattendu)"
     derived = record.get("derived_sha256", {})
-    for name in (*SPM_FILES, ONNX_FILE):
+    for name in DERIVED_FILES:
         if sha256_file(folder / name) != derived.get(name):
             return f"{folder / name} a été modifié (sha256 différent de assembly.json)"
     if sha256_file(folder / "model.safetensors") != weights_sha256:
