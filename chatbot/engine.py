@@ -16,6 +16,7 @@ import numpy as np
 from chatbot import texts_fr
 from chatbot.answer.byline import asks_author, author_answer
 from chatbot.answer.conversation import (
+    asks_something,
     contextualize,
     focus,
     quoted_documents,
@@ -32,7 +33,7 @@ from chatbot.errors import InvalidQuestion
 from chatbot.index.embed import Embedder
 from chatbot.index.store import Index, corpus_hash, load_index, read_manifest
 from chatbot.records import Answer, AnswerRequest
-from chatbot.safety.detector import Assessment, Detector
+from chatbot.safety.detector import Assessment, Category, Detector
 from chatbot.safety.respond import safety_message, with_safety
 from chatbot.text.language import is_english_question, looks_english
 from chatbot.text.lexicon import (
@@ -178,7 +179,13 @@ class Engine:
             )
         else:
             support = assess_support(self.index, request, ranked, self.calibration)
-            if not support.answered:
+            if Category.TREATMENT_DECISION in risk.flagged and not asks_something(text):
+                # A decision told, nothing asked (« jarrete le fampyra, sert a rien »): the
+                # neurologist's message is the answer. The passages nearest a statement answer
+                # nothing — 8 of the 9 quoted in a sample of 40 such messages.
+                answer = Answer(text=texts_fr.DECISION_TOLD, refused=True)
+                answer.notes.append("nothing_asked")
+            elif not support.answered:
                 answer = Answer(text=texts_fr.REFUSAL, refused=True)
             elif self.backend is self.extractive:
                 answer = self.extractive.answer(request, ranked)

@@ -96,6 +96,11 @@ SAFETY_NOTICES = {
     ),
 }
 TREATMENT_GENERAL_LEAD = _d("Ce que disent les documents de $association, de façon générale :")
+# Under that message when the patient tells a decision and asks nothing: no passage is quoted.
+DECISION_TOLD = _d(
+    "Si vous avez une question sur ce traitement, posez-la : je vous dirai ce qu'en disent "
+    "les documents de $association."
+)
 
 # --- command line ---
 CLI_DESCRIPTION = _d("$assistant : réponses citées tirées des documents de $association.")

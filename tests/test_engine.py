@@ -363,6 +363,31 @@ def test_an_acknowledgement_before_the_question_is_read_off(message, read):
     assert without_small_talk(message) == (read or message)
 
 
+@pytest.mark.parametrize(
+    ("message", "asks"),
+    [
+        # a question mark, or the words of a question typed without one
+        ("le velo ca fatigue plus ?", True),
+        ("la kine c rembourse ou pas", True),
+        ("pk les poussees reviennent en ete", True),
+        ("cb de temps dure une perfusion", True),
+        ("les resultats de l etude sont sortis qd", True),
+        ("peut on faire du yoga avec une sep", True),
+        ("dites moi ce que fait le ponesimod", True),
+        ("je voudrais savoir si la chaleur joue", True),
+        ("petite question sur le tabac", True),
+        # a decision told, nothing asked
+        ("jarrete mes piqures la semaine pro, trop fatiguee", False),
+        ("Mon mari a décidé de ne plus prendre son traitement pendant les vacances.", False),
+        ("je double la dose de baclofene ce soir", False),
+    ],
+)
+def test_a_message_asks_something_with_or_without_a_question_mark(message, asks):
+    from chatbot.answer.conversation import asks_something
+
+    assert asks_something(message) is asks
+
+
 def test_after_an_acknowledgement_an_announced_subject_continues_nothing(engine):
     history = [
         {"role": "user", "content": "C'est quoi l'ocrelizumab ?"},

@@ -229,3 +229,18 @@ def test_an_author_question_no_author_line_answers_is_refused(engine):
     # the article cites, would answer something else.
     answer = engine.ask("et l'article sur les genes de la sep, qui l'a redige ?")
     assert answer.refused and not answer.citations
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "je zappe ma perf d'ocrevus de mars, j'ai un mariage",
+        "mon copaxone jle mets de cote pour l'ete, trop chaud pour les piqures",
+    ],
+)
+def test_a_treatment_decision_told_gets_the_neurologist_and_no_unrelated_quote(engine, message):
+    # Before, such statements were often answered with whatever passage was nearest (the
+    # contraception under Ocrevus for a skipped infusion).
+    answer = engine.ask(message)
+    assert answer.text.startswith("Arrêter, changer ou adapter votre traitement")
+    assert not answer.citations and "posez-la" in answer.text

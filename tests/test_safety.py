@@ -348,3 +348,21 @@ def test_a_sure_treatment_decision_the_documents_do_not_answer_still_says_so():
     first, _, rest = answer.text.partition("\n\n")
     assert "neurologue" in first
     assert rest.startswith("Je n'ai pas trouvé")
+
+
+def test_a_sure_treatment_decision_that_asks_nothing_quotes_nothing():
+    # « jarrete mes piqures, marre » asks nothing: the passages nearest it would answer
+    # nothing, so only the neurologist's message and an invitation to ask are shown.
+    toy = _one_vs_rest_toy(fake_engine().embedder.dim)
+    sure = replace(toy, notice={c: 0.2 for c in toy.classes}, certain={c: 0.4 for c in toy.classes})
+    engine = _engine_seeing(sure, treatment_decision=0.5)
+    told = engine.ask("j'arrete mon ocrevus a cause des reactions a la perfusion")
+    assert told.safety == "treatment_decision" and told.refused and not told.citations
+    first, _, rest = told.text.partition("\n\n")
+    assert "neurologue" in first
+    assert rest.startswith("Si vous avez une question") and "Je n'ai pas trouvé" not in rest
+    # The same words asked go to the documents (which, seen through this toy's vectors, do
+    # not answer: « je n'ai pas trouvé »).
+    asked = engine.ask("j'arrete mon ocrevus a cause des reactions a la perfusion ?")
+    assert asked.safety == "treatment_decision" and asked.text.startswith(first)
+    assert "Je n'ai pas trouvé" in asked.text and "Si vous avez une question" not in asked.text

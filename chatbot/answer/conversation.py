@@ -4,6 +4,8 @@
   of the previous turn; a message that brings its own subject is not a follow-up.
 - `focus`: a long message that tells a story around its question is answered on its question;
   `split_question`: so is a two-sentence one, whose opening still goes to retrieval.
+- `asks_something`: whether a message asks anything, « ? » or not (« la natation c bien ou
+  pas »), or only tells (« jarrete le fampyra, sert a rien »);
 - `small_talk`: « bonjour », « merci » are answered as such, never searched;
   `without_small_talk`: a message that opens on it (« ok merci ! autre question, … ») is read
   after it.
@@ -21,7 +23,7 @@ from pathlib import Path
 
 from chatbot.config import PROFILE_DIR
 from chatbot.index.store import Index
-from chatbot.text.lexicon import greeting_only, without_opener
+from chatbot.text.lexicon import greeting_only, standard_words, without_opener
 from chatbot.text.markers import MARKER, strip_markers
 from chatbot.text.normalize import STOP_WORDS, content_terms, fold_words, words
 from chatbot.text.sentences import split_sentences
@@ -40,6 +42,7 @@ class Patterns:
     may_refer_back: re.Pattern[str]  # a pronoun that may point back
     sentence_refers_back: re.Pattern[str]  # a document sentence that needs the one before
     small_talk: tuple[tuple[str, re.Pattern[str]], ...]
+    asks: re.Pattern[str]  # a message that asks something without a question mark
 
 
 @lru_cache(maxsize=4)
@@ -54,7 +57,15 @@ def patterns(profile: Path = PROFILE_DIR) -> Patterns:
         may_refer_back=joined("message_may_refer_back"),
         sentence_refers_back=joined("sentence_refers_back"),
         small_talk=tuple((kind, joined(f"small_talk_{kind}")) for kind in SMALL_TALK),
+        asks=joined("message_asks"),
     )
+
+
+def asks_something(message: str) -> bool:
+    """Whether the message asks anything: a question mark, or the words of a question typed
+    without one (« pk ocrevus ca fait moins d allergies », « la natation c bien ou pas »).
+    A message that only tells something (« jarrete le fampyra, sert a rien ») does not."""
+    return "?" in message or patterns().asks.search(standard_words(message)) is not None
 
 
 def small_talk(text: str) -> str | None:
