@@ -376,10 +376,15 @@ def test_an_acknowledgement_before_the_question_is_read_off(message, read):
         ("dites moi ce que fait le ponesimod", True),
         ("je voudrais savoir si la chaleur joue", True),
         ("petite question sur le tabac", True),
+        # SMS spellings, read as written out (« jpeu » -> « je peux », « c » -> « c'est »)
+        ("jpeu prendre mon ttt le soir plutot", True),
+        ("c grave si joublie une gelule", True),
         # a decision told, nothing asked
         ("jarrete mes piqures la semaine pro, trop fatiguee", False),
         ("Mon mari a décidé de ne plus prendre son traitement pendant les vacances.", False),
         ("je double la dose de baclofene ce soir", False),
+        ("le rebif jarrete, c bon jen ai assez", False),
+        ("mes cachets jles prends plus, jattends que ca passe", False),
     ],
 )
 def test_a_message_asks_something_with_or_without_a_question_mark(message, asks):

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from chatbot.config import PROFILE_DIR
 from chatbot.index.store import Index
-from chatbot.text.lexicon import greeting_only, standard_words, without_opener
+from chatbot.text.lexicon import greeting_only, standard_words, without_opener, written_out
 from chatbot.text.markers import MARKER, strip_markers
 from chatbot.text.normalize import STOP_WORDS, content_terms, fold_words, words
 from chatbot.text.sentences import split_sentences
@@ -65,7 +65,13 @@ def asks_something(message: str) -> bool:
     """Whether the message asks anything: a question mark, or the words of a question typed
     without one (« pk ocrevus ca fait moins d allergies », « la natation c bien ou pas »).
     A message that only tells something (« jarrete le fampyra, sert a rien ») does not."""
-    return "?" in message or patterns().asks.search(standard_words(message)) is not None
+    if "?" in message:
+        return True
+    asks = patterns().asks
+    # SMS spellings as the lexical index reads them (« pk » -> « pourquoi ») and written out
+    # in full (« jpeu » -> « je peux »).
+    readings = (standard_words(message), fold_words(written_out(message)))
+    return any(asks.search(reading) for reading in readings)
 
 
 def small_talk(text: str) -> str | None:
