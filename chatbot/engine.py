@@ -171,21 +171,22 @@ class Engine:
             asked, history, mode, search_query, query_vector, retrieval_query
         )
         t1 = time.perf_counter()
-        # Who wrote a document is said by its author line, not by a sentence on its subject:
-        # without one, no sentence answers what was asked.
-        if asks_author(asked):
+        if Category.TREATMENT_DECISION in risk.flagged and not asks_something(text):
+            # A decision told, nothing asked (« jarrete le fampyra, sert a rien »): the
+            # neurologist's message is the answer, and whether the documents answer is not
+            # asked. The passages nearest a statement answer nothing — 8 of the 9 quoted in a
+            # sample of 40 such messages.
+            answer = Answer(text=texts_fr.DECISION_TOLD, refused=True, retrieved=request.hits)
+            answer.notes.append("nothing_asked")
+        elif asks_author(asked):
+            # Who wrote a document is said by its author line, not by a sentence on its
+            # subject: without one, no sentence answers what was asked.
             answer = author_answer(self.index, request) or Answer(
                 text=texts_fr.REFUSAL, refused=True, retrieved=request.hits
             )
         else:
             support = assess_support(self.index, request, ranked, self.calibration)
-            if Category.TREATMENT_DECISION in risk.flagged and not asks_something(text):
-                # A decision told, nothing asked (« jarrete le fampyra, sert a rien »): the
-                # neurologist's message is the answer. The passages nearest a statement answer
-                # nothing — 8 of the 9 quoted in a sample of 40 such messages.
-                answer = Answer(text=texts_fr.DECISION_TOLD, refused=True)
-                answer.notes.append("nothing_asked")
-            elif not support.answered:
+            if not support.answered:
                 answer = Answer(text=texts_fr.REFUSAL, refused=True)
             elif self.backend is self.extractive:
                 answer = self.extractive.answer(request, ranked)
