@@ -39,6 +39,7 @@ from chatbot.text.language import is_english_question, looks_english
 from chatbot.text.lexicon import (
     LAY_TERMS,
     with_lay_terms,
+    with_substances,
     without_opener,
     without_topic_change,
     written_out,
@@ -206,8 +207,11 @@ class Engine:
     def model_text(self, query: str) -> str:
         """The query as the embedding model reads it best: SMS spellings written out and the
         documents' accents on the words typed without them (« c koi les poussees » -> « c quoi
-        les poussées »). Retrieval by words and the refusal's word counts mend words themselves."""
-        return self.index.lexical.with_accents(written_out(query))
+        les poussées »), and the substance of a medicine named by a brand the documents never
+        write (« kesimpta » -> « kesimpta (ofatumumab) »: the model does not know brands).
+        Retrieval by words and the refusal's word counts mend words themselves."""
+        lexical = self.index.lexical
+        return with_substances(lexical.with_accents(written_out(query)), lexical.uses)
 
     def queries(
         self, asked: str, history: list[dict[str, str]], new_subject: bool = False
@@ -253,12 +257,12 @@ class Engine:
         retrieval_query = retrieval_query or search_query
         # What a follow-up is about: the words carried over from the previous turn.
         subject = search_query[: -len(question)].strip() if search_query != question else ""
-        # The documents' words for lay words help retrieval; they are not the patient's words,
-        # so the support decision and the sentence ranking do not see them.
+        # The documents' words for lay words, and a brand's substance, help retrieval; they are
+        # not the patient's words, so the support decision does not count them.
         if query_vector is None:
             query_vector = self.embedder.encode_query([self.model_text(retrieval_query)])[0]
         retrieval = self.retriever.search(
-            with_lay_terms(retrieval_query),
+            with_lay_terms(with_substances(retrieval_query, self.index.lexical.uses)),
             self.settings.top_k,
             mode,
             subject,

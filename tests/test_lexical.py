@@ -70,3 +70,28 @@ def test_sms_spellings_are_written_out_for_the_model_but_not_words_or_abbreviati
     assert written_out("le Pr Labauge, ocrevus vs kesimpta, sa fatigue") == (
         "le Pr Labauge, ocrevus vs kesimpta, sa fatigue"
     )
+
+
+def test_a_brand_the_documents_never_write_is_completed_with_its_substance():
+    from chatbot.text.lexicon import with_substances
+
+    def documents_use(brand: str) -> bool:
+        return brand == "ocrevus"
+
+    assert with_substances("le Kesimpta c une piqure ?", documents_use) == (
+        "le Kesimpta c une piqure ? (ofatumumab)"
+    )
+    # Written with its hyphen and accent, as on the box.
+    assert "(méthylprednisolone)" in with_substances("un bolus de Solu-Médrol", documents_use)
+    # One substance said once, however many of its brands are named.
+    assert with_substances("avonex ou rebif ?", documents_use).endswith("(interféron bêta)")
+    # A brand the documents write is searched as written; so is a message naming none.
+    assert with_substances("et l'ocrevus ?", documents_use) == "et l'ocrevus ?"
+    assert with_substances("la fatigue", documents_use) == "la fatigue"
+
+
+def test_the_index_says_which_words_the_documents_use_as_written():
+    index = LexicalIndex.build(["L'ocrelizumab (Ocrevus®) se donne en perfusion."])
+    assert index.uses("ocrevus") and index.uses("perfusion")
+    assert not index.uses("kesimpta")
+    assert not index.uses("solu medrol") and not index.uses("")

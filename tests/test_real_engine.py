@@ -244,3 +244,17 @@ def test_a_treatment_decision_told_gets_the_neurologist_and_no_unrelated_quote(e
     answer = engine.ask(message)
     assert answer.text.startswith("Arrêter, changer ou adapter votre traitement")
     assert not answer.citations and "posez-la" in answer.text
+
+
+def test_a_medicine_named_by_a_brand_the_documents_never_write_finds_its_substance(engine):
+    # The documents write « ofatumumab », never « Kesimpta »: before the brand table, this
+    # retrieved the stem-cell injections and quoted them.
+    answer = engine.ask("le kesimpta il est fabrique comment, c un anticorps de souris ?")
+    top = " ".join(hit.chunk.text for hit in answer.retrieved[:3]).lower()
+    assert "ofatumumab" in top
+    assert answer.refused or "ofatumumab" in answer.text.lower()
+    # What the refusal reads is the message as typed: the brand stays a word it does not know.
+    from chatbot.answer.support import support_features
+
+    request, ranked = engine.prepare("le kesimpta c est quoi ?", [])
+    assert support_features(engine.index, request, ranked)["unknown_terms"] > 0.0

@@ -23,7 +23,7 @@ from chatbot.answer.types import load_answer_types
 from chatbot.config import PROFILE_DIR
 from chatbot.index.store import Index
 from chatbot.records import AnswerRequest, Hit, Sentence
-from chatbot.text.lexicon import with_lay_terms
+from chatbot.text.lexicon import with_lay_terms, with_substances
 from chatbot.text.normalize import content_terms
 
 log = logging.getLogger(__name__)
@@ -173,12 +173,17 @@ def question_weights(index: Index, request: AnswerRequest) -> dict[str, float]:
 
     In a follow-up (« Et ses effets secondaires ? ») the words carried over from the
     conversation say what it is about, the message's own words what is asked. The documents'
-    words for the message's lay words count as its own, when the documents use them.
+    words for the message's lay words, and the substance of a brand it names, count as its own
+    when the documents use them.
     """
     lexical = index.lexical
     said = set(lexical.query_terms(request.question))
     own = said | {
-        t for t in lexical.query_terms(with_lay_terms(request.question)) if t in lexical.terms
+        t
+        for t in lexical.query_terms(
+            with_substances(with_lay_terms(request.question), lexical.uses)
+        )
+        if t in lexical.terms
     }
     terms = list(dict.fromkeys([*own, *lexical.query_terms(request.search_query)]))
     return {t: lexical.idf_of(t) * (2.0 if t in own else 1.0) for t in terms}

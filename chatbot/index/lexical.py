@@ -95,6 +95,11 @@ class LexicalIndex:
         la sclerose » -> « les poussées de la sclérose ». Words with a capital stay as typed."""
         return _WRITTEN_WORD.sub(lambda m: self.accents.get(m.group(0), m.group(0)), text)
 
+    def uses(self, phrase: str) -> bool:
+        """Whether the documents use every word of `phrase`, as written (no typo mended)."""
+        stems = [stem(w) for w in words(phrase) if w not in STOP_WORDS]
+        return bool(stems) and all(t in self.terms for t in stems)
+
     def query_terms(self, text: str) -> list[str]:
         """Stems of the query's content words, typos and SMS spellings mended where possible."""
         out = []

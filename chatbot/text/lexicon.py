@@ -6,6 +6,7 @@ Each list is a tab-separated file of profile/lang/ with a source column (`read_t
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 from chatbot.text.tables import read_table
@@ -46,6 +47,26 @@ def lay_words(text: str) -> list[str]:
 def with_lay_terms(text: str) -> str:
     """`text` followed by the documents' words for the everyday words it uses."""
     found = dict.fromkeys(LAY_TERMS[m] for m in lay_words(text))
+    return f"{text} ({' '.join(found)})" if found else text
+
+
+# Medicines' brand names and their active substance (profile/lang/drug_names.tsv, from the EMA's
+# and the ANSM's registers): a patient says « le kesimpta » where a document says
+# « l'ofatumumab ». Only what retrieval and the embedding model read is completed; the refusal
+# reads the question as typed.
+DRUG_NAMES = {row["brand"]: row["substance"] for row in read_table("drug_names")}
+_BRAND_PATTERN = re.compile(
+    r"\b(" + "|".join(sorted(map(re.escape, DRUG_NAMES), key=len, reverse=True)) + r")\b"
+)
+
+
+def with_substances(text: str, documents_use: Callable[[str], bool]) -> str:
+    """`text` followed by the substance of each brand it names that the documents never use
+    (`documents_use(brand)` false): « kesimpta c une piqure ? » -> « … (ofatumumab) ». A brand
+    the documents write is searched as written."""
+    found = dict.fromkeys(
+        DRUG_NAMES[b] for b in _BRAND_PATTERN.findall(" ".join(words(text))) if not documents_use(b)
+    )
     return f"{text} ({' '.join(found)})" if found else text
 
 
