@@ -101,6 +101,33 @@ def test_a_list_cut_off_by_the_end_of_its_passage_is_taken_from_the_next_passage
     assert len(answer.citations) == 1 and answer.citations[0].chunk.chunk_id == "greffe#1"
 
 
+def test_a_quote_opening_its_passage_on_ce_takes_its_antecedent_from_the_passage_before():
+    opening = "Ce qui signifie que 49 % des patients n'ont jamais eu de symptôme."
+    earlier = _chunk(f"L'étude a suivi 277 patients. 51 % ont développé une SEP. {opening}", 0)
+    hit = Hit(
+        chunk=_chunk(f"{opening} Les facteurs de risque étaient connus.", 1), score=1.0, rank=1
+    )
+    chosen = _answerer(earlier, hit.chunk).choose([_scored(hit, "Ce qui", 0.9)])
+    answer = compose(chosen, [hit])
+    # « 49 % » alone reads as the answer to « how many develop MS »: what it follows is quoted
+    # before it, in one quote from the passage that holds both.
+    assert answer.text.index("51 % ont développé") < answer.text.index("49 %")
+    assert len(answer.citations) == 1 and answer.citations[0].chunk.chunk_id == "greffe#0"
+
+
+def test_a_quote_stays_in_its_passage_when_the_next_quote_refers_back_to_it():
+    opening = "Par contre, ces séances n'ont eu aucun effet sur la douleur."
+    earlier = _chunk(f"Les tests de marche étaient meilleurs. {opening}", 0)
+    text = f"{opening} Ces travaux révèlent l'intérêt d'une activité régulière."
+    hit = Hit(chunk=_chunk(text, 1), score=1.0, rank=1)
+    ranked = [_scored(hit, "Ces travaux", 0.9), _scored(hit, "Par contre", 0.8)]
+    answerer = _answerer(earlier, hit.chunk)
+    answerer.max_sentences, answerer.margin = 2, 1.0
+    answer = compose(answerer.choose(ranked), [hit])
+    # Moved to the passage before, « Par contre… » would leave « Ces travaux… » on its own.
+    assert "Par contre, ces séances n'ont eu aucun effet sur la douleur. Ces travaux" in answer.text
+
+
 def test_the_best_passage_s_second_sentence_is_quoted_when_nearly_as_good():
     hit = _hit()
     answerer = ExtractiveAnswerer(

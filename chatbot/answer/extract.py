@@ -95,7 +95,10 @@ class ExtractiveAnswerer:
         for k, s in enumerate(list(chosen)):
             if s.sentence.text.endswith(":"):
                 s = chosen[k] = self._with_room_after(s)
-            before = _previous_sentence(s) if refers_to_previous_sentence(s.sentence.text) else None
+            before = None
+            if refers_to_previous_sentence(s.sentence.text):
+                s = chosen[k] = self._with_room_before(s, chosen)
+                before = _previous_sentence(s)
             context = ([before] if before else []) + _announced(s)
             for c in context:
                 if c.sentence.text not in taken:
@@ -111,24 +114,48 @@ class ExtractiveAnswerer:
         """
         if s.index + 1 < len(s.hit.chunk.sentences):
             return s
-        following = self._next_chunk(s.hit.chunk)
+        following = self._adjacent_chunk(s.hit.chunk, 1)
         if following is None:
             return s
         for i, sentence in enumerate(following.sentences[:-1]):
             if sentence.text == s.sentence.text:
-                return ScoredSentence(
-                    replace(s.hit, chunk=following), sentence, i, s.score, s.dense, s.coverage
-                )
+                return replace(s, hit=replace(s.hit, chunk=following), sentence=sentence, index=i)
         return s
 
-    def _next_chunk(self, chunk: Chunk) -> Chunk | None:
+    def _with_room_before(self, s: ScoredSentence, chosen: list[ScoredSentence]) -> ScoredSentence:
+        """`s`, or the same sentence in the document's previous passage when `s` opens its own.
+
+        A passage may open on « Ce qui signifie également que 49 % des patients… », whose
+        antecedent (« 51 % des patients ont développé… ») ends the previous passage, where the
+        same sentence is whole, the overlap of passages holding it. Unless the next quoted
+        sentence refers back to `s` in turn: moved, `s` would leave that one without its own.
+        """
+        if s.index > 0:
+            return s
+        follower = _next_sentence(s)
+        if (
+            follower is not None
+            and refers_to_previous_sentence(follower.sentence.text)
+            and any(c.sentence.text == follower.sentence.text for c in chosen)
+        ):
+            return s
+        previous = self._adjacent_chunk(s.hit.chunk, -1)
+        if previous is None:
+            return s
+        for i, sentence in enumerate(previous.sentences[1:], start=1):
+            if sentence.text == s.sentence.text:
+                return replace(s, hit=replace(s.hit, chunk=previous), sentence=sentence, index=i)
+        return s
+
+    def _adjacent_chunk(self, chunk: Chunk, step: int) -> Chunk | None:
+        """The document's next (`step` 1) or previous (-1) passage, if any."""
         chunks = self.ranker.index.chunks
         if self._positions is None:
             self._positions = {c.chunk_id: i for i, c in enumerate(chunks)}
         i = self._positions.get(chunk.chunk_id)
-        if i is None or i + 1 >= len(chunks) or chunks[i + 1].doc_id != chunk.doc_id:
+        if i is None or not 0 <= i + step < len(chunks) or chunks[i + step].doc_id != chunk.doc_id:
             return None
-        return chunks[i + 1]
+        return chunks[i + step]
 
 
 def _announced(s: ScoredSentence, most: int = 4) -> list[ScoredSentence]:
