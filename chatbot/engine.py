@@ -38,7 +38,7 @@ from chatbot.safety.respond import safety_message, with_safety
 from chatbot.text.language import is_english_question, looks_english
 from chatbot.text.lexicon import (
     LAY_TERMS,
-    with_lay_terms,
+    with_documents_words,
     with_substances,
     without_opener,
     without_topic_change,
@@ -262,7 +262,7 @@ class Engine:
         if query_vector is None:
             query_vector = self.embedder.encode_query([self.model_text(retrieval_query)])[0]
         retrieval = self.retriever.search(
-            with_lay_terms(with_substances(retrieval_query, self.index.lexical.uses)),
+            with_documents_words(retrieval_query, self.index.lexical.uses),
             self.settings.top_k,
             mode,
             subject,

@@ -114,13 +114,7 @@ class ExtractiveAnswerer:
         """
         if s.index + 1 < len(s.hit.chunk.sentences):
             return s
-        following = self._adjacent_chunk(s.hit.chunk, 1)
-        if following is None:
-            return s
-        for i, sentence in enumerate(following.sentences[:-1]):
-            if sentence.text == s.sentence.text:
-                return replace(s, hit=replace(s.hit, chunk=following), sentence=sentence, index=i)
-        return s
+        return self._in_adjacent_chunk(s, 1)
 
     def _with_room_before(self, s: ScoredSentence, chosen: list[ScoredSentence]) -> ScoredSentence:
         """`s`, or the same sentence in the document's previous passage when `s` opens its own.
@@ -139,12 +133,20 @@ class ExtractiveAnswerer:
             and any(c.sentence.text == follower.sentence.text for c in chosen)
         ):
             return s
-        previous = self._adjacent_chunk(s.hit.chunk, -1)
-        if previous is None:
+        return self._in_adjacent_chunk(s, -1)
+
+    def _in_adjacent_chunk(self, s: ScoredSentence, step: int) -> ScoredSentence:
+        """`s` as the document's next (`step` 1) or previous (-1) passage holds it — not as
+        that passage's last (or first) sentence, where it would be cut off again — or `s`."""
+        other = self._adjacent_chunk(s.hit.chunk, step)
+        if other is None:
             return s
-        for i, sentence in enumerate(previous.sentences[1:], start=1):
-            if sentence.text == s.sentence.text:
-                return replace(s, hit=replace(s.hit, chunk=previous), sentence=sentence, index=i)
+        n = len(other.sentences)
+        for i in range(n - 1) if step > 0 else range(1, n):
+            if other.sentences[i].text == s.sentence.text:
+                return replace(
+                    s, hit=replace(s.hit, chunk=other), sentence=other.sentences[i], index=i
+                )
         return s
 
     def _adjacent_chunk(self, chunk: Chunk, step: int) -> Chunk | None:

@@ -23,7 +23,7 @@ from chatbot.answer.types import load_answer_types
 from chatbot.config import PROFILE_DIR
 from chatbot.index.store import Index
 from chatbot.records import AnswerRequest, Hit, Sentence
-from chatbot.text.lexicon import with_lay_terms, with_substances
+from chatbot.text.lexicon import with_documents_words
 from chatbot.text.normalize import content_terms
 
 log = logging.getLogger(__name__)
@@ -180,9 +180,7 @@ def question_weights(index: Index, request: AnswerRequest) -> dict[str, float]:
     said = set(lexical.query_terms(request.question))
     own = said | {
         t
-        for t in lexical.query_terms(
-            with_substances(with_lay_terms(request.question), lexical.uses)
-        )
+        for t in lexical.query_terms(with_documents_words(request.question, lexical.uses))
         if t in lexical.terms
     }
     terms = list(dict.fromkeys([*own, *lexical.query_terms(request.search_query)]))

@@ -70,6 +70,13 @@ def with_substances(text: str, documents_use: Callable[[str], bool]) -> str:
     return f"{text} ({' '.join(found)})" if found else text
 
 
+def with_documents_words(text: str, documents_use: Callable[[str], bool]) -> str:
+    """`text` followed by the documents' words for its lay words and the substance of the
+    brands the documents never write: what retrieval by words and the ranker's « own words »
+    read."""
+    return with_substances(with_lay_terms(text), documents_use)
+
+
 # How chat messages open: greetings (profile/lang/chat_openers.tsv), matched with whom they
 # greet (« à tous », « tout le monde »), accents optional.
 def _accents_optional(text: str) -> str:
