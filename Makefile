@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test test-fast setup model index eval calibrate lint corpus clean browser piaf piaf-eval fit finetune safety-model safety-eval
+.PHONY: run test test-fast setup model index eval calibrate lint corpus clean browser piaf piaf-eval fit finetune safety-model safety-eval about-model about-eval
 
 ## make run: set everything up, then serve the chat on http://127.0.0.1:7860
 run: index
@@ -83,6 +83,14 @@ finetune: setup
 ## fit the risk detector on the safety bank's training part (profile/safety/detector.json)
 safety-model: setup
 	$(CHATBOT) safety fit
+
+## fit the model of messages that ask who answers (profile/about/model.json; 1 min)
+about-model: setup
+	$(CHATBOT) fit about
+
+## messages that ask who answers, through the engine, on the bank it was not fitted on
+about-eval: index
+	$(PY) eval/about_eval.py --bank eval/about.jsonl --ordinary eval/heldback.jsonl --ordinary eval/bank.jsonl
 
 ## the risk detector through the engine, on messages and questions it was not fitted on
 safety-eval: index

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from chatbot import texts_fr
+from chatbot.answer.about import AboutModel
 from chatbot.answer.byline import asks_author, author_answer
 from chatbot.answer.conversation import (
     asks_something,
@@ -92,6 +93,7 @@ class Engine:
             log.warning(self.calibration_problem)
         self.backend: AnswerBackend = backend or self.extractive
         self.detector = detector or Detector.load(weights_sha256=embedder.weights_sha256)
+        self.about = AboutModel.load(weights_sha256=embedder.weights_sha256)
 
     @classmethod
     def load(cls, settings: Settings) -> Engine:
@@ -161,11 +163,20 @@ class Engine:
         risk_texts = self.detector.texts_to_embed(text)
         # The detector, fitted on messages as typed, reads them as typed.
         model_query = self.model_text(retrieval_query)
-        texts = risk_texts if model_query in risk_texts else [*risk_texts, model_query]
+        message = without_opener(text)  # as the model of questions about the assistant reads it
+        texts = [
+            *risk_texts,
+            *(t for t in dict.fromkeys([model_query, message]) if t not in risk_texts),
+        ]
         vectors = self.embedder.encode_query(texts)
         risk = self.detector.assess(text, vectors[: len(risk_texts)])
         if risk.urgent:
             return _timed(safety_message(risk), t0)
+        if self.about is not None and self.about.asks_about(message, vectors[texts.index(message)]):
+            # « t'es un robot ? »: what answers, plainly; the risks the message may carry too.
+            answer = with_safety(Answer(text=texts_fr.SMALL_TALK["about"]), risk)
+            answer.notes.append("small_talk=about")
+            return _timed(answer, t0)
 
         query_vector = vectors[texts.index(model_query)]
         request, ranked = self.prepare(

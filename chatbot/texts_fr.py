@@ -38,6 +38,12 @@ SMALL_TALK = {
     ),
     "thanks": _d("Je vous en prie. Si vous avez une autre question sur la $disease, posez-la."),
     "bye": "Au revoir, prenez soin de vous.",
+    # « t'es un robot ? », « je parle à un médecin ? »: what answers, plainly.
+    "about": _d(
+        "Je suis un programme, pas un médecin ni une personne : je cherche la réponse dans les "
+        "documents de $association et je cite chaque passage. Je ne connais pas votre "
+        "situation : pour elle, parlez-en à votre $specialist. Quelle est votre question ?"
+    ),
 }
 
 # --- bad input --------------------------------------------------------------------------

@@ -258,3 +258,28 @@ def test_a_medicine_named_by_a_brand_the_documents_never_write_finds_its_substan
 
     request, ranked = engine.prepare("le kesimpta c est quoi ?", [])
     assert support_features(engine.index, request, ranked)["unknown_terms"] > 0.0
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["vous êtes un vrai docteur ?", "c 1 robot ki repond ?", "jsuis en train d'écrire à qui là"],
+)
+def test_a_message_asking_who_answers_is_told_a_program_not_a_passage(engine, message):
+    # Before: « t'es un vrai médecin ? » quoted a passage on real-life studies.
+    answer = engine.ask(message)
+    assert "pas un médecin ni une personne" in answer.text
+    assert not answer.citations and not answer.refused
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "un robot de rééducation, ça aide à remarcher ?",
+        "l'ocrelizumab c'est un anticorps humanisé ?",
+        "y a des témoignages de gens qui vivent bien avec la maladie ?",
+    ],
+)
+def test_a_question_that_names_a_robot_or_a_person_is_searched(engine, message):
+    answer = engine.ask(message)
+    assert "Je suis un programme, pas un médecin ni" not in answer.text
+    assert answer.citations or answer.refused

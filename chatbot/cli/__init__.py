@@ -21,6 +21,7 @@ from chatbot.cli.commands import (  # noqa: E402
     cmd_calibrate,
     cmd_eval,
     cmd_feedback_export,
+    cmd_fit_about,
     cmd_fit_choice,
     cmd_fit_ranker,
     cmd_index,
@@ -155,6 +156,11 @@ def _add_fit(sub: Any) -> None:
     f.add_argument("--piaf-index", type=Path, required=True)
     f.add_argument("--limit", type=int, default=1000)
     f.set_defaults(func=cmd_fit_choice)
+    f = fsub.add_parser(
+        "about",
+        help="qui répond ? : le modèle des messages sur l'assistant (profile/about/model.json)",
+    )
+    f.set_defaults(func=cmd_fit_about)
 
 
 def _add_safety(sub: Any) -> None:

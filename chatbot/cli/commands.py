@@ -206,6 +206,17 @@ def cmd_fit_choice(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fit_about(args: argparse.Namespace) -> int:
+    """Fit the model of messages that ask who answers; writes profile/about/model.json."""
+    from chatbot.evaluation.fit_about import fit_about
+
+    embedder = Settings.from_env().embedder()
+    data = fit_about(embedder.encode_query, embedder.weights_sha256)
+    print(json.dumps(data["manifest"], indent=2, ensure_ascii=False))
+    print(f"seuil : {data['threshold']}")
+    return 0
+
+
 # --- safety ---------------------------------------------------------------------------------------
 def cmd_safety_fit(args: argparse.Namespace) -> int:
     """Fit the learned risk detector; writes profile/safety/detector.json with its manifest."""

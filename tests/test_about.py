@@ -1,0 +1,72 @@
+"""The model of messages that ask who answers: read as fitted, left out when it cannot be."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from chatbot.answer.about import AboutModel
+from chatbot.safety.linear import char_wb_ngrams
+
+
+def _model_file(tmp_path, weights="w" * 64):
+    grams = sorted(set(char_wb_ngrams("robot humain", (2, 5))))
+    coef = [0.0] * 4 + [3.0 if "rob" in g else 0.0 for g in grams]
+    data = {
+        "coef": coef,
+        "intercept": -1.0,
+        "threshold": 0.5,
+        "ngrams": {"ngram_range": [2, 5], "vocabulary": grams, "idf": [1.0] * len(grams)},
+        "manifest": {"weights_sha256": weights},
+    }
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_the_model_reads_the_message_s_words_and_vector(tmp_path):
+    model = AboutModel.load(_model_file(tmp_path), weights_sha256="w" * 64)
+    assert model is not None
+    vector = np.zeros(4, dtype=np.float32)
+    assert model.asks_about("t'es un robot ?", vector)
+    assert not model.asks_about("la fatigue ça se soigne ?", vector)
+
+
+def test_a_model_fitted_on_other_embedding_weights_is_left_out(tmp_path):
+    assert AboutModel.load(_model_file(tmp_path), weights_sha256="x" * 64) is None
+    assert AboutModel.load(tmp_path / "missing.json") is None
+
+
+def test_fitting_writes_a_model_that_reads_new_messages(tmp_path):
+    from chatbot.evaluation.fit_about import fit_about
+
+    about = ["t'es un robot ?", "vous êtes un humain ?", "c un robot ?", "tu es une machine ?"]
+    other = ["la fatigue ça passe ?", "le robot de rééducation aide ?", "la biotine marche ?"]
+    bank = tmp_path / "bank.jsonl"
+    bank.write_text(
+        "".join(
+            json.dumps({"message": m, "label": label}) + "\n"
+            for ms, label in ((about * 3, "about_assistant"), (other * 3, "other"))
+            for m in ms
+        ),
+        encoding="utf-8",
+    )
+    ordinary = tmp_path / "dev.jsonl"
+    ordinary.write_text(
+        "".join(
+            json.dumps({"question": f"question {k} sur la maladie ?"}) + "\n" for k in range(20)
+        ),
+        encoding="utf-8",
+    )
+    out = tmp_path / "model.json"
+
+    def encode(texts):
+        return np.zeros((len(texts), 4))
+
+    data = fit_about(encode, "w" * 64, bank, [ordinary], out, general=["qui a gagné ?"] * 5)
+    assert data["threshold"] >= 0.5
+    model = AboutModel.load(out, weights_sha256="w" * 64)
+    assert model is not None
+    assert model.asks_about("t'es une machine ?", np.zeros(4, dtype=np.float32))
+    assert not model.asks_about("la biotine ça marche ?", np.zeros(4, dtype=np.float32))
