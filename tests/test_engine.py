@@ -385,6 +385,10 @@ def test_an_acknowledgement_before_the_question_is_read_off(message, read):
         ("je double la dose de baclofene ce soir", False),
         ("le rebif jarrete, c bon jen ai assez", False),
         ("mes cachets jles prends plus, jattends que ca passe", False),
+        # a set phrase of an intonation question, negated, tells (« ça sert à rien »)
+        ("g arrete les perfusions, de toute facon ca sert plus a rien", False),
+        ("ca marche pas ce truc, je le prends plus", False),
+        ("ca sert a quelque chose le baclofene", True),
     ],
 )
 def test_a_message_asks_something_with_or_without_a_question_mark(message, asks):
