@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test test-fast setup model index eval calibrate lint corpus clean browser piaf piaf-eval fit finetune safety-model safety-eval about-model about-eval
+.PHONY: run test test-fast setup model index eval calibrate lint corpus clean browser piaf piaf-eval fit finetune safety-model safety-eval about-model about-eval adapter
 
 ## make run: set everything up, then serve the chat on http://127.0.0.1:7860
 run: index
@@ -45,6 +45,7 @@ model: $(VENV)/.installed
 ## the index of corpus/, rebuilt only when the corpus changed
 index: setup
 	$(CHATBOT) index --if-stale
+	$(CHATBOT) fit adapter --if-stale
 
 ## the evaluation: dev (tuned on), heldback, test, test2, test3 and the bank (measured only), story2 (the two-sentence choice), conv (conversations), short, the second round of minimal pairs, brand names, side by side
 eval: index
@@ -83,6 +84,10 @@ finetune: setup
 ## fit the risk detector on the safety bank's training part (profile/safety/detector.json)
 safety-model: setup
 	$(CHATBOT) safety fit
+
+## fit the quote adapter on dev, the pairs and the bank (profile/quote_adapter.json; 1 min)
+adapter: index
+	$(CHATBOT) fit adapter
 
 ## fit the model of messages that ask who answers (profile/about/model.json; 1 min)
 about-model: setup

@@ -73,6 +73,9 @@ class Settings:
 
     # The refusal's weights, fitted for one index (`chatbot calibrate`, support.py).
     calibration: Path = PROFILE_DIR / "calibration.json"
+    # What to quote: the question's vector corrected for this corpus (`chatbot fit adapter`,
+    # answer/adapter.py); None quotes in the ranker's order.
+    quote_adapter: Path | None = PROFILE_DIR / "quote_adapter.json"
 
     # --- input limits -------------------------------------------------------------------
     max_question_chars: int = 1000  # longer questions are refused with a message, not cut
@@ -143,6 +146,9 @@ class Settings:
         for name, value in env.items():
             if value:
                 s = replace(s, **{name: type(getattr(s, name))(value)})
+        adapter = os.environ.get("CHATBOT_QUOTE_ADAPTER")
+        if adapter is not None:  # empty: none
+            s = replace(s, quote_adapter=Path(adapter) if adapter else None)
         layers = os.environ.get("CHATBOT_EMBEDDING_LAYERS")
         if layers is not None:  # empty: the base model
             s = replace(s, embedding_layers=Path(layers) if layers else None)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from chatbot import texts_fr
 from chatbot.answer.about import AboutModel
+from chatbot.answer.adapter import QuoteAdapter
 from chatbot.answer.byline import asks_author, author_answer
 from chatbot.answer.conversation import (
     asks_something,
@@ -92,6 +93,8 @@ class Engine:
         if self.calibration_problem:
             log.warning(self.calibration_problem)
         self.backend: AnswerBackend = backend or self.extractive
+        path = self.settings.quote_adapter
+        self.quote_adapter = QuoteAdapter.load(path, index.manifest) if path else None
         self.detector = detector or Detector.load(weights_sha256=embedder.weights_sha256)
         self.about = AboutModel.load(weights_sha256=embedder.weights_sha256)
 
@@ -201,7 +204,7 @@ class Engine:
             if not support.answered:
                 answer = Answer(text=texts_fr.REFUSAL, refused=True)
             elif self.backend is self.extractive:
-                answer = self.extractive.answer(request, ranked)
+                answer = self.extractive.answer(request, self.quote_order(request, ranked))
             else:
                 answer = self.backend.answer(request)
             answer.retrieved = request.hits
@@ -214,6 +217,17 @@ class Engine:
             "total": _ms(t0),
         }
         return answer
+
+    def quote_order(
+        self, request: AnswerRequest, ranked: list[ScoredSentence]
+    ) -> list[ScoredSentence]:
+        """The sentences in the order they are quoted: ranked again with the question's vector
+        corrected for this corpus (answer/adapter.py), when an adapter was fitted for it.
+        Whether the documents answer was decided on `ranked`, without it."""
+        if self.quote_adapter is None:
+            return ranked
+        adapted = replace(request, query_vector=self.quote_adapter.adapt(request.query_vector))
+        return self.ranker.rank(adapted)
 
     def model_text(self, query: str) -> str:
         """The query as the embedding model reads it best: SMS spellings written out and the

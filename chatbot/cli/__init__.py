@@ -22,6 +22,7 @@ from chatbot.cli.commands import (  # noqa: E402
     cmd_eval,
     cmd_feedback_export,
     cmd_fit_about,
+    cmd_fit_adapter,
     cmd_fit_choice,
     cmd_fit_ranker,
     cmd_index,
@@ -161,6 +162,24 @@ def _add_fit(sub: Any) -> None:
         help="qui répond ? : le modèle des messages sur l'assistant (profile/about/model.json)",
     )
     f.set_defaults(func=cmd_fit_about)
+    f = fsub.add_parser(
+        "adapter",
+        help="ce qu'on cite : la correction du vecteur de la question (profile/quote_adapter.json)",
+    )
+    f.add_argument(
+        "--questions",
+        type=Path,
+        action="append",
+        default=[],
+        help="questions étiquetées de ce corpus (répétable ; défaut : dev, pairs, bank) ; jamais "
+        "celles du test ni de la validation",
+    )
+    f.add_argument(
+        "--if-stale",
+        action="store_true",
+        help="seulement s'il a été ajusté pour un autre index (make index)",
+    )
+    f.set_defaults(func=cmd_fit_adapter)
 
 
 def _add_safety(sub: Any) -> None:

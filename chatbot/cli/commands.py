@@ -217,6 +217,21 @@ def cmd_fit_about(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fit_adapter(args: argparse.Namespace) -> int:
+    """Fit the quote adapter on labelled questions; writes profile/quote_adapter.json."""
+    from chatbot.answer.adapter import ADAPTER_PATH, QuoteAdapter
+    from chatbot.evaluation.fit_adapter import QUESTIONS, fit_adapter
+    from chatbot.index.store import read_manifest
+
+    settings = Settings.from_env()
+    if args.if_stale and QuoteAdapter.load(ADAPTER_PATH, read_manifest(settings.index_dir)):
+        print(f"Adaptateur à jour : {ADAPTER_PATH}")
+        return 0
+    data = fit_adapter(settings, args.questions or QUESTIONS)
+    print(json.dumps(data["manifest"], indent=2, ensure_ascii=False))
+    return 0
+
+
 # --- safety ---------------------------------------------------------------------------------------
 def cmd_safety_fit(args: argparse.Namespace) -> int:
     """Fit the learned risk detector; writes profile/safety/detector.json with its manifest."""
