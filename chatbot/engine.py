@@ -10,7 +10,6 @@ import logging
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import cast
 
 import numpy as np
 
@@ -29,13 +28,13 @@ from chatbot.answer.conversation import (
 )
 from chatbot.answer.extract import AnswerBackend, ExtractiveAnswerer
 from chatbot.answer.rank import RankerWeights, ScoredSentence, SentenceRanker
-from chatbot.answer.retrieve import Mode, Retrieval, Retriever
+from chatbot.answer.retrieve import Mode, Retriever
 from chatbot.answer.support import Calibration, assess_support
 from chatbot.config import Settings
 from chatbot.errors import InvalidQuestion
 from chatbot.index.embed import Embedder
 from chatbot.index.store import Index, corpus_hash, load_index, read_manifest
-from chatbot.records import Answer, AnswerRequest, RetrievalQuery
+from chatbot.records import Answer, AnswerRequest
 from chatbot.safety.detector import Assessment, Category, Detector
 from chatbot.safety.respond import safety_message, with_safety
 from chatbot.text.language import is_english_question, looks_english
@@ -222,15 +221,13 @@ class Engine:
     def quote_order(
         self, request: AnswerRequest, ranked: list[ScoredSentence]
     ) -> list[ScoredSentence]:
-        """The sentences in the order they are quoted: the passages retrieved again and their
-        sentences ranked again with the question's vector corrected for this corpus
-        (answer/adapter.py), when an adapter was fitted for it. Whether the documents answer
-        was decided on `ranked` and the passages first retrieved, without it."""
+        """The sentences in the order they are quoted: ranked again with the question's vector
+        corrected for this corpus (answer/adapter.py), when an adapter was fitted for it.
+        Whether the documents answer was decided on `ranked`, without it."""
         if self.quote_adapter is None:
             return ranked
-        vector = self.quote_adapter.adapt(request.query_vector)
-        hits = self.search(request.retrieval, vector).hits if request.retrieval else request.hits
-        return self.ranker.rank(replace(request, hits=hits, query_vector=vector))
+        adapted = replace(request, query_vector=self.quote_adapter.adapt(request.query_vector))
+        return self.ranker.rank(adapted)
 
     def model_text(self, query: str) -> str:
         """The query as the embedding model reads it best: SMS spellings written out and the
@@ -289,32 +286,22 @@ class Engine:
         # not the patient's words, so the support decision does not count them.
         if query_vector is None:
             query_vector = self.embedder.encode_query([self.model_text(retrieval_query)])[0]
-        searched = RetrievalQuery(
-            words=with_documents_words(retrieval_query, self.index.lexical.uses),
-            mode=mode,
-            subject=subject,
+        retrieval = self.retriever.search(
+            with_documents_words(retrieval_query, self.index.lexical.uses),
+            self.settings.top_k,
+            mode,
+            subject,
+            vector=query_vector,
             documents=quoted_documents(self.index, history or []) if subject else frozenset(),
         )
-        retrieval = self.search(searched, query_vector)
         request = AnswerRequest(
             question=question,
             search_query=search_query,
             hits=retrieval.hits,
             query_vector=retrieval.query_vector,
             history=list(history or []),
-            retrieval=searched,
         )
         return request, self.ranker.rank(request)
-
-    def search(self, searched: RetrievalQuery, vector: np.ndarray) -> Retrieval:
-        return self.retriever.search(
-            searched.words,
-            self.settings.top_k,
-            cast(Mode, searched.mode),
-            searched.subject,
-            vector=vector,
-            documents=searched.documents,
-        )
 
 
 def _timed(answer: Answer, t0: float) -> Answer:

@@ -131,16 +131,6 @@ def refusal_result(qid: str, question: str, message: str) -> dict[str, Any]:
     return answer.to_result(qid, question)
 
 
-@dataclass(frozen=True)
-class RetrievalQuery:
-    """What retrieval read besides the vector, to search again with another one."""
-
-    words: str  # the query with the documents' words for its lay words
-    mode: str  # "hybrid", "dense" or "lexical"
-    subject: str = ""  # what a follow-up is about
-    documents: frozenset[str] = frozenset()  # the documents the previous answer quoted
-
-
 @dataclass
 class AnswerRequest:
     """Everything an answer backend gets for one question."""
@@ -150,4 +140,3 @@ class AnswerRequest:
     hits: list[Hit]  # retrieved passages, best first
     query_vector: Any  # numpy (dim,) float32: the embedding of `search_query`
     history: list[dict[str, str]] = field(default_factory=list)  # earlier turns, oldest first
-    retrieval: RetrievalQuery | None = None  # how `hits` were searched

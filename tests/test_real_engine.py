@@ -63,10 +63,12 @@ def test_an_everyday_word_in_a_follow_up_finds_the_documents_word(engine):
     ]
     answer = engine.ask("c'est dangereux ?", history)  # the documents say "tolérance"
     assert not answer.refused
-    assert any(
-        c.chunk.source == "courrier-2019-10-ocrelizumab.md" and "tolérance" in c.quote
-        for c in answer.citations
-    )
+    assert all(c.chunk.source == "courrier-2019-10-ocrelizumab.md" for c in answer.citations)
+    # The lexicon's part is retrieval: the passage on Ocrevus's « tolérance » comes in the top
+    # three (fourth without « dangereux -> tolérance »). Which of its sentences is quoted is the
+    # quote adapter's choice (answer/adapter.py): since 2026-12-03 « pas d'augmentation du
+    # risque de cancers », where « La tolérance … est globalement bonne » was quoted before.
+    assert any("tolérance" in hit.chunk.text for hit in answer.retrieved[:3])
 
 
 def test_a_follow_up_of_a_follow_up_stays_on_the_first_subject(engine):
@@ -289,7 +291,7 @@ def test_a_question_that_names_a_robot_or_a_person_is_searched(engine, message):
 def test_the_quote_adapter_puts_the_facts_first_more_often_on_questions_it_never_saw(engine):
     """The adapter (answer/adapter.py) changes what is quoted, never whether: on the short
     questions, which it was not fitted on, the same questions are refused and more first pieces
-    hold their facts (measured 38 -> 46 of 65)."""
+    hold their facts (measured 38 -> 44 of 65)."""
     from chatbot.engine import Engine
     from chatbot.evaluation.metrics import facts_covered, first_piece
     from chatbot.evaluation.questions import read_questions
