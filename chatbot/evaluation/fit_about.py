@@ -11,7 +11,6 @@ searched like any other.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,9 @@ import numpy as np
 
 from chatbot.answer.about import ABOUT_PATH
 from chatbot.config import PROFILE_DIR, PROJECT_ROOT
-from chatbot.evaluation.provenance import provenance, sha256_file, write_json
+from chatbot.errors import QuestionFileError
+from chatbot.evaluation.provenance import provenance, sha256_file, shown_path, write_json
+from chatbot.evaluation.questions import read_jsonl
 from chatbot.text.lexicon import without_opener
 from chatbot.text.normalize import fold
 
@@ -41,16 +42,13 @@ def read_messages(
     bank: Path, ordinary: Sequence[Path], general: Sequence[str] = ()
 ) -> tuple[list[str], np.ndarray]:
     texts, labels = [], []
-    for line in bank.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
-            texts.append(row["message"])
-            labels.append(row["label"] == "about_assistant")
+    for _, row in read_jsonl(bank, QuestionFileError, "banque"):
+        texts.append(row["message"])
+        labels.append(row["label"] == "about_assistant")
     for path in ordinary:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                texts.append(json.loads(line)["question"])
-                labels.append(False)
+        for _, row in read_jsonl(path, QuestionFileError, "fichier de questions"):
+            texts.append(row["question"])
+            labels.append(False)
     texts += general
     labels += [False] * len(general)
     # Read as the engine reads them: without the greeting they open with.
@@ -71,7 +69,7 @@ def fit_about(
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
-    sources = {_shown(p): sha256_file(p) for p in (bank, *ordinary)}
+    sources = {shown_path(p): sha256_file(p) for p in (bank, *ordinary)}
     if general is None:
         from chatbot.evaluation import piaf
 
@@ -137,8 +135,3 @@ def fit_about(
     }
     write_json(data, out)
     return data
-
-
-def _shown(path: Path) -> str:
-    path = path.resolve()
-    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)

@@ -22,7 +22,7 @@ from chatbot.engine import Engine
 from chatbot.errors import QuestionFileError
 from chatbot.evaluation.examples import neutral_engine
 from chatbot.evaluation.metrics import facts_covered
-from chatbot.evaluation.provenance import provenance, sha256_file, write_json
+from chatbot.evaluation.provenance import provenance, sha256_file, shown_path, write_json
 from chatbot.evaluation.questions import read_questions
 
 QUESTIONS = tuple(PROJECT_ROOT / "eval" / f for f in ("dev.jsonl", "pairs.jsonl", "bank.jsonl"))
@@ -70,7 +70,7 @@ def fit_adapter(
             "the sentences that hold its facts",
             "alpha": float(model.alpha_),
             "rows": int(len(x)),
-            "fitted_on": {_shown(p): sha256_file(p) for p in paths},
+            "fitted_on": {shown_path(p): sha256_file(p) for p in paths},
             "index": {
                 k: manifest.get(k) for k in ("corpus_sha256", "weights_sha256", "format_version")
             },
@@ -79,8 +79,3 @@ def fit_adapter(
     }
     write_json(data, out)
     return data
-
-
-def _shown(path: Path) -> str:
-    path = path.resolve()
-    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)

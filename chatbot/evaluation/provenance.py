@@ -20,6 +20,12 @@ def sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
 
 
+def shown_path(path: Path) -> str:
+    """A data file as a manifest names it: relative to the project when inside it."""
+    path = path.resolve()
+    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
+
+
 def git_commit() -> str:
     """The commit of the code in use, or "" outside a git checkout."""
     try:

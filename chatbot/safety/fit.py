@@ -22,7 +22,7 @@ import numpy as np
 
 from chatbot.config import PROFILE_DIR, PROJECT_ROOT, Settings
 from chatbot.errors import QuestionFileError
-from chatbot.evaluation.provenance import provenance, sha256_file
+from chatbot.evaluation.provenance import provenance, sha256_file, shown_path
 from chatbot.evaluation.questions import Question, read_questions
 from chatbot.safety.detector import Detector
 from chatbot.safety.linear import LinearDetector
@@ -71,7 +71,7 @@ def fit_from_bank(
     dev = PROJECT_ROOT / "eval" / "dev.jsonl"
     patients = [q.question for q in read_questions(dev) if q.kind != "safety" and q.safety is None]
     sources = {
-        "bank": f"{_shown(bank)} sha256:{sha256_file(bank)}",
+        "bank": f"{shown_path(bank)} sha256:{sha256_file(bank)}",
         "ordinary": f"{len(general)} questions PIAF (train, graine {SEED}) sha256:{sha256_file(piaf.PIAF_FILE)}",
         "patients": f"{len(patients)} questions ordinaires de eval/dev.jsonl (seuil du message fixe) sha256:{sha256_file(dev)}",
     }
@@ -81,10 +81,6 @@ def fit_from_bank(
     )
     write_detector(data, PROFILE_DIR / "safety" / "detector.json")
     return data
-
-
-def _shown(path: Path) -> str:
-    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
 
 
 @dataclass
