@@ -92,14 +92,21 @@ class SentenceRanker:
         self.repeat_penalty = repeat_penalty
         self.types = load_answer_types()
         # Folding and stemming a sentence costs more than scoring it: done once per sentence.
-        self._term_cache: dict[str, frozenset[str]] = {}
+        self._term_cache: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
 
-    def _terms(self, text: str) -> frozenset[str]:
+    def _terms(self, text: str) -> tuple[frozenset[str], frozenset[str]]:
+        """The sentence's terms as written, and with both forms of each abbreviation it holds
+        one of: « 23 CRC SEP ont été labellisés » holds what « combien de centres de
+        ressources ? » asks."""
         terms = self._term_cache.get(text)
         if terms is None:
             if len(self._term_cache) > 100_000:  # bounded: a large corpus must not grow it forever
                 self._term_cache.clear()
-            terms = self._term_cache[text] = frozenset(content_terms(text))
+            written = frozenset(content_terms(text))
+            terms = self._term_cache[text] = (
+                written,
+                self.index.lexical.with_equivalents(written),
+            )
         return terms
 
     def candidates(
@@ -119,7 +126,7 @@ class SentenceRanker:
                 row = self.index.sentence_ids.get(sentence.text)
                 if row is None:  # only quotable sentences are indexed (index/store.py)
                     continue
-                present = self._terms(sentence.text)
+                present = self._terms(sentence.text)[1]
                 holds = asked is not None and self.types.holds_type(asked, sentence.text)
                 rows.append(
                     (
@@ -149,7 +156,7 @@ class SentenceRanker:
         for hit, i, sentence, f in self.candidates(request):
             score = answer_score = self.weights.score(f)
             if said_before:
-                present = self._terms(sentence.text)
+                present = self._terms(sentence.text)[0]
                 if len(present & said_before) >= REPEATED_SHARE * len(present):
                     score -= self.repeat_penalty
             scored.append(

@@ -214,17 +214,21 @@ def support_features(
         sum(w for t, w in weights.items() if t not in lexical.terms and t not in translated) / total
     )
     top_passage = passage_terms(request.hits[0].chunk.text) if request.hits else frozenset()
-    passage_cov = sum(w for t, w in weights.items() if t in top_passage | translated) / total
+    # An abbreviation is present where the passage writes it out, and back (« ETP »).
+    spelled = top_passage | lexical.equivalent_terms(request.search_query, top_passage)
+    passage_cov = sum(w for t, w in weights.items() if t in spelled | translated) / total
     # A near miss: the article is about the subject, but nowhere says what is asked (a price,
     # an age, a hospital's name). A lay word counts as present when its equivalent is.
     document = index.document_text(request.hits[0].chunk.doc_id) if request.hits else ""
     in_document = passage_terms(document)
-    equivalents = translated_terms(lexical, request.search_query, in_document)
+    equivalents = translated_terms(
+        lexical, request.search_query, in_document
+    ) | lexical.equivalent_terms(request.search_query, in_document)
     document_cov = (
         sum(w for t, w in weights.items() if t in in_document or t in equivalents) / total
     )
     rarest = max(lexical.idf_of(t) for t in lexical.terms) if lexical.terms else 1.0
-    missing = [w for t, w in weights.items() if t in lexical.terms and t not in top_passage]
+    missing = [w for t, w in weights.items() if t in lexical.terms and t not in spelled]
     top = request.hits[0] if request.hits else None
     agree = (
         top is not None

@@ -11,11 +11,12 @@ import bisect
 import os
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from chatbot.text.abbreviations import find_abbreviations
 from chatbot.text.lexicon import SMS_WORDS
 from chatbot.text.normalize import STOP_WORDS, fold, stem, words
 
@@ -37,7 +38,13 @@ class LexicalIndex:
     # A folded word the corpus only ever writes with accents -> how it writes it most often
     # (« poussees » -> « poussées »): the embedding model reads patients' words with them.
     accents: dict[str, str] = field(default_factory=dict)
+    # The abbreviations the documents define, folded short form -> long form as written
+    # (« etp » -> « éducation thérapeutique »; text/abbreviations.py).
+    abbreviations: dict[str, str] = field(default_factory=dict)
     _corrections: dict[str, str | None] = field(default_factory=dict, repr=False)
+    _abbreviation_terms: dict[str, tuple[str, frozenset[str]]] | None = field(
+        default=None, repr=False
+    )
     _by_initial: dict[str, list[str]] = field(default_factory=dict, repr=False)
     _stems_by_initial: dict[str, list[str]] = field(default_factory=dict, repr=False)
     _sorted_terms: list[str] | None = field(default=None, repr=False)
@@ -88,6 +95,7 @@ class LexicalIndex:
             # Only where the corpus never writes the word without its accents: « a » and « à »,
             # « ou » and « où » are both words, and stay as typed.
             accents={k: c.most_common(1)[0][0] for k, c in written.items() if k not in c},
+            abbreviations=find_abbreviations(texts),
         )
 
     def with_accents(self, text: str) -> str:
@@ -99,6 +107,56 @@ class LexicalIndex:
         """Whether the documents use every word of `phrase`, as written (no typo mended)."""
         stems = [stem(w) for w in words(phrase) if w not in STOP_WORDS]
         return bool(stems) and all(t in self.terms for t in stems)
+
+    def equivalent_terms(self, text: str, present: Collection[str]) -> set[str]:
+        """The terms of `text` that are one form of an abbreviation whose other form is in
+        `present`: « etp » when a passage writes « éducation thérapeutique », and back."""
+        asked = set(self.query_terms(text))
+        out: set[str] = set()
+        for short_term, long_terms in self._forms().values():
+            if short_term in asked and all(t in present for t in long_terms):
+                out.add(short_term)
+        for _, short_term, long_terms in self._spelled_out(asked):
+            if short_term in present:
+                out |= long_terms
+        return out
+
+    def with_equivalents(self, terms: frozenset[str]) -> frozenset[str]:
+        """`terms` with the other form of each abbreviation they hold one form of."""
+        more: set[str] = set()
+        for short_term, long_terms in self._forms().values():
+            if short_term in terms:
+                more |= long_terms
+            elif long_terms and long_terms <= terms:
+                more.add(short_term)
+        return terms | more if more else terms
+
+    def _forms(self) -> dict[str, tuple[str, frozenset[str]]]:
+        """Folded short form -> its term and its long form's terms, made on first use.
+
+        Not the abbreviation of what the documents are about (« SEP » in more than half the
+        passages): a word that common tells passages apart no better than a stop word (its
+        Robertson–Spärck Jones weight, log((N - df + 0.5) / (df + 0.5)), is no longer
+        positive), and writing it out would only add its words to every question."""
+        if self._abbreviation_terms is None:
+            self._abbreviation_terms = {
+                short: (stem(short), frozenset(stem(w) for w in words(long) if w not in STOP_WORDS))
+                for short, long in self.abbreviations.items()
+                if 2 * self._document_frequency(stem(short)) < self.n_docs
+            }
+        return self._abbreviation_terms
+
+    def _document_frequency(self, term: str) -> int:
+        k = self.terms.get(term)
+        return 0 if k is None else int(self.postings_ptr[k + 1] - self.postings_ptr[k])
+
+    def _spelled_out(self, terms: set[str]) -> list[tuple[str, str, frozenset[str]]]:
+        """The abbreviations whose long form's terms are all among `terms`."""
+        return [
+            (short, short_term, long_terms)
+            for short, (short_term, long_terms) in self._forms().items()
+            if long_terms and long_terms <= terms
+        ]
 
     def query_terms(self, text: str) -> list[str]:
         """Stems of the query's content words, typos and SMS spellings mended where possible."""
@@ -240,6 +298,8 @@ class LexicalIndex:
             "n_docs": np.asarray(self.n_docs),
             "accent_words": np.asarray(list(self.accents), dtype=object),
             "accent_forms": np.asarray(list(self.accents.values()), dtype=object),
+            "short_forms": np.asarray(list(self.abbreviations), dtype=object),
+            "long_forms": np.asarray(list(self.abbreviations.values()), dtype=object),
         }
 
     @classmethod
@@ -254,5 +314,8 @@ class LexicalIndex:
             n_docs=int(arrays["n_docs"]),
             accents=dict(
                 zip(map(str, arrays["accent_words"]), map(str, arrays["accent_forms"]), strict=True)
+            ),
+            abbreviations=dict(
+                zip(map(str, arrays["short_forms"]), map(str, arrays["long_forms"]), strict=True)
             ),
         )
