@@ -231,3 +231,12 @@ def test_a_journal_reference_is_never_quoted():
     assert quotable(
         "L'étude ASCLEPIOS (2019) a comparé l'ofatumumab au tériflunomide chez 1 882 patients."
     )
+
+
+def test_an_english_article_title_is_never_quoted():
+    # Few of the English words `looks_english` counts, but none of French's function words.
+    assert not quotable(
+        "Activated leukocyte cell adhesion molecule regulates B lymphocyte migration across "
+        "central nervous system barriers."
+    )
+    assert quotable("L’étude de tolérance n’a pas retrouvé de problème nouveau particulier.")

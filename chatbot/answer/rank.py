@@ -95,9 +95,11 @@ class SentenceRanker:
         self._term_cache: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
 
     def _terms(self, text: str) -> tuple[frozenset[str], frozenset[str]]:
-        """The sentence's terms as written, and with both forms of each abbreviation it holds
-        one of: « 23 CRC SEP ont été labellisés » holds what « combien de centres de
-        ressources ? » asks."""
+        """The sentence's terms as written, and with the long form of each abbreviation the
+        documents define that it writes short: « 23 CRC SEP ont été labellisés » holds what
+        « combien de centres de ressources ? » asks. Not the other way: a sentence that writes
+        a long form out is found by its words already, and the long form of « ALCAM » is
+        English, the title of a reference."""
         terms = self._term_cache.get(text)
         if terms is None:
             if len(self._term_cache) > 100_000:  # bounded: a large corpus must not grow it forever

@@ -122,13 +122,11 @@ class LexicalIndex:
         return out
 
     def with_equivalents(self, terms: frozenset[str]) -> frozenset[str]:
-        """`terms` with the other form of each abbreviation they hold one form of."""
+        """`terms` with the long form of each abbreviation they hold the short form of."""
         more: set[str] = set()
         for short_term, long_terms in self._forms().values():
             if short_term in terms:
                 more |= long_terms
-            elif long_terms and long_terms <= terms:
-                more.add(short_term)
         return terms | more if more else terms
 
     def _forms(self) -> dict[str, tuple[str, frozenset[str]]]:

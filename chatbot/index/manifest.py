@@ -33,7 +33,8 @@ __all__ = [
 # 2: sentence FAISS index beside the passage index. 3: no passage ends on an announcement
 # cut from its list; author lines are not embedded nor indexed. 4: only quotable sentences.
 # 5: the manifest records the size and sha256 of every file.
-# 8: the lexical index holds the abbreviations the documents define.
+# 8: the lexical index holds the abbreviations the documents define; a sentence without any
+# French function word (an English article title) is not indexed as quotable.
 FORMAT_VERSION = 8
 REBUILD_HINT = "Reconstruisez l'index : `make index` (ou `chatbot index --corpus DOSSIER`)."
 # Every file that ingestion may read; hashing a few extra files only costs a needless rebuild.
