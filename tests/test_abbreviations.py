@@ -64,42 +64,27 @@ def test_the_index_keeps_the_definitions_it_read():
 
 
 def _centres(definition: str) -> list[Document]:
-    other = [
+    texts = [
+        ("vaccins", "Vaccins", "La vaccination contre la grippe est recommandée chaque année."),
+        ("fatigue", "Fatigue", "La fatigue est un symptôme fréquent, qui pèse sur le travail."),
+        ("sport", "Bougez !", "L'activité physique régulière est bénéfique dans la SEP."),
+        (
+            "structures",
+            "Les structures de soins",
+            f"{definition}\n\nVingt-trois CRC ont été labellisés en 2018 dans les régions.",
+        ),
+    ]
+    return [
         Document(
-            doc_id=f"autre-{k}",
-            source=f"autre-{k}.md",
+            doc_id=doc_id,
+            source=f"{doc_id}.md",
             title=title,
             authors=(),
             publication="Le Courrier de la Ligue",
             date="2020",
             text=text,
         )
-        for k, (title, text) in enumerate(
-            [
-                ("Vaccins", "La vaccination contre la grippe est recommandée chaque année."),
-                ("Fatigue", "La fatigue est un symptôme fréquent, qui pèse sur le travail."),
-            ]
-        )
-    ]
-    return other + [
-        Document(
-            doc_id="structures",
-            source="structures.md",
-            title="Les structures de soins",
-            authors=(),
-            publication="Le Courrier de la Ligue",
-            date="2019",
-            text=f"{definition}\n\nVingt-trois CRC ont été labellisés en 2018 dans les régions.",
-        ),
-        Document(
-            doc_id="sport",
-            source="sport.md",
-            title="Bougez !",
-            authors=(),
-            publication="Le Courrier de la Ligue",
-            date="2020",
-            text="L'activité physique régulière est bénéfique dans la sclérose en plaques.",
-        ),
+        for doc_id, title, text in texts
     ]
 
 
