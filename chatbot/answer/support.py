@@ -215,7 +215,7 @@ def support_features(
     )
     top_passage = passage_terms(request.hits[0].chunk.text) if request.hits else frozenset()
     # An abbreviation is present where the passage writes it out, and back (« ETP »).
-    spelled = top_passage | lexical.equivalent_terms(request.search_query, top_passage)
+    spelled = top_passage | lexical.equivalent_terms(weights, top_passage)
     passage_cov = sum(w for t, w in weights.items() if t in spelled | translated) / total
     # A near miss: the article is about the subject, but nowhere says what is asked (a price,
     # an age, a hospital's name). A lay word counts as present when its equivalent is.
@@ -223,7 +223,7 @@ def support_features(
     in_document = passage_terms(document)
     equivalents = translated_terms(
         lexical, request.search_query, in_document
-    ) | lexical.equivalent_terms(request.search_query, in_document)
+    ) | lexical.equivalent_terms(weights, in_document)
     document_cov = (
         sum(w for t, w in weights.items() if t in in_document or t in equivalents) / total
     )

@@ -18,7 +18,7 @@ import numpy as np
 
 from chatbot.text.abbreviations import find_abbreviations
 from chatbot.text.lexicon import SMS_WORDS
-from chatbot.text.normalize import STOP_WORDS, fold, stem, words
+from chatbot.text.normalize import STOP_WORDS, content_terms, fold, stem, words
 
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -108,10 +108,10 @@ class LexicalIndex:
         stems = [stem(w) for w in words(phrase) if w not in STOP_WORDS]
         return bool(stems) and all(t in self.terms for t in stems)
 
-    def equivalent_terms(self, text: str, present: Collection[str]) -> set[str]:
-        """The terms of `text` that are one form of an abbreviation whose other form is in
-        `present`: « etp » when a passage writes « éducation thérapeutique », and back."""
-        asked = set(self.query_terms(text))
+    def equivalent_terms(self, asked: Collection[str], present: Collection[str]) -> set[str]:
+        """The terms `asked` (a query's `query_terms`) that are one form of an abbreviation whose
+        other form is in `present`: « etp » when a passage writes « éducation thérapeutique »,
+        and back."""
         out: set[str] = set()
         for short_term, long_terms in self._forms().values():
             if short_term in asked and all(t in present for t in long_terms):
@@ -138,7 +138,7 @@ class LexicalIndex:
         positive), and writing it out would only add its words to every question."""
         if self._abbreviation_terms is None:
             self._abbreviation_terms = {
-                short: (stem(short), frozenset(stem(w) for w in words(long) if w not in STOP_WORDS))
+                short: (stem(short), frozenset(content_terms(long)))
                 for short, long in self.abbreviations.items()
                 if 2 * self._document_frequency(stem(short)) < self.n_docs
             }
@@ -148,12 +148,12 @@ class LexicalIndex:
         k = self.terms.get(term)
         return 0 if k is None else int(self.postings_ptr[k + 1] - self.postings_ptr[k])
 
-    def _spelled_out(self, terms: set[str]) -> list[tuple[str, str, frozenset[str]]]:
+    def _spelled_out(self, terms: Collection[str]) -> list[tuple[str, str, frozenset[str]]]:
         """The abbreviations whose long form's terms are all among `terms`."""
         return [
             (short, short_term, long_terms)
             for short, (short_term, long_terms) in self._forms().items()
-            if long_terms and long_terms <= terms
+            if long_terms and all(t in terms for t in long_terms)
         ]
 
     def query_terms(self, text: str) -> list[str]:

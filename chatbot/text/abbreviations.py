@@ -94,7 +94,6 @@ def _spelled(short: str, long: str) -> bool:
     """Schwartz and Hearst's test: the short form's letters and digits found in `long` from
     the end, in order, the first one at the start of a word that opens `long`."""
     short = "".join(ch for ch in short if ch.isalnum())
-    long = re.sub(r"^\W*(?:l|d)\W", "", long)  # « l’éducation » opens on « éducation »
     s, i = len(short) - 1, len(long) - 1
     while s >= 0:
         while i >= 0 and (long[i] != short[s] or (s == 0 and i > 0 and long[i - 1].isalnum())):
