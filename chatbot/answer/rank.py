@@ -96,10 +96,10 @@ class SentenceRanker:
 
     def _terms(self, text: str) -> tuple[frozenset[str], frozenset[str]]:
         """The sentence's terms as written, and with the long form of each abbreviation the
-        documents define that it writes short: « 23 CRC SEP ont été labellisés » holds what
+        documents define that it writes short: a sentence counting « CRC » holds what
         « combien de centres de ressources ? » asks. Not the other way: a sentence that writes
-        a long form out is found by its words already, and the long form of « ALCAM » is
-        English, the title of a reference."""
+        a long form out is found by its words already, and a long form may be in English, as
+        the title of a reference is."""
         terms = self._term_cache.get(text)
         if terms is None:
             if len(self._term_cache) > 100_000:  # bounded: a large corpus must not grow it forever

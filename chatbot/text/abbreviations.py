@@ -3,7 +3,7 @@
 « l’éducation thérapeutique (ETP) », « L’OFSEP, Observatoire Francophone de la Sclérose en
 Plaques, … », « Les CRC sont les centres de ressource et compétence »: a patient asks with one
 form and the sentence that answers uses the other (« il y en a combien, de centres de
-ressources ? » is answered by « 23 CRC SEP ont été labellisés… »). Neither the embedding model
+ressources ? » is answered by a sentence that counts « CRC »). Neither the embedding model
 nor the word index knows that the two are one thing, and no list written by hand would follow
 what a new document defines.
 
