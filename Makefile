@@ -95,7 +95,7 @@ about-model: setup
 
 ## messages that ask who answers, through the engine, on the bank it was not fitted on
 about-eval: index
-	$(PY) eval/about_eval.py --bank eval/about.jsonl --ordinary eval/heldback.jsonl --ordinary eval/bank.jsonl
+	$(PY) eval/about_eval.py --bank eval/about.jsonl --conversations eval/about_followups.jsonl --ordinary eval/heldback.jsonl --ordinary eval/bank.jsonl
 
 ## the risk detector through the engine, on messages and questions it was not fitted on
 safety-eval: index
