@@ -275,6 +275,27 @@ def test_a_message_asking_who_answers_is_told_a_program_not_a_passage(engine, me
 
 
 @pytest.mark.parametrize(
+    ("first", "message", "about"),
+    [
+        # Before, these follow-ups were told « je suis un programme »: read alone, « ils servent
+        # à quoi ? » asks what something is for, like « tu sers à quoi ? ».
+        ("c est quoi un immunomodulateur", "et ils servent a quoi", False),
+        ("le programme fatigue ca consiste en quoi", "c'est anime par qui ?", False),
+        ("les vaccins sont dangereux avec la sep ?", "qui m'ecrit la ?", True),
+        ("c quoi l'ocrevus", "et vous etes quoi au juste, une IA ?", True),
+    ],
+)
+def test_a_follow_up_is_told_a_program_only_when_it_asks_who_answers(engine, first, message, about):
+    history = [
+        {"role": "user", "content": first},
+        {"role": "assistant", "content": engine.ask(first).text},
+    ]
+    answer = engine.ask(message, history)
+    assert ("pas un médecin ni une personne" in answer.text) is about
+    assert bool(answer.citations or answer.refused) is not about
+
+
+@pytest.mark.parametrize(
     "message",
     [
         "un robot de rééducation, ça aide à remarcher ?",
