@@ -25,7 +25,13 @@ CONFIGS = (
     ("D4_mix", 4, 3, 1.0, 3),
     ("E12_piaf", 12, 2, 1.0, 0),
     ("F12_mix_long", 12, 5, 1.0, 3),
+    # the word table frozen (so that a shipped model could share the served one), and less
+    # data: sizes a 2-core machine could train in the 45-minute budget
+    ("G4_frozen_half", 4, 2, 0.5, 3),
+    ("H4_frozen", 4, 3, 1.0, 3),
+    ("I6_frozen_third", 6, 2, 0.33, 2),
 )
+FROZEN = ("G4_frozen_half", "H4_frozen", "I6_frozen_third")
 
 
 @dataclass
@@ -112,9 +118,11 @@ def run(data: Data, out: str, name: str, layers: int, epochs: int, piaf_share: f
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = CrossEncoder(data, layers).to(DEVICE)
+    if name in FROZEN:
+        model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
     optimizer = torch.optim.AdamW(
         [
-            {"params": model.bert.parameters(), "lr": lr},
+            {"params": [p for p in model.bert.parameters() if p.requires_grad], "lr": lr},
             {"params": model.head.parameters(), "lr": 1e-3},
         ],
         weight_decay=0.01,
