@@ -30,8 +30,11 @@ CONFIGS = (
     ("G4_frozen_half", 4, 2, 0.5, 3),
     ("H4_frozen", 4, 3, 1.0, 3),
     ("I6_frozen_third", 6, 2, 0.33, 2),
+    # two more within the budget: three quarters of PIAF's rows, or a higher learning rate
+    ("J4_frozen_3q", 4, 2, 0.75, 3),
+    ("K4_frozen_half_lr8", 4, 2, 0.5, 3, 8e-5),
 )
-FROZEN = ("G4_frozen_half", "H4_frozen", "I6_frozen_third")
+FROZEN = ("G4_frozen_half", "H4_frozen", "I6_frozen_third", "J4_frozen_3q", "K4_frozen_half_lr8")
 
 
 @dataclass
