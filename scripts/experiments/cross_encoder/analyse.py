@@ -29,19 +29,17 @@ def main(folder: Path) -> None:
     qs = [i for i, m in enumerate(meta) if m["set"] in VAL]
     y = np.array([meta[i]["answerable"] for i in qs])
     p = np.array([meta[i]["p"] for i in qs])
-    per_set = [
-        roc_auc_score(
-            [meta[i]["answerable"] for i in qs if meta[i]["set"] == v],
-            [meta[i]["p"] for i in qs if meta[i]["set"] == v],
-        )
-        for v in VAL
-    ]
+    sets = np.array([meta[i]["set"] for i in qs])
+
+    def by_set(score: np.ndarray) -> list[float]:
+        return [roc_auc_score(y[sets == v], score[sets == v]) for v in VAL]
+
     print(
         "model          " + " ".join(f"{v[:7]:>7}" for v in VAL) + " | pooled max3 / max8 | with p"
     )
     print(
         f"{'shipped p':<14} "
-        + " ".join(f"{a:7.3f}" for a in per_set)
+        + " ".join(f"{a:7.3f}" for a in by_set(p))
         + f" | {roc_auc_score(y, p):.3f}"
     )
     print(f"ranker's first sentence holds the facts: {ranker_first(meta, qi, ci, labels):.3f}")
@@ -53,7 +51,7 @@ def main(folder: Path) -> None:
             by.setdefault(int(qi[r]), []).append((int(ci[r]), float(x), int(labels[r])))
         best3 = np.array([max(x for _, x, _ in sorted(by[i])[:3]) for i in qs])
         best8 = np.array([max(x for _, x, _ in by[i]) for i in qs])
-        aucs = [roc_auc_score(y[[meta[i]["set"] == v for i in qs]], best3[[meta[i]["set"] == v for i in qs]]) for v in VAL]  # fmt: skip
+        aucs = by_set(best3)
         x = np.column_stack([np.log(p / (1 - p)), best3, best8])
         combined = cross_val_predict(LogisticRegression(), x, y, cv=folds, method="predict_proba")
         first = {s: first_holds(meta, by, s) for s in ("corpus", "piafval")}

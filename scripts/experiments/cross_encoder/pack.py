@@ -19,7 +19,6 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 os.chdir(ROOT)
 from chatbot.config import Settings  # noqa: E402
-from chatbot.index.embed import MODEL_DIRNAME  # noqa: E402
 
 OUT = Path("build/ce_exp")
 MAX_TOKENS = 160  # question and sentence together
@@ -27,8 +26,8 @@ PAD = 1  # XLM-R's padding id
 
 
 def model_folder() -> Path:
-    settings = Settings()
-    return Path(settings.cache_dir) / f"{MODEL_DIRNAME}-{Path(settings.embedding_layers).name}"
+    """The served model's folder (the embedder loads nothing until it embeds)."""
+    return Path(Settings().embedder().path)
 
 
 def quantized(weights: dict[str, np.ndarray], used: list[int]) -> dict[str, np.ndarray]:

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 os.chdir(ROOT)
 from chatbot.answer.support import assess_support  # noqa: E402
+from chatbot.build.finetune_task import MIN_SENTENCE_CHARS  # noqa: E402
 from chatbot.config import Settings  # noqa: E402
 from chatbot.engine import Engine  # noqa: E402
 from chatbot.evaluation import piaf  # noqa: E402
@@ -71,7 +72,7 @@ def row(name: str, split: str, qid: str, question: str, answerable: bool, cands:
 
 
 def sentences(paragraph: str) -> list[str]:
-    return [s.text for s in split_sentences(paragraph) if len(s.text) > 20]
+    return [s.text for s in split_sentences(paragraph) if len(s.text) > MIN_SENTENCE_CHARS]
 
 
 def piaf_rows() -> list[dict]:

@@ -17,24 +17,34 @@ from transformers import BertConfig, BertModel
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 SMOKE = os.environ.get("SMOKE") == "1"
-# name, layers, epochs, share of PIAF's rows per epoch, times dev and the pairs are repeated
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str
+    layers: int
+    epochs: int
+    piaf_share: float  # share of PIAF's rows per epoch
+    corpus_repeat: int  # times dev and the pairs are repeated per epoch
+    lr: float = 4e-5
+    # the word table frozen, so that a shipped model could share the served one
+    frozen: bool = False
+
+
 CONFIGS = (
-    ("B12_mix", 12, 3, 1.0, 3),
-    ("C6_mix", 6, 3, 1.0, 3),
-    ("A12_corpus", 12, 6, 0.0, 1),
-    ("D4_mix", 4, 3, 1.0, 3),
-    ("E12_piaf", 12, 2, 1.0, 0),
-    ("F12_mix_long", 12, 5, 1.0, 3),
-    # the word table frozen (so that a shipped model could share the served one), and less
-    # data: sizes a 2-core machine could train in the 45-minute budget
-    ("G4_frozen_half", 4, 2, 0.5, 3),
-    ("H4_frozen", 4, 3, 1.0, 3),
-    ("I6_frozen_third", 6, 2, 0.33, 2),
-    # two more within the budget: three quarters of PIAF's rows, or a higher learning rate
-    ("J4_frozen_3q", 4, 2, 0.75, 3),
-    ("K4_frozen_half_lr8", 4, 2, 0.5, 3, 8e-5),
+    Config("B12_mix", 12, 3, 1.0, 3),
+    Config("C6_mix", 6, 3, 1.0, 3),
+    Config("A12_corpus", 12, 6, 0.0, 1),
+    Config("D4_mix", 4, 3, 1.0, 3),
+    Config("E12_piaf", 12, 2, 1.0, 0),
+    Config("F12_mix_long", 12, 5, 1.0, 3),
+    # sizes a 2-core machine could train in the 45-minute budget (H4 is 1.5 times over it)
+    Config("G4_frozen_half", 4, 2, 0.5, 3, frozen=True),
+    Config("H4_frozen", 4, 3, 1.0, 3, frozen=True),
+    Config("I6_frozen_third", 6, 2, 0.33, 2, frozen=True),
+    Config("J4_frozen_3q", 4, 2, 0.75, 3, frozen=True),
+    Config("K4_frozen_half_lr8", 4, 2, 0.5, 3, 8e-5, frozen=True),
 )
-FROZEN = ("G4_frozen_half", "H4_frozen", "I6_frozen_third", "J4_frozen_3q", "K4_frozen_half_lr8")
 
 
 @dataclass
@@ -116,25 +126,24 @@ def scores(model: CrossEncoder, data: Data, rows: np.ndarray, batch: int = 256) 
     return torch.cat(out).numpy()
 
 
-def run(data: Data, out: str, name: str, layers: int, epochs: int, piaf_share: float,
-        corpus_repeat: int, lr: float = 4e-5, batch: int = 128, seed: int = 0) -> None:  # fmt: skip
+def run(data: Data, out: str, c: Config, batch: int = 128, seed: int = 0) -> None:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = CrossEncoder(data, layers).to(DEVICE)
-    if name in FROZEN:
+    model = CrossEncoder(data, c.layers).to(DEVICE)
+    if c.frozen:
         model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
     optimizer = torch.optim.AdamW(
         [
-            {"params": [p for p in model.bert.parameters() if p.requires_grad], "lr": lr},
+            {"params": [p for p in model.bert.parameters() if p.requires_grad], "lr": c.lr},
             {"params": model.head.parameters(), "lr": 1e-3},
         ],
         weight_decay=0.01,
     )
     positive_weight = torch.tensor(3.0, device=DEVICE)
     t0, steps = time.time(), 0
-    for _ in range(epochs):
-        piaf = rng.permutation(data.train_piaf)[: int(len(data.train_piaf) * piaf_share)]
-        rows = rng.permutation(np.concatenate([piaf] + [data.train_corpus] * corpus_repeat))
+    for _ in range(c.epochs):
+        piaf = rng.permutation(data.train_piaf)[: int(len(data.train_piaf) * c.piaf_share)]
+        rows = rng.permutation(np.concatenate([piaf] + [data.train_corpus] * c.corpus_repeat))
         if SMOKE:
             rows = rows[:128]
         for i in range(0, len(rows), batch):
@@ -150,8 +159,8 @@ def run(data: Data, out: str, name: str, layers: int, epochs: int, piaf_share: f
             steps += 1
     train_s = time.time() - t0
     val = data.val[:200] if SMOKE else data.val
-    np.savez_compressed(f"{out}/{name}.npz", rows=val, scores=scores(model, data, val))
-    report = {"name": name, "layers": layers, "epochs": epochs, "steps": steps}
+    np.savez_compressed(f"{out}/{c.name}.npz", rows=val, scores=scores(model, data, val))
+    report = {"name": c.name, "layers": c.layers, "epochs": c.epochs, "steps": steps}
     print(json.dumps({**report, "train_rows": steps * batch, "train_s": round(train_s, 1)}))
 
 
@@ -163,12 +172,12 @@ def main() -> None:
     only = os.environ.get("ONLY")
     budget = float(os.environ.get("BUDGET_S", "1e9"))
     for config in CONFIGS:
-        if only and config[0] not in only.split(","):
+        if only and config.name not in only.split(","):
             continue
         if time.time() - start > budget:
-            print("skip", config[0], flush=True)
+            print("skip", config.name, flush=True)
             continue
-        run(data, out, *config)
+        run(data, out, config)
 
 
 if __name__ == "__main__":
