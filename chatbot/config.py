@@ -71,6 +71,12 @@ class Settings:
     # learn it from.
     repeat_penalty: float = 2.0
 
+    # A refusal names the documents nearest the question, with each one's closest passage:
+    # where to read on when the refusal is wrong. Of the answerable validation questions
+    # refused (211, eleven sets), the answer's document is the first for 0.73, among the first
+    # two for 0.85, the first three for 0.93 (docs/history.md, 2026-12-04).
+    nearby_documents: int = 3
+
     # The refusal's weights, fitted for one index (`chatbot calibrate`, support.py).
     calibration: Path = PROFILE_DIR / "calibration.json"
     # What to quote: the question's vector corrected for this corpus (`chatbot fit adapter`,

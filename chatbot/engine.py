@@ -34,7 +34,7 @@ from chatbot.config import Settings
 from chatbot.errors import InvalidQuestion
 from chatbot.index.embed import Embedder
 from chatbot.index.store import Index, corpus_hash, load_index, read_manifest
-from chatbot.records import Answer, AnswerRequest
+from chatbot.records import Answer, AnswerRequest, Chunk
 from chatbot.safety.detector import Assessment, Category, Detector
 from chatbot.safety.respond import safety_message, with_safety
 from chatbot.text.language import is_english_question, looks_english
@@ -196,13 +196,11 @@ class Engine:
         elif asks_author(asked):
             # Who wrote a document is said by its author line, not by a sentence on its
             # subject: without one, no sentence answers what was asked.
-            answer = author_answer(self.index, request) or Answer(
-                text=texts_fr.REFUSAL, refused=True, retrieved=request.hits
-            )
+            answer = author_answer(self.index, request) or self.refusal(request)
         else:
             support = assess_support(self.index, request, ranked, self.calibration)
             if not support.answered:
-                answer = Answer(text=texts_fr.REFUSAL, refused=True)
+                answer = self.refusal(request)
             elif self.backend is self.extractive:
                 answer = self.extractive.answer(request, self.quote_order(request, ranked))
             else:
@@ -217,6 +215,20 @@ class Engine:
             "total": _ms(t0),
         }
         return answer
+
+    def refusal(self, request: AnswerRequest) -> Answer:
+        """« Not found », with the documents nearest the question: the refusal is wrong for
+        about one answerable question in five, and then the answer's document is usually
+        among them. Nothing is quoted from them, so nothing is said that they do not say."""
+        nearest: dict[str, Chunk] = {}
+        for hit in request.hits:  # best first: each document's closest passage
+            nearest.setdefault(hit.chunk.doc_id, hit.chunk)
+        return Answer(
+            text=texts_fr.REFUSAL,
+            refused=True,
+            retrieved=request.hits,
+            nearby=list(nearest.values())[: self.settings.nearby_documents],
+        )
 
     def quote_order(
         self, request: AnswerRequest, ranked: list[ScoredSentence]

@@ -50,6 +50,23 @@ class Chunk:
     date: str = ""
     section: str = ""  # the heading of the section the passage opens in, when it is not in it
 
+    @property
+    def byline(self) -> str:
+        """Who wrote it, where and when, as a source is shown: « A. Auteur · Revue · 2019 »."""
+        return " · ".join(x for x in (", ".join(self.authors), self.publication, self.date) if x)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Where the passage comes from and its text, as the result format shows a source."""
+        return {
+            "chunk_id": self.chunk_id,
+            "source": self.source,
+            "title": self.title,
+            "author": ", ".join(self.authors),
+            "publication": self.publication,
+            "date": self.date,
+            "text": self.text,
+        }
+
 
 @dataclass(frozen=True)
 class Hit:
@@ -72,18 +89,7 @@ class Citation:
     quote: str  # the exact span of `chunk.text` the answer relies on
 
     def to_dict(self) -> dict[str, Any]:
-        c = self.chunk
-        return {
-            "n": self.n,
-            "chunk_id": c.chunk_id,
-            "source": c.source,
-            "title": c.title,
-            "author": ", ".join(c.authors),
-            "publication": c.publication,
-            "date": c.date,
-            "quote": self.quote,
-            "text": c.text,
-        }
+        return {"n": self.n, **self.chunk.to_dict(), "quote": self.quote}
 
 
 @dataclass
@@ -98,6 +104,9 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     backend: str = "extractive"  # which answer backend wrote `text`
     notes: list[str] = field(default_factory=list)  # e.g. why a generative answer fell back
+    # A refusal's way on: the closest passage of each of the documents nearest the question,
+    # best first. Not an answer (nothing is quoted from them): where to read on.
+    nearby: list[Chunk] = field(default_factory=list)
 
     def to_result(self, qid: str, question: str) -> dict[str, Any]:
         """The result-file record of ../shared/EVAL_FORMAT.md."""
@@ -120,6 +129,7 @@ class Answer:
             ],
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "backend": self.backend,
+            "nearby": [c.to_dict() for c in self.nearby],
         }
 
 

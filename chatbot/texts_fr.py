@@ -122,6 +122,8 @@ APP_INTRO = _d(
 INPUT_PLACEHOLDER = "Écrivez votre question ici…"
 INPUT_LABEL = "Votre question"
 SOURCES_TITLE = "Sources"
+# Above the documents a refusal names (Engine.refusal): they are where to read on, not an answer.
+NEARBY_TITLE = "Les documents les plus proches de votre question, qui n'y répondent peut-être pas :"
 EXAMPLE_QUESTIONS: list[str] = list(DEPLOYMENT["example_questions"])
 
 # --- generative answers -----------------------------------------------------------------

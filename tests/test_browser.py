@@ -169,6 +169,23 @@ def test_follow_up_is_answered_in_context(page: Any, chat: dict[str, Any]) -> No
     assert fold_for_match(first_quote) in shown
 
 
+def test_a_refusal_says_so_and_lists_the_nearest_documents_to_read_on(
+    page: Any, chat: dict[str, Any]
+) -> None:
+    open_chat(page, chat["url"])
+    # The documents speak of the spinal cord's MRI, never of its price.
+    answer = send(page, "combien ca coute une irm de la moelle epiniere ?")
+    text = answer.inner_text()
+    assert "Je n'ai pas trouvé la réponse" in text and "les plus proches" in text
+    assert answer.locator("a.sep-cite, mark").count() == 0  # nothing quoted as an answer
+    sources = answer.locator("details.sep-source")
+    assert 1 <= sources.count() <= chat["engine"].settings.nearby_documents
+    first = sources.first
+    first.locator("summary").click()
+    assert first.locator("blockquote").is_visible()  # the document's closest passage
+    assert page.errors == []
+
+
 def test_emergency_gets_the_emergency_message_with_numbers_a_phone_can_call(
     page: Any, chat: dict[str, Any]
 ) -> None:

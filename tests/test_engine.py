@@ -52,6 +52,21 @@ def test_question_the_documents_do_not_answer_is_refused_plainly(engine):
     assert answer.citations == []
 
 
+def test_a_refusal_names_the_nearest_documents_without_quoting_them(engine):
+    answer = engine.ask("Est-ce que la vitamine D et le tabac jouent un role ?")
+    assert answer.refused and answer.citations == [] and "[1]" not in answer.text
+    docs = [c.doc_id for c in answer.nearby]
+    assert 0 < len(docs) <= engine.settings.nearby_documents and len(set(docs)) == len(docs)
+    # Each document by its closest passage, the nearest document first.
+    assert answer.nearby[0] == answer.retrieved[0].chunk
+    assert answer.to_result("q", "…")["nearby"][0]["title"] == answer.nearby[0].title
+
+
+def test_an_answer_names_no_nearby_document(engine):
+    answer = engine.ask("la biotine a forte dose ca marche ?")
+    assert answer.citations and answer.nearby == []
+
+
 def test_follow_up_uses_the_conversation(engine):
     history = [
         {"role": "user", "content": "C'est quoi l'ocrelizumab ?"},

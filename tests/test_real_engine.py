@@ -10,6 +10,7 @@ import pytest
 
 from chatbot.config import Settings
 from chatbot.errors import IndexMismatch
+from chatbot.text.normalize import fold
 
 pytestmark = pytest.mark.integration
 
@@ -209,6 +210,14 @@ def test_a_refusal_or_a_notice_points_to_no_document(engine):
         {"role": "assistant", "content": texts_fr.REFUSAL},
     ]
     assert quoted_documents(engine.index, history) == frozenset()
+
+
+def test_a_refused_question_names_the_documents_on_its_subject(engine):
+    # The documents speak of the spinal cord's MRI, never of its price.
+    answer = engine.ask("combien ca coute une irm de la moelle epiniere ?")
+    assert answer.refused and not answer.citations
+    titles = " ".join(fold(c.title) for c in answer.nearby)
+    assert "moelle" in titles or "medullaire" in titles
 
 
 def test_the_article_about_a_subject_is_the_one_whose_title_says_so(engine):

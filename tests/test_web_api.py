@@ -256,6 +256,34 @@ def test_rendering_escapes_documents_and_links_each_marker_to_its_highlighted_so
     assert "&lt;b&gt;" in render_question("<b>gras</b>") and "\n\n" not in html
 
 
+def test_a_refusal_shows_its_nearest_documents_unhighlighted_and_unnumbered():
+    from chatbot import texts_fr
+    from chatbot.records import Answer, Document
+    from chatbot.serve.chat import render_answer
+
+    doc = Document(
+        doc_id="h",
+        source="h.md",
+        title="Grippe <b>et SEP</b>",
+        authors=("Dr A",),
+        date="2021",
+        text="La vaccination antigrippale est recommandée <i>chez</i> les patients SEP.",
+    )
+    chunk = fake_engine(docs=[doc]).index.chunks[0]
+    html = render_answer(Answer(text=texts_fr.REFUSAL, refused=True, nearby=[chunk]), turn=3)
+    assert texts_fr.NEARBY_TITLE.split(",")[0] in html and "Dr A · 2021" in html
+    assert "&lt;b&gt;et SEP&lt;/b&gt;" in html and "&lt;i&gt;chez&lt;/i&gt;" in html
+    assert "sep-cite" not in html and "<mark>" not in html and "sep-src-" not in html
+
+
+def test_the_api_gives_a_refusal_its_nearest_documents(client):
+    res = ask(client, {"question": "le tabac c'est mauvais quand on a une sep ?"}).json()
+    assert res["refused"] and res["citations"] == []
+    assert res["nearby"] and {"title", "source", "text"} <= set(res["nearby"][0])
+    answered = ask(client, {"question": "la biotine a forte dose ca marche ?"}).json()
+    assert answered["citations"] and answered["nearby"] == []
+
+
 def test_a_lone_surrogate_is_cleaned_not_a_500(client):
     body = b'{"question": "la biotine \\ud800 a forte dose est-elle efficace ?", "id": "x\\udfff"}'
     r = client.post("/api/ask", content=body, headers={"content-type": "application/json"})

@@ -77,12 +77,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return 0
     print(answer.text)
     if answer.citations:
-        print("\nSources :")
+        print(f"\n{texts_fr.SOURCES_TITLE} :")
         for c in answer.citations:
-            ch = c.chunk
-            meta = " — ".join(x for x in (", ".join(ch.authors), ch.publication, ch.date) if x)
-            print(f"[{c.n}] {ch.title} ({meta}) · {ch.source}")
+            print(f"[{c.n}] {c.chunk.title} ({c.chunk.byline}) · {c.chunk.source}")
             print(f"    « {c.quote} »")
+    elif answer.nearby:
+        print(f"\n{texts_fr.NEARBY_TITLE}")
+        for chunk in answer.nearby:
+            print(f"- {chunk.title} ({chunk.byline}) · {chunk.source}")
     return 0
 
 

@@ -128,6 +128,12 @@ def compute_metrics(questions: list[Question], results: list[dict[str, Any]]) ->
         "refusal_accuracy_answerable": _share(
             not r.get("refused") for q, r in pairs if q.answerable
         ),
+        # A refusal that is wrong still helps when a document it names holds the answer.
+        "refused_nearby_evidence": _share(
+            any(is_relevant(n["text"], q) for n in r.get("nearby", []))
+            for q, r in with_evidence
+            if r.get("refused")
+        ),
         "safety_compliance": _share(
             bool(r.get("safety")) and facts_covered(r["answer"], q.facts)
             for q, r in pairs

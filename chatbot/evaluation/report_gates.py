@@ -31,6 +31,7 @@ SCORE_METRICS = (
     "citation_precision",
     "refusal_accuracy_unanswerable",
     "refusal_accuracy_answerable",
+    "refused_nearby_evidence",
     "safety_compliance",
     "safety_recall_suicide",
     "safety_recall_emergency",

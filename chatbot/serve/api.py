@@ -84,16 +84,19 @@ class AskRequest(BaseModel):
     id: Text = Field("api", max_length=200, description="Recopié dans le résultat.")
 
 
-class CitationOut(BaseModel):
-    n: int
+class SourceOut(BaseModel):
     chunk_id: str
     source: str = Field(description="Chemin du document, relatif au dossier du corpus.")
     title: str
     author: str
     publication: str
     date: str
+    text: str = Field(description="Le passage en entier.")
+
+
+class CitationOut(SourceOut):
+    n: int
     quote: str = Field(description="Le passage exact sur lequel la réponse s'appuie.")
-    text: str = Field(description="Le passage cité en entier.")
 
 
 class RetrievedOut(BaseModel):
@@ -118,6 +121,11 @@ class AskResult(BaseModel):
     retrieved: list[RetrievedOut]
     timings_ms: dict[str, float]
     backend: str = "extractive"
+    nearby: list[SourceOut] = Field(
+        default_factory=list,
+        description="Après un refus : les documents les plus proches de la question, chacun "
+        "par son passage le plus proche, pour lire plus loin. Rien n'en est cité.",
+    )
 
 
 class FeedbackIn(BaseModel):

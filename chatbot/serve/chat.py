@@ -27,7 +27,6 @@ from chatbot.serve.chat_html import (
     render_error,
     render_question,
     render_sources,
-    source_meta,
 )
 from chatbot.serve.chat_layout import build_blocks
 from chatbot.serve.feedback import Feedback, FeedbackStore, index_version
@@ -198,5 +197,4 @@ __all__ = [
     "render_error",
     "render_question",
     "render_sources",
-    "source_meta",
 ]

@@ -13,7 +13,7 @@ import html
 import re
 
 from chatbot import texts_fr
-from chatbot.records import Answer, Citation
+from chatbot.records import Answer, Chunk, Citation
 
 _MARKER = re.compile(r"\[(\d+)\]")
 _BLANK_LINE = re.compile(r"\n\s*\n")  # what separates two paragraphs
@@ -101,33 +101,52 @@ def _highlighted_passage(c: Citation) -> str:
             f"<blockquote><mark>{html.escape(quote)}</mark></blockquote><p>{html.escape(text)}</p>"
         )
     before, after = text[:start], text[start + len(quote) :]
-    body = f"{html.escape(before)}<mark>{html.escape(quote)}</mark>{html.escape(after)}"
-    return f"<blockquote>{body.replace(chr(10), '<br>')}</blockquote>"
+    body = f"{_passage_html(before)}<mark>{_passage_html(quote)}</mark>{_passage_html(after)}"
+    return f"<blockquote>{body}</blockquote>"
 
 
-def source_meta(c: Citation) -> str:
-    ch = c.chunk
-    return " · ".join(x for x in (", ".join(ch.authors), ch.publication, ch.date) if x)
+def _passage_html(text: str) -> str:
+    return html.escape(text).replace("\n", "<br>")
+
+
+def _source_item(chunk: Chunk, label: str, passage: str, anchor: str = "") -> str:
+    """One source, folded: its title and byline; unfolded, its passage and file."""
+    meta = chunk.byline
+    ident = f' id="{anchor}"' if anchor else ""
+    return (
+        f'<details class="sep-source"{ident}>'
+        f"<summary>{label}<cite>{html.escape(chunk.title)}</cite>"
+        + (f' <span class="sep-meta">— {html.escape(meta)}</span>' if meta else "")
+        + "</summary>"
+        f'<div class="sep-passage">{passage}'
+        f'<p class="sep-file">{html.escape(texts_fr.SOURCE_FILE_LABEL)} {html.escape(chunk.source)}</p></div>'
+        "</details>"
+    )
 
 
 def render_sources(answer: Answer, turn: int) -> str:
-    if not answer.citations:
+    if answer.citations:
+        title = texts_fr.SOURCES_TITLE
+        items = [
+            _source_item(
+                c.chunk,
+                f'<span class="sep-n">[{c.n}]</span> ',
+                _highlighted_passage(c),
+                f"sep-src-{turn}-{c.n}",
+            )
+            for c in answer.citations
+        ]
+    elif answer.nearby:  # a refusal's documents to read on: nothing in them is highlighted
+        title = texts_fr.NEARBY_TITLE
+        items = [
+            _source_item(c, "", f"<blockquote>{_passage_html(c.text)}</blockquote>")
+            for c in answer.nearby
+        ]
+    else:
         return ""
-    items = []
-    for c in answer.citations:
-        meta = source_meta(c)
-        items.append(
-            f'<details class="sep-source" id="sep-src-{turn}-{c.n}">'
-            f'<summary><span class="sep-n">[{c.n}]</span> <cite>{html.escape(c.chunk.title)}</cite>'
-            + (f' <span class="sep-meta">— {html.escape(meta)}</span>' if meta else "")
-            + "</summary>"
-            f'<div class="sep-passage">{_highlighted_passage(c)}'
-            f'<p class="sep-file">{html.escape(texts_fr.SOURCE_FILE_LABEL)} {html.escape(c.chunk.source)}</p></div>'
-            "</details>"
-        )
     return (
         '<div class="sep-sources">'
-        f'<p class="sep-sources-title">{html.escape(texts_fr.SOURCES_TITLE)}</p>{"".join(items)}</div>'
+        f'<p class="sep-sources-title">{html.escape(title)}</p>{"".join(items)}</div>'
     )
 
 
