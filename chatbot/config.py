@@ -73,8 +73,8 @@ class Settings:
 
     # A refusal names the documents nearest the question, with each one's closest passage:
     # where to read on when the refusal is wrong. Of the answerable validation questions
-    # refused (211, eleven sets), the answer's document is the first for 0.73, among the first
-    # two for 0.85, the first three for 0.93 (docs/history.md, 2026-12-04).
+    # refused (211, eleven sets), the answer's document is the first for 0.74, among the first
+    # two for 0.86, the first three for 0.94 (docs/history.md, 2026-12-04).
     nearby_documents: int = 3
 
     # The refusal's weights, fitted for one index (`chatbot calibrate`, support.py).
