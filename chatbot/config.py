@@ -71,8 +71,8 @@ class Settings:
     # learn it from.
     repeat_penalty: float = 2.0
 
-    # A refusal names the documents nearest the question, with each one's closest passage:
-    # where to read on when the refusal is wrong. Of the answerable validation questions
+    # A refusal names the documents nearest the question, each by one passage: where to read
+    # on when the refusal is wrong. Of the answerable validation questions
     # refused (211, eleven sets), the answer's document is the first for 0.74, among the first
     # two for 0.86, the first three for 0.94 (docs/history.md, 2026-12-04).
     nearby_documents: int = 3

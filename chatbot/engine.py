@@ -196,11 +196,11 @@ class Engine:
         elif asks_author(asked):
             # Who wrote a document is said by its author line, not by a sentence on its
             # subject: without one, no sentence answers what was asked.
-            answer = author_answer(self.index, request) or self.refusal(request)
+            answer = author_answer(self.index, request) or self.refusal(request, ranked)
         else:
             support = assess_support(self.index, request, ranked, self.calibration)
             if not support.answered:
-                answer = self.refusal(request)
+                answer = self.refusal(request, ranked)
             elif self.backend is self.extractive:
                 answer = self.extractive.answer(request, self.quote_order(request, ranked))
             else:
@@ -216,18 +216,25 @@ class Engine:
         }
         return answer
 
-    def refusal(self, request: AnswerRequest) -> Answer:
+    def refusal(self, request: AnswerRequest, ranked: list[ScoredSentence]) -> Answer:
         """« Not found », with the documents nearest the question: the refusal is wrong for
         about one answerable question in five, and then the answer's document is usually
-        among them. Nothing is quoted from them, so nothing is said that they do not say."""
+        among them. Nothing is quoted from them, so nothing is said that they do not say.
+
+        The documents come in retrieval's order; each is shown by the passage of its sentence
+        the quotes would come first from, else by its best retrieved passage."""
         nearest: dict[str, Chunk] = {}
-        for hit in request.hits:  # best first: each document's closest passage
+        for hit in request.hits:
             nearest.setdefault(hit.chunk.doc_id, hit.chunk)
+        documents = list(nearest)[: self.settings.nearby_documents]
+        quotable: dict[str, Chunk] = {}
+        for scored in self.quote_order(request, ranked):
+            quotable.setdefault(scored.hit.chunk.doc_id, scored.hit.chunk)
         return Answer(
             text=texts_fr.REFUSAL,
             refused=True,
             retrieved=request.hits,
-            nearby=list(nearest.values())[: self.settings.nearby_documents],
+            nearby=[quotable.get(d, nearest[d]) for d in documents],
         )
 
     def quote_order(
