@@ -107,6 +107,22 @@ def test_html_report_shows_each_failed_question_with_its_evidence_trail(engine):
     assert "<th>lexical</th>" in page
 
 
+def test_html_report_shows_the_documents_a_refusal_named(engine):
+    question = Question(
+        id="refus",
+        question="Est-ce que la vitamine D et le tabac jouent un role ?",
+        evidence=["phrase absente du corpus"],
+        facts=[["inexistant"]],
+    )
+    report = _report(engine, [question])
+    result = report.results[0]
+    assert result["refused"] and result["nearby"]
+    card = render_html(report)
+    card = card[card.index('id="q-refus"') :]
+    assert "Documents proposés après le refus" in card
+    assert all(n["source"] in card for n in result["nearby"])
+
+
 def test_html_report_is_self_contained_and_escapes_corpus_text(engine):
     questions = [
         Question(

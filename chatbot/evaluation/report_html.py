@@ -141,6 +141,7 @@ def _html_failed(
         *_expected(q),
         f'<div class="answer">{_h(r.get("answer", ""))}</div>',
         *_citations(q, r.get("citations") or []),
+        *_nearby(q, r.get("nearby") or []),
         *_retrieved(q, sorted(r.get("retrieved") or [], key=lambda p: p.get("rank", 0))),
         "</section>",
     ]
@@ -198,6 +199,19 @@ def _citations(q: Question, citations: list[dict[str, Any]]) -> list[str]:
         )
     parts.append("</table>")
     return parts
+
+
+def _nearby(q: Question, nearby: list[dict[str, Any]]) -> list[str]:
+    """The documents a refusal named, as the patient saw them, the relevant passages marked."""
+    if not nearby:
+        return []
+    items = "".join(
+        f'<li>{_h(n.get("title"))} <span class="small">({_h(n.get("source"))})'
+        + (" pertinent" if is_relevant(str(n.get("text", "")), q) else "")
+        + "</span></li>"
+        for n in nearby
+    )
+    return [f'<p class="small">Documents proposés après le refus :</p><ul>{items}</ul>']
 
 
 def _retrieved(q: Question, retrieved: list[dict[str, Any]]) -> list[str]:
