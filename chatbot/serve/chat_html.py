@@ -109,16 +109,18 @@ def _passage_html(text: str) -> str:
     return html.escape(text).replace("\n", "<br>")
 
 
-def _source_item(chunk: Chunk, label: str, passage: str, anchor: str = "") -> str:
-    """One source, folded: its title and byline; unfolded, its passage and file."""
-    meta = chunk.byline
+def _source_item(
+    chunk: Chunk, label: str, passage: str, anchor: str = "", byline_folded: bool = True
+) -> str:
+    """One source, folded: its title (and byline); unfolded, its passage and file."""
+    meta = html.escape(chunk.byline)
     ident = f' id="{anchor}"' if anchor else ""
+    folded = f' <span class="sep-meta">— {meta}</span>' if meta and byline_folded else ""
+    unfolded = f'<p class="sep-meta">{meta}</p>' if meta and not byline_folded else ""
     return (
         f'<details class="sep-source"{ident}>'
-        f"<summary>{label}<cite>{html.escape(chunk.title)}</cite>"
-        + (f' <span class="sep-meta">— {html.escape(meta)}</span>' if meta else "")
-        + "</summary>"
-        f'<div class="sep-passage">{passage}'
+        f"<summary>{label}<cite>{html.escape(chunk.title)}</cite>{folded}</summary>"
+        f'<div class="sep-passage">{unfolded}{passage}'
         f'<p class="sep-file">{html.escape(texts_fr.SOURCE_FILE_LABEL)} {html.escape(chunk.source)}</p></div>'
         "</details>"
     )
@@ -137,9 +139,12 @@ def render_sources(answer: Answer, turn: int) -> str:
             for c in answer.citations
         ]
     elif answer.nearby:  # a refusal's documents to read on: nothing in them is highlighted
+        # Their titles alone, folded: three bylines would fill a phone's screen with names.
         title = texts_fr.NEARBY_TITLE
         items = [
-            _source_item(c, "", f"<blockquote>{_passage_html(c.text)}</blockquote>")
+            _source_item(
+                c, "", f"<blockquote>{_passage_html(c.text)}</blockquote>", byline_folded=False
+            )
             for c in answer.nearby
         ]
     else:
