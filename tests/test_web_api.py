@@ -9,6 +9,7 @@ import pytest
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from chatbot.config import Settings  # noqa: E402
+from chatbot.records import Document  # noqa: E402
 from chatbot.serve.feedback import FeedbackStore  # noqa: E402
 from tests.helpers import fake_engine  # noqa: E402
 
@@ -235,11 +236,9 @@ def test_gradio_js_client_calls_the_chat(app, tmp_path):
     assert "[1]" in out and "biotine.md" in out
 
 
-def test_rendering_escapes_documents_and_links_each_marker_to_its_highlighted_source():
-    from chatbot.records import Document
-    from chatbot.serve.chat import render_answer, render_question
-
-    hostile = Document(
+def _hostile_document() -> Document:
+    """A document whose title and text hold markup, which the chat must show as text."""
+    return Document(
         doc_id="h",
         source="h.md",
         title="Grippe <script>x()</script>",
@@ -247,7 +246,14 @@ def test_rendering_escapes_documents_and_links_each_marker_to_its_highlighted_so
         date="2021",
         text="La vaccination antigrippale est recommandée <img src=x onerror=y()> chez les patients SEP.",
     )
-    answer = fake_engine(docs=[hostile]).ask("la vaccination antigrippale est recommandée ?")
+
+
+def test_rendering_escapes_documents_and_links_each_marker_to_its_highlighted_source():
+    from chatbot.serve.chat import render_answer, render_question
+
+    answer = fake_engine(docs=[_hostile_document()]).ask(
+        "la vaccination antigrippale est recommandée ?"
+    )
     html = render_answer(answer, turn=2)
     assert "<script" not in html and "<img" not in html and "&lt;img src=x onerror=y()&gt;" in html
     assert '<a class="sep-cite" href="#sep-src-2-1">[1]' in html and 'id="sep-src-2-1"' in html
@@ -258,21 +264,13 @@ def test_rendering_escapes_documents_and_links_each_marker_to_its_highlighted_so
 
 def test_a_refusal_shows_its_nearest_documents_unhighlighted_and_unnumbered():
     from chatbot import texts_fr
-    from chatbot.records import Answer, Document
+    from chatbot.records import Answer
     from chatbot.serve.chat import render_answer
 
-    doc = Document(
-        doc_id="h",
-        source="h.md",
-        title="Grippe <b>et SEP</b>",
-        authors=("Dr A",),
-        date="2021",
-        text="La vaccination antigrippale est recommandée <i>chez</i> les patients SEP.",
-    )
-    chunk = fake_engine(docs=[doc]).index.chunks[0]
+    chunk = fake_engine(docs=[_hostile_document()]).index.chunks[0]
     html = render_answer(Answer(text=texts_fr.REFUSAL, refused=True, nearby=[chunk]), turn=3)
     assert texts_fr.NEARBY_TITLE.split(",")[0] in html and "Dr A · 2021" in html
-    assert "&lt;b&gt;et SEP&lt;/b&gt;" in html and "&lt;i&gt;chez&lt;/i&gt;" in html
+    assert "<script" not in html and "<img" not in html and "&lt;img src=x onerror=y()&gt;" in html
     assert "sep-cite" not in html and "<mark>" not in html and "sep-src-" not in html
 
 
@@ -406,7 +404,6 @@ def test_a_vote_the_store_cannot_write_gets_a_french_message_in_the_chat(tmp_pat
 
 
 def test_a_document_quoted_with_markdown_or_latex_signs_is_shown_as_written():
-    from chatbot.records import Document
     from chatbot.serve.chat import render_answer, render_question
 
     quote = "La vitamine D : $$10 000$$ unités, *selon* [ici](x)."
