@@ -274,6 +274,23 @@ def test_a_refusal_shows_its_nearest_documents_unhighlighted_and_unnumbered():
     assert "sep-cite" not in html and "<mark>" not in html and "sep-src-" not in html
 
 
+def test_a_refusal_with_a_3114_notice_is_a_refusal_with_the_notice_set_apart():
+    from chatbot import texts_fr
+    from chatbot.records import Answer
+    from chatbot.safety.detector import Assessment, Category
+    from chatbot.safety.respond import safety_message, with_safety
+    from chatbot.serve.chat import render_answer
+
+    chunk = fake_engine(docs=[_hostile_document()]).index.chunks[0]
+    refusal = Answer(text=texts_fr.REFUSAL, refused=True, nearby=[chunk])
+    risk = Assessment(possible=(Category.SUICIDE,))
+    html = render_answer(with_safety(refusal, risk), turn=4)
+    assert 'class="sep-answer' in html and 'class="sep-safety-text"' in html
+    assert 'href="tel:3114"' in html and "details" in html
+    urgent = safety_message(Assessment(flagged=(Category.SUICIDE,), certain=(Category.SUICIDE,)))
+    assert 'class="sep-safety' in render_answer(urgent, turn=5)  # in place of an answer
+
+
 def test_the_api_gives_a_refusal_its_nearest_documents(client):
     res = ask(client, {"question": "le tabac c'est mauvais quand on a une sep ?"}).json()
     assert res["refused"] and res["citations"] == []

@@ -163,9 +163,11 @@ def render_answer(answer: Answer, turn: int, upto: int | None = None) -> str:
         text = " ".join(words[:upto])
     by_n = {c.n: c for c in answer.citations}
     body = _link_markers(_answer_html(text), turn, by_n)
+    # The emergency and suicide messages that stand in place of an answer are set apart as a
+    # whole; a notice under an answer or a refusal is set apart as its own paragraph only.
     kind = (
         "sep-safety"
-        if answer.safety in ("emergency", "suicide") and not answer.citations
+        if answer.safety in ("emergency", "suicide") and not answer.citations and not answer.refused
         else "sep-answer"
     )
     sources = render_sources(answer, turn) if upto is None else ""
