@@ -104,8 +104,8 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     backend: str = "extractive"  # which answer backend wrote `text`
     notes: list[str] = field(default_factory=list)  # e.g. why a generative answer fell back
-    # A refusal's way on: the closest passage of each of the documents nearest the question,
-    # best first. Not an answer (nothing is quoted from them): where to read on.
+    # A refusal's way on: one passage of each of the documents nearest the question, nearest
+    # first (Engine.refusal). Not an answer (nothing is quoted from them): where to read on.
     nearby: list[Chunk] = field(default_factory=list)
 
     def to_result(self, qid: str, question: str) -> dict[str, Any]:

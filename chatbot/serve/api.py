@@ -124,7 +124,7 @@ class AskResult(BaseModel):
     nearby: list[SourceOut] = Field(
         default_factory=list,
         description="Après un refus : les documents les plus proches de la question, chacun "
-        "par son passage le plus proche, pour lire plus loin. Rien n'en est cité.",
+        "par un de ses passages, pour lire plus loin. Rien n'en est cité.",
     )
 
 
