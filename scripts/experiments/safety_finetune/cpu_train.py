@@ -1,8 +1,12 @@
-"""Step 2 on this machine's CPU: the served model's layers below `FROM` read every row once
-(cached), and only its top layers are trained, with the head, on the cached states.
+"""Step 2, on this machine's CPU: the served model's layers below the first trained one read
+every row once (cached), and only its top layers are trained, with a head, on the cached states.
 
-Same folds, rows and loss as train.py (the GPU version, which trains from the first layer).
-Environment: DATA, OUT, ONLY (T2, T4), THREADS.
+One sigmoid output per category (suicide, emergency, treatment decision) over the mean of the
+last layer, binary cross-entropy with positives weighed as the detector's balanced classes,
+AdamW. For each configuration: the out-of-fold probabilities of every training text (highest
+over its rows, and of the whole text), then a model fitted on every row and its probabilities
+for the validation texts (highest over each text's rows), written to OUT/<name>.npz.
+Environment: DATA (prepare.py's folder), OUT, ONLY (T2, T4), THREADS.
 """
 
 import copy
@@ -18,11 +22,21 @@ import torch
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 os.environ["HF_HUB_OFFLINE"] = "1"
-from train import training_rows  # noqa: E402
 from transformers import BertModel  # noqa: E402
 
 torch.set_num_threads(int(os.environ.get("THREADS", "2")))
 CONFIGS = {"T2": (10, 6, 2e-4), "T4": (8, 5, 1e-4)}  # first trained layer, epochs, lr
+
+
+def training_rows(groups, y, texts):
+    """Each whole text, and each sentence of the ordinary ones (fit.Material.training_rows)."""
+    rows = [groups[i][0] for i in texts]
+    labels = [y[i] for i in texts]
+    for i in texts:
+        if y[i] == 0:
+            rows += groups[i][1:]
+            labels += [0] * (len(groups[i]) - 1)
+    return np.array(rows), np.array(labels)
 
 
 def served_folder() -> Path:
@@ -127,8 +141,7 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     d = np.load(data / "data.npz")
     meta = json.loads((data / "meta.json").read_text(encoding="utf-8"))
-    used = d["used"]
-    ids = used[d["ids"]]
+    ids = d["ids"]
     lens = d["lens"].astype(np.int64)
     model = BertModel.from_pretrained(str(served_folder()), add_pooling_layer=False).eval()
     only = os.environ.get("ONLY", "T2,T4").split(",")

@@ -24,8 +24,6 @@ sys.path.insert(0, str(ROOT))
 os.chdir(ROOT)
 import random  # noqa: E402
 
-from safetensors.numpy import load_file  # noqa: E402
-
 from chatbot.config import Settings  # noqa: E402
 from chatbot.engine import Engine  # noqa: E402
 from chatbot.evaluation import piaf  # noqa: E402
@@ -47,20 +45,6 @@ VALIDATION_SETS = (
 )
 MAX_TOKENS = 160
 PAD = 1
-
-
-def quantized(weights, used):
-    out = {}
-    for k, v in weights.items():
-        if k.endswith("word_embeddings.weight"):
-            v = v[used]
-        if v.ndim == 2:
-            scale = np.abs(v).max(axis=1, keepdims=True) / 127 + 1e-12
-            out[k + ".q"] = np.round(v / scale).astype(np.int8)
-            out[k + ".s"] = scale.astype(np.float32)
-        else:
-            out[k] = v.astype(np.float32)
-    return out
 
 
 def main() -> None:
@@ -99,25 +83,19 @@ def main() -> None:
     tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
     tokenizer.enable_truncation(MAX_TOKENS)
     seqs = [tokenizer.encode("query: " + t).ids for t in rows]
-    used = sorted({i for s in seqs for i in s} | {0, 1, 2, 3})
-    remap = {t: k for k, t in enumerate(used)}
-    ids = np.full((len(seqs), max(map(len, seqs))), remap[PAD], dtype=np.int32)
+    ids = np.full((len(seqs), max(map(len, seqs))), PAD, dtype=np.int32)
     for i, s in enumerate(seqs):
-        ids[i, : len(s)] = [remap[t] for t in s]
+        ids[i, : len(s)] = s
     n_train_rows = len(m.row_texts)
     np.savez_compressed(
         OUT / "data.npz",
         ids=ids,
         lens=np.array([len(s) for s in seqs], dtype=np.int16),
-        pad=np.array([remap[PAD]]),
-        used=np.array(used, dtype=np.int32),  # the model's own token ids
         n_train_rows=np.array([n_train_rows]),
         y=m.y,
         folds=folds,
         from_bank=m.from_bank,
     )
-    weights = load_file(str(folder / "model.safetensors"))
-    np.savez_compressed(OUT / "weights.npz", **quantized(weights, used))
     with open(OUT / "meta.json", "w", encoding="utf-8") as f:
         json.dump(
             {
@@ -130,9 +108,6 @@ def main() -> None:
             },
             f,
         )
-    import shutil
-
-    shutil.copy(folder / "config.json", OUT / "config.json")
     print(
         len(m.texts),
         "texts",
@@ -140,8 +115,6 @@ def main() -> None:
         "train rows",
         len(flat),
         "val rows",
-        len(used),
-        "tokens",
     )
 
 
