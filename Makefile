@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test test-fast setup model index eval calibrate lint corpus clean browser piaf piaf-eval fit finetune safety-model safety-eval about-model about-eval adapter
+.PHONY: run test test-fast setup model index eval calibrate lint corpus clean browser piaf piaf-eval fit finetune safety-model safety-eval about-model about-eval told-model told-eval adapter
 
 ## make run: set everything up, then serve the chat on http://127.0.0.1:7860
 run: index
@@ -92,6 +92,14 @@ adapter: index
 ## fit the model of messages that ask who answers (profile/about/model.json; 1 min)
 about-model: setup
 	$(CHATBOT) fit about
+
+## fit the model of messages that ask nothing (profile/told/model.json; 20 s)
+told-model: setup
+	$(CHATBOT) fit told
+
+## measure it on the bank it never saw, and on the question sets (2 min)
+told-eval: index
+	$(PY) eval/told_eval.py --bank eval/told.jsonl --ordinary eval/heldback.jsonl --ordinary eval/bank.jsonl --ordinary eval/conv.jsonl --ordinary eval/short.jsonl
 
 ## messages that ask who answers, through the engine, on the bank it was not fitted on
 about-eval: index

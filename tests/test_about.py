@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from chatbot.answer.about import AboutModel
+from chatbot.answer.about import MessageModel
 from chatbot.safety.linear import char_wb_ngrams
 
 
@@ -26,16 +26,16 @@ def _model_file(tmp_path, weights="w" * 64):
 
 
 def test_the_model_reads_the_message_s_words_and_vector(tmp_path):
-    model = AboutModel.load(_model_file(tmp_path), weights_sha256="w" * 64)
+    model = MessageModel.load(_model_file(tmp_path), weights_sha256="w" * 64)
     assert model is not None
     vector = np.zeros(4, dtype=np.float32)
-    assert model.asks_about("t'es un robot ?", vector)
-    assert not model.asks_about("la fatigue ça se soigne ?", vector)
+    assert model.holds("t'es un robot ?", vector)
+    assert not model.holds("la fatigue ça se soigne ?", vector)
 
 
 def test_a_model_fitted_on_other_embedding_weights_is_left_out(tmp_path):
-    assert AboutModel.load(_model_file(tmp_path), weights_sha256="x" * 64) is None
-    assert AboutModel.load(tmp_path / "missing.json") is None
+    assert MessageModel.load(_model_file(tmp_path), weights_sha256="x" * 64) is None
+    assert MessageModel.load(tmp_path / "missing.json") is None
 
 
 def test_fitting_writes_a_model_that_reads_new_messages(tmp_path):
@@ -66,7 +66,46 @@ def test_fitting_writes_a_model_that_reads_new_messages(tmp_path):
 
     data = fit_about(encode, "w" * 64, bank, [ordinary], out, general=["qui a gagné ?"] * 5)
     assert data["threshold"] >= 0.5
-    model = AboutModel.load(out, weights_sha256="w" * 64)
+    model = MessageModel.load(out, weights_sha256="w" * 64)
     assert model is not None
-    assert model.asks_about("t'es une machine ?", np.zeros(4, dtype=np.float32))
-    assert not model.asks_about("la biotine ça marche ?", np.zeros(4, dtype=np.float32))
+    assert model.holds("t'es une machine ?", np.zeros(4, dtype=np.float32))
+    assert not model.holds("la biotine ça marche ?", np.zeros(4, dtype=np.float32))
+
+
+def test_the_nothing_asked_model_learns_questions_typed_without_their_mark(tmp_path):
+    from chatbot.evaluation.fit_about import TOLD, fit_about
+
+    tells = [
+        "journée difficile ce soir",
+        "crevée ce soir",
+        "irm stable, trop contente",
+        "marre ce soir",
+    ]
+    asks = ["biotine forme progressive", "effets ocrevus", "vaccin grippe sep", "biotine dose"]
+    bank = tmp_path / "bank.jsonl"
+    bank.write_text(
+        "".join(
+            json.dumps({"message": m, "label": label}) + "\n"
+            for ms, label in ((tells * 3, "tells"), (asks * 3, "asks"))
+            for m in ms
+        ),
+        encoding="utf-8",
+    )
+    dev = tmp_path / "dev.jsonl"
+    questions = [f"effets de la biotine {k} ?" for k in range(10)]
+    # A development file's risk message tells: it is no question typed without its mark.
+    dev.write_text(
+        "".join(json.dumps({"question": q}) + "\n" for q in [*questions, "je veux en finir"]),
+        encoding="utf-8",
+    )
+    out = tmp_path / "model.json"
+
+    def encode(texts):
+        return np.zeros((len(texts), 4))
+
+    data = fit_about(encode, "w" * 64, bank, [dev], out, general=[], kind=TOLD)
+    assert data["manifest"]["messages"] == {"tells": 12, "other": 12 + len(questions)}
+    model = MessageModel.load(out, weights_sha256="w" * 64)
+    assert model is not None
+    assert model.holds("crevée ce soir", np.zeros(4, dtype=np.float32))
+    assert not model.holds("effets de la biotine", np.zeros(4, dtype=np.float32))

@@ -6,6 +6,7 @@ import shutil
 import socket
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from chatbot.config import Settings
@@ -256,6 +257,54 @@ def test_a_treatment_decision_told_gets_the_neurologist_and_no_unrelated_quote(e
     answer = engine.ask(message)
     assert answer.text.startswith("Arrêter, changer ou adapter votre traitement")
     assert not answer.citations and "posez-la" in answer.text
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "bof, journee difficile, je suis a plat",
+        "hier j'ai marché 2 km sans canne, je suis fière",
+        "ma neurologue m'a enfin ecoutee aujourd'hui, ca fait du bien",
+    ],
+)
+def test_a_message_that_asks_nothing_quotes_nothing_and_says_how_to_ask(engine, message):
+    # Before, « j'en ai marre de cette maladie » quoted the fatigue study and ALCAM's molecule:
+    # 15 of the 60 statements of eval/told.jsonl quoted a passage, as if answering.
+    answer = engine.ask(message)
+    assert not answer.citations and answer.refused
+    assert "point d'interrogation" in answer.text
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["la biotine a forte dose ca marche pour les formes progressives", "biotine forme progressive"],
+)
+def test_a_question_typed_without_a_question_mark_is_still_answered(engine, message):
+    answer = engine.ask(message)
+    assert answer.citations and "point d'interrogation" not in answer.text
+
+
+def test_the_nothing_asked_model_on_messages_it_never_saw(engine):
+    """eval/told.jsonl, written blind by a helper and never fitted on: of the messages the model
+    reads (no question mark, no words of a question, no small talk), it read 50 of 56
+    statements as such and 1 of 26 questions (2026-12-05). Floors a few messages below."""
+    import json
+
+    from chatbot.answer.conversation import asks_something, small_talk
+    from chatbot.text.lexicon import without_opener
+
+    assert engine.told is not None
+    rows = [json.loads(line) for line in Path("eval/told.jsonl").read_text().splitlines()]
+    rows = [
+        r for r in rows if not asks_something(r["message"]) and small_talk(r["message"]) is None
+    ]
+    messages = [without_opener(r["message"]) for r in rows]
+    vectors = engine.embedder.encode_query(messages)
+    read = {"tells": [], "asks": []}
+    for row, message, vector in zip(rows, messages, vectors, strict=True):
+        read[row["label"]].append(engine.told.holds(message, vector))
+    assert np.mean(read["tells"]) >= 0.82
+    assert np.mean(read["asks"]) <= 0.12
 
 
 def test_a_medicine_named_by_a_brand_the_documents_never_write_finds_its_substance(engine):

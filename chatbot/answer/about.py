@@ -1,12 +1,20 @@
-"""Messages that ask who answers: « t'es un robot ? », « je parle à une vraie personne ? ».
+"""Messages read as a whole, by a small model: what kind of message it is, not what it asks.
 
-Such a message is answered by what the assistant is — a program, not a doctor nor a person —
-and never searched: the passage nearest « t'es un vrai médecin ? » answers nothing. Their
-wordings are too many for patterns (a first set of them caught 15 of 70 such messages written
-by a helper), so a logistic model over the message's e5 vector and its character n-grams
-decides, fitted by `chatbot fit about` (evaluation/fit_about.py) on profile/about/bank_train.jsonl
-and the development questions, measured on eval/about.jsonl, written blind by another helper.
-Pure numpy at run time, like the risk detector (safety/linear.py).
+- Messages that ask who answers: « t'es un robot ? », « je parle à une vraie personne ? ».
+  Such a message is answered by what the assistant is — a program, not a doctor nor a person —
+  and never searched: the passage nearest « t'es un vrai médecin ? » answers nothing. Their
+  wordings are too many for patterns (a first set of them caught 15 of 70 such messages written
+  by a helper). Fitted by `chatbot fit about` on profile/about/bank_train.jsonl and the
+  development questions, measured on eval/about.jsonl, written blind by another helper.
+- Messages that tell and ask nothing: « crevée. juste crevée », « ok je vois mieux »,
+  « résultats de la ponction reçus, bandes oligoclonales positives ». The passages nearest a
+  statement answer no question, yet they read like an answer (README, « Nothing asked »). Only
+  messages with neither a question mark nor the words of a question are read by this model: a
+  question typed without one (« la sep c'est héréditaire ») must stay a question. Fitted by
+  `chatbot fit told` on profile/told/bank_train.jsonl, measured on eval/told.jsonl.
+
+Each is a logistic model over the message's e5 vector and its character n-grams
+(evaluation/fit_about.py). Pure numpy at run time, like the risk detector (safety/linear.py).
 """
 
 from __future__ import annotations
@@ -25,11 +33,13 @@ from chatbot.safety.linear import Ngrams
 log = logging.getLogger(__name__)
 
 ABOUT_PATH = PROFILE_DIR / "about" / "model.json"
+TOLD_PATH = PROFILE_DIR / "told" / "model.json"
 
 
 @dataclass(frozen=True)
-class AboutModel:
-    """Probability that a whole message asks who answers, over [e5 vector, char n-grams]."""
+class MessageModel:
+    """Probability that a whole message is of one kind (asks who answers, tells without
+    asking), over [e5 vector, char n-grams]."""
 
     ngrams: Ngrams
     coef: np.ndarray
@@ -39,9 +49,11 @@ class AboutModel:
     manifest: dict[str, Any]
 
     @classmethod
-    def load(cls, path: Path = ABOUT_PATH, weights_sha256: str | None = None) -> AboutModel | None:
+    def load(
+        cls, path: Path = ABOUT_PATH, weights_sha256: str | None = None
+    ) -> MessageModel | None:
         """The model, or None when missing or fitted on other embedding weights (then no
-        message is read as one about the assistant: it is searched like any other)."""
+        message is read as of its kind: it is searched like any other)."""
         if not path.is_file():
             return None
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -56,8 +68,9 @@ class AboutModel:
         if weights_sha256 is not None and model.weights_sha256 != weights_sha256:
             log.warning(
                 "%s a été ajusté pour un autre modèle d'embedding : non utilisé. "
-                "Réajustez-le : `chatbot fit about`.",
+                "Réajustez-le : `chatbot fit %s`.",
                 path,
+                path.parent.name,
             )
             return None
         return model
@@ -67,5 +80,6 @@ class AboutModel:
         z = float(x @ self.coef) + self.intercept
         return 1.0 / (1.0 + np.exp(-max(-60.0, min(60.0, z))))
 
-    def asks_about(self, text: str, vector: np.ndarray) -> bool:
+    def holds(self, text: str, vector: np.ndarray) -> bool:
+        """Whether the message is of the model's kind."""
         return self.probability(text, vector) >= self.threshold

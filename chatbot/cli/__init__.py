@@ -161,7 +161,12 @@ def _add_fit(sub: Any) -> None:
         "about",
         help="qui répond ? : le modèle des messages sur l'assistant (profile/about/model.json)",
     )
-    f.set_defaults(func=cmd_fit_about)
+    f.set_defaults(func=cmd_fit_about, kind="about")
+    f = fsub.add_parser(
+        "told",
+        help="rien de demandé : le modèle des messages qui racontent (profile/told/model.json)",
+    )
+    f.set_defaults(func=cmd_fit_about, kind="told")
     f = fsub.add_parser(
         "adapter",
         help="ce qu'on cite : la correction du vecteur de la question (profile/quote_adapter.json)",

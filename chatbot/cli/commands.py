@@ -209,11 +209,13 @@ def cmd_fit_choice(args: argparse.Namespace) -> int:
 
 
 def cmd_fit_about(args: argparse.Namespace) -> int:
-    """Fit the model of messages that ask who answers; writes profile/about/model.json."""
-    from chatbot.evaluation.fit_about import fit_about
+    """Fit a model of whole messages: those that ask who answers (profile/about/model.json) or
+    those that ask nothing (profile/told/model.json)."""
+    from chatbot.evaluation.fit_about import ABOUT, TOLD, fit_about
 
     embedder = Settings.from_env().embedder()
-    data = fit_about(embedder.encode_query, embedder.weights_sha256)
+    kind = {"about": ABOUT, "told": TOLD}[args.kind]
+    data = fit_about(embedder.encode_query, embedder.weights_sha256, kind=kind)
     print(json.dumps(data["manifest"], indent=2, ensure_ascii=False))
     print(f"seuil : {data['threshold']}")
     return 0
