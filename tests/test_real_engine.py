@@ -307,6 +307,18 @@ def test_the_nothing_asked_model_on_messages_it_never_saw(engine):
     assert np.mean(read["asks"]) <= 0.12
 
 
+@pytest.mark.parametrize(
+    "message",
+    ["ok merci, c'est bien plus clair", "d'accord je comprends mieux, merci pour vos explications"],
+)
+def test_an_acknowledgement_is_thanked_not_read_as_a_risk(engine, message):
+    # Before, « ok c'est plus clair, merci » got the 3114 message instead: the risk detector's
+    # n-grams read the thanks like a farewell. Small talk is read as such before any model.
+    answer = engine.ask(message)
+    assert "Je vous en prie" in answer.text
+    assert answer.safety is None and not answer.citations
+
+
 def test_a_medicine_named_by_a_brand_the_documents_never_write_finds_its_substance(engine):
     # The documents write « ofatumumab », never « Kesimpta »: before the brand table, this
     # retrieved the stem-cell injections and quoted them.
