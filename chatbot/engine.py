@@ -18,6 +18,7 @@ from chatbot.answer.about import TOLD_PATH, MessageModel
 from chatbot.answer.adapter import QuoteAdapter
 from chatbot.answer.byline import asks_author, author_answer
 from chatbot.answer.conversation import (
+    asking_turns,
     asks_something,
     contextualize,
     focus,
@@ -142,8 +143,8 @@ class Engine:
         """Answer one question. Raises InvalidQuestion for input that cannot be answered."""
         t0 = time.perf_counter()
         text = self.validate(question)
-        history = clean_history(
-            history, self.settings.max_history_turns, self.settings.max_turn_chars
+        history = asking_turns(
+            clean_history(history, self.settings.max_history_turns, self.settings.max_turn_chars)
         )
         explicit = self.detector.assess(text)  # the exact patterns need no vector
         if explicit.urgent:

@@ -433,3 +433,30 @@ def test_after_an_acknowledgement_an_announced_subject_continues_nothing(engine)
     # Without an announcement, the same words continue the conversation.
     request, _ = engine.prepare("la biotine a forte dose ca marche mieux qu'avec ?", history)
     assert request.search_query != "la biotine a forte dose ca marche mieux qu'avec ?"
+
+
+def test_a_follow_up_after_thanks_or_a_statement_is_about_the_last_question_asked():
+    from chatbot import texts_fr
+    from chatbot.answer.conversation import asking_turns
+
+    question = {"role": "user", "content": "la biotine ça marche ?"}
+    answer = {"role": "assistant", "content": "Voici ce que disent les documents… [1]"}
+    thanks = [
+        {"role": "user", "content": "ok merci !"},
+        {"role": "assistant", "content": texts_fr.SMALL_TALK["thanks"]},
+    ]
+    told = [
+        {"role": "user", "content": "ah mince c'est dommage"},
+        {"role": "assistant", "content": texts_fr.NOTHING_ASKED + "\n\nSi vous traversez…"},
+    ]
+    assert asking_turns([question, answer, *thanks]) == [question, answer]
+    assert asking_turns([question, answer, *told, *thanks]) == [question, answer]
+    # A statement typed by hand, with a reply that is not the engine's, stays: it may bring the
+    # subject (« j'ai commencé l'ocrevus » then « et ça se prend comment ? »).
+    typed = [{"role": "user", "content": "ah mince"}, {"role": "assistant", "content": "Oui."}]
+    assert asking_turns([question, answer, *typed]) == [question, answer, *typed]
+    # Small talk typed without a reply goes too.
+    assert asking_turns([question, answer, {"role": "user", "content": "merci"}]) == [
+        question,
+        answer,
+    ]

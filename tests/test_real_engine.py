@@ -319,6 +319,21 @@ def test_an_acknowledgement_is_thanked_not_read_as_a_risk(engine, message):
     assert answer.safety is None and not answer.citations
 
 
+def test_a_follow_up_after_a_statement_stays_on_the_question_asked_before(engine):
+    # Before, « et sa tolérance ? » after « ah mince c'est dommage » carried the statement's
+    # words, not the biotin: follow-ups after a statement found their passage in the top five
+    # for 0.746 of them instead of 0.915 (conv, heldback and the follow-ups after a refusal).
+    history: list[dict[str, str]] = []
+    for message in ("la biotine ça marche pour la sep progressive ?", "ah mince c'est dommage"):
+        reply = engine.ask(message, history)
+        history += [
+            {"role": "user", "content": message},
+            {"role": "assistant", "content": reply.text},
+        ]
+    answer = engine.ask("et sa tolérance ?", history)
+    assert answer.retrieved[0].chunk.doc_id == "courrier-2019-03-biotine"
+
+
 def test_a_medicine_named_by_a_brand_the_documents_never_write_finds_its_substance(engine):
     # The documents write « ofatumumab », never « Kesimpta »: before the brand table, this
     # retrieved the stem-cell injections and quoted them.
