@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -38,20 +39,20 @@ def test_a_model_fitted_on_other_embedding_weights_is_left_out(tmp_path):
     assert MessageModel.load(tmp_path / "missing.json") is None
 
 
+def _bank(tmp_path: Path, messages: dict[str, list[str]]) -> Path:
+    """A bank file holding each label's messages three times (enough rows for five folds)."""
+    bank = tmp_path / "bank.jsonl"
+    rows = [{"message": m, "label": label} for label, ms in messages.items() for m in ms * 3]
+    bank.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return bank
+
+
 def test_fitting_writes_a_model_that_reads_new_messages(tmp_path):
     from chatbot.evaluation.fit_about import fit_about
 
     about = ["t'es un robot ?", "vous êtes un humain ?", "c un robot ?", "tu es une machine ?"]
     other = ["la fatigue ça passe ?", "le robot de rééducation aide ?", "la biotine marche ?"]
-    bank = tmp_path / "bank.jsonl"
-    bank.write_text(
-        "".join(
-            json.dumps({"message": m, "label": label}) + "\n"
-            for ms, label in ((about * 3, "about_assistant"), (other * 3, "other"))
-            for m in ms
-        ),
-        encoding="utf-8",
-    )
+    bank = _bank(tmp_path, {"about_assistant": about, "other": other})
     ordinary = tmp_path / "dev.jsonl"
     ordinary.write_text(
         "".join(
@@ -82,15 +83,7 @@ def test_the_nothing_asked_model_learns_questions_typed_without_their_mark(tmp_p
         "marre ce soir",
     ]
     asks = ["biotine forme progressive", "effets ocrevus", "vaccin grippe sep", "biotine dose"]
-    bank = tmp_path / "bank.jsonl"
-    bank.write_text(
-        "".join(
-            json.dumps({"message": m, "label": label}) + "\n"
-            for ms, label in ((tells * 3, "tells"), (asks * 3, "asks"))
-            for m in ms
-        ),
-        encoding="utf-8",
-    )
+    bank = _bank(tmp_path, {"tells": tells, "asks": asks})
     dev = tmp_path / "dev.jsonl"
     questions = [f"effets de la biotine {k} ?" for k in range(10)]
     # A development file's risk message tells: it is no question typed without its mark.
