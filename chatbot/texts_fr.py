@@ -102,16 +102,17 @@ SAFETY_NOTICES = {
     ),
 }
 TREATMENT_GENERAL_LEAD = _d("Ce que disent les documents de $association, de façon générale :")
-# Under that message when the patient tells a decision and asks nothing: no passage is quoted.
-# A message that tells and asks nothing (« crevée. juste crevée », « ok je vois mieux »): no
-# passage answers it, and quoting the nearest would read like an answer to a question never
-# asked. Only messages without a question mark get this, so adding one is the way back.
+# A message that tells and asks nothing (« crevée. juste crevée », « hier j'ai marché sans
+# canne »): no passage answers it, and quoting the nearest would read like an answer to a
+# question never asked. Only messages without a question mark get this, so adding one is the
+# way back.
 NOTHING_ASKED = _d(
     "Je suis un programme : je réponds aux questions sur la $disease à partir des documents de "
     "$association, et je n'ai pas trouvé de question dans votre message. Si vous en avez une, "
     "écrivez-la avec un point d'interrogation : je vous dirai ce qu'en disent les documents. "
     "Pour parler de ce que vous vivez, votre équipe soignante et $association sont là."
 )
+# Under that message when the patient tells a decision and asks nothing: no passage is quoted.
 DECISION_TOLD = _d(
     "Si vous avez une question sur ce traitement, posez-la : je vous dirai ce qu'en disent "
     "les documents de $association."

@@ -6,7 +6,7 @@
   wordings are too many for patterns (a first set of them caught 15 of 70 such messages written
   by a helper). Fitted by `chatbot fit about` on profile/about/bank_train.jsonl and the
   development questions, measured on eval/about.jsonl, written blind by another helper.
-- Messages that tell and ask nothing: « crevée. juste crevée », « ok je vois mieux »,
+- Messages that tell and ask nothing: « crevée. juste crevée », « trop contente de ma balade »,
   « résultats de la ponction reçus, bandes oligoclonales positives ». The passages nearest a
   statement answer no question, yet they read like an answer (README, « Nothing asked »). Only
   messages with neither a question mark nor the words of a question are read by this model: a
