@@ -48,7 +48,7 @@ def _bank(tmp_path: Path, messages: dict[str, list[str]]) -> Path:
 
 
 def test_fitting_writes_a_model_that_reads_new_messages(tmp_path):
-    from chatbot.evaluation.fit_about import fit_about
+    from chatbot.evaluation.fit_about import fit_message_model
 
     about = ["t'es un robot ?", "vous êtes un humain ?", "c un robot ?", "tu es une machine ?"]
     other = ["la fatigue ça passe ?", "le robot de rééducation aide ?", "la biotine marche ?"]
@@ -65,7 +65,7 @@ def test_fitting_writes_a_model_that_reads_new_messages(tmp_path):
     def encode(texts):
         return np.zeros((len(texts), 4))
 
-    data = fit_about(encode, "w" * 64, bank, [ordinary], out, general=["qui a gagné ?"] * 5)
+    data = fit_message_model(encode, "w" * 64, bank, [ordinary], out, general=["qui a gagné ?"] * 5)
     assert data["threshold"] >= 0.5
     model = MessageModel.load(out, weights_sha256="w" * 64)
     assert model is not None
@@ -74,7 +74,7 @@ def test_fitting_writes_a_model_that_reads_new_messages(tmp_path):
 
 
 def test_the_nothing_asked_model_learns_questions_typed_without_their_mark(tmp_path):
-    from chatbot.evaluation.fit_about import TOLD, fit_about
+    from chatbot.evaluation.fit_about import TOLD, fit_message_model
 
     tells = [
         "journée difficile ce soir",
@@ -96,7 +96,7 @@ def test_the_nothing_asked_model_learns_questions_typed_without_their_mark(tmp_p
     def encode(texts):
         return np.zeros((len(texts), 4))
 
-    data = fit_about(encode, "w" * 64, bank, [dev], out, general=[], kind=TOLD)
+    data = fit_message_model(encode, "w" * 64, bank, [dev], out, general=[], kind=TOLD)
     assert data["manifest"]["messages"] == {"tells": 12, "other": 12 + len(questions)}
     model = MessageModel.load(out, weights_sha256="w" * 64)
     assert model is not None

@@ -21,9 +21,9 @@ from chatbot.cli.commands import (  # noqa: E402
     cmd_calibrate,
     cmd_eval,
     cmd_feedback_export,
-    cmd_fit_about,
     cmd_fit_adapter,
     cmd_fit_choice,
+    cmd_fit_message_model,
     cmd_fit_ranker,
     cmd_index,
     cmd_safety_eval,
@@ -161,12 +161,12 @@ def _add_fit(sub: Any) -> None:
         "about",
         help="qui répond ? : le modèle des messages sur l'assistant (profile/about/model.json)",
     )
-    f.set_defaults(func=cmd_fit_about, kind="about")
+    f.set_defaults(func=cmd_fit_message_model, kind="about")
     f = fsub.add_parser(
         "told",
         help="rien de demandé : le modèle des messages qui racontent (profile/told/model.json)",
     )
-    f.set_defaults(func=cmd_fit_about, kind="told")
+    f.set_defaults(func=cmd_fit_message_model, kind="told")
     f = fsub.add_parser(
         "adapter",
         help="ce qu'on cite : la correction du vecteur de la question (profile/quote_adapter.json)",

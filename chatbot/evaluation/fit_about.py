@@ -108,7 +108,7 @@ def read_messages(
     return [without_opener(t) for t in texts], np.array(labels)
 
 
-def fit_about(
+def fit_message_model(
     encode: Encode,
     weights_sha256: str,
     bank: Path | None = None,
