@@ -102,6 +102,36 @@ def test_batch_size_must_be_positive(tmp_path: Path) -> None:
         E5Embedder(tmp_path, batch_size=0)
 
 
+@pytest.mark.parametrize(
+    ("running", "cores", "free"),
+    [
+        (1, 2, True),  # this task alone on 2 cores: the other one is free
+        (2, 2, False),  # another task runs: a helper would wait for it
+        (1, 1, False),  # one core
+    ],
+)
+def test_a_long_message_takes_a_second_core_only_when_one_is_idle(
+    monkeypatch: pytest.MonkeyPatch, running: int, cores: int, free: bool
+) -> None:
+    import chatbot.index.embed as embed
+
+    monkeypatch.setattr(embed, "running_tasks", lambda: running)
+    monkeypatch.setattr(embed.os, "cpu_count", lambda: cores)
+    assert embed.core_free() is free
+
+
+def test_a_long_messages_batches_are_shared_in_about_equal_work() -> None:
+    from chatbot.index.embed import _batches, _shared
+
+    # A 146-token message and its sentences (dev's longest message, in tokens).
+    lengths = [146, 50, 30, 18, 53, 15, 54]
+    batches = _batches(lengths, 8)
+    mine, helped = _shared(batches, lengths)
+    assert sorted(i for rows in mine + helped for i in rows) == list(range(len(lengths)))
+    work = [sum(len(r) * max(lengths[i] for i in r) for r in share) for share in (mine, helped)]
+    assert max(work) <= 0.6 * sum(work)
+
+
 # --- integration: the real model ----------------------------------------------------------
 
 
@@ -262,3 +292,19 @@ def test_onnx_runtime_gives_the_pytorch_models_vectors(e5_embedder: E5Embedder) 
     assert np.abs(served - np.array(reference)).max() < 1e-5
     # The word table is kept as its 4-bit codes: the graph is well under the 470 MB of floats.
     assert (e5_embedder.path / "model.onnx").stat().st_size < 250_000_000
+
+
+@pytest.mark.integration
+def test_a_long_message_has_the_same_vectors_with_or_without_the_second_core(
+    e5_embedder: E5Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import chatbot.index.embed as embed
+
+    message = " ".join(SENTENCES)  # one long message, then each of its sentences
+    texts = [message, *SENTENCES]
+    monkeypatch.setattr(embed, "core_free", lambda: False)
+    alone = e5_embedder.encode_query(texts)
+    monkeypatch.setattr(embed, "core_free", lambda: True)
+    shared = e5_embedder.encode_query(texts)
+    assert len(embed._batches([len(t) for t in e5_embedder._tokens().encode(texts)], 8)) > 1
+    assert np.array_equal(alone, shared)

@@ -10,6 +10,7 @@ downloads. The vectors are e5's: mean pooling over the tokens, L2 norm, `query: 
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -121,6 +122,7 @@ class E5Embedder:
         self._model: BertModel | None = None
         self._tokenizer: XlmrTokenizer | None = None
         self._sessions: dict[int, Any] = {}  # threads -> ONNX Runtime session
+        self._helper: ThreadPoolExecutor | None = None  # a long message's second core
 
     def encode_query(self, texts: list[str]) -> np.ndarray:
         """Embed questions. Returns L2-normalized float32 vectors, shape (len(texts), dim).
@@ -129,6 +131,13 @@ class E5Embedder:
         and when the machine is busy each layer would wait for it (measured with PyTorch on 2
         cores at load 6: 309 ms per question with 2 threads, 38 ms with 1). Requests served
         at the same time each take their own core.
+
+        A long message is embedded whole and sentence by sentence (five to seven texts, in
+        two to four batches): when a core is free at that instant, its batches are shared
+        between this thread and a helper, each on the same one-thread session (ONNX Runtime
+        runs concurrent calls of one session; the model is held once). The vectors are the
+        same; dev's p95 on an idle 2-core machine 123 -> 72 ms, unchanged beside a busy
+        process (docs/history.md).
         """
         return self._encode(texts, QUERY_PREFIX, threads=1)
 
@@ -152,13 +161,27 @@ class E5Embedder:
         session, tokenizer = self._session(threads), self._tokens()
         encodings = tokenizer.encode([prefix + t for t in texts])
         out = np.empty((len(texts), self.dim), np.float32)
-        for rows in _batches([len(ids) for ids in encodings], self.batch_size):
-            # Padding is on the right, to each batch's own longest text; the graph pools
-            # over the real tokens (build/onnx_model.py), the norm is taken here.
-            ids, mask = padded_arrays([encodings[i] for i in rows], tokenizer.pad_id)
-            pooled = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
-            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-            out[rows] = pooled / np.maximum(norms, 1e-12)
+
+        def run(batches: list[list[int]]) -> None:
+            for rows in batches:
+                # Padding is on the right, to each batch's own longest text; the graph pools
+                # over the real tokens (build/onnx_model.py), the norm is taken here.
+                ids, mask = padded_arrays([encodings[i] for i in rows], tokenizer.pad_id)
+                pooled = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+                norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+                out[rows] = pooled / np.maximum(norms, 1e-12)
+
+        lengths = [len(ids) for ids in encodings]
+        batches = _batches(lengths, self.batch_size)
+        if threads == 1 and len(batches) > 1 and core_free():
+            mine, helped = _shared(batches, lengths)
+            if self._helper is None:
+                self._helper = ThreadPoolExecutor(1, thread_name_prefix="embed-helper")
+            done = self._helper.submit(run, helped)
+            run(mine)
+            done.result()
+        else:
+            run(batches)
         return out
 
     def _session(self, threads: int) -> Any:
@@ -226,6 +249,41 @@ def padded(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tens
 
     ids, mask = padded_arrays(rows, pad_id)
     return torch.from_numpy(ids), torch.from_numpy(mask)
+
+
+def core_free() -> bool:
+    """Whether a second core is idle right now: fewer runnable tasks than cores, this one
+    included (the kernel's instantaneous count; the load average would notice a busy core a
+    minute late). A second thread beside a busy process waits for it: measured with PyTorch,
+    a p95 of 359 ms and a maximum of 794 ms instead of 178 ms (docs/history.md)."""
+    cores = os.cpu_count() or 1
+    return cores > 1 and running_tasks() < cores
+
+
+def running_tasks() -> int:
+    """Tasks runnable right now on the machine, the caller's included (Linux)."""
+    try:
+        return int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return 1 << 16  # not Linux, or unreadable: count the machine as busy
+
+
+def _shared(
+    batches: list[list[int]], lengths: list[int]
+) -> tuple[list[list[int]], list[list[int]]]:
+    """The batches in two shares of about equal work (rows times padded length), the
+    costliest first, each to the share with less work so far."""
+    shares: tuple[list[list[int]], list[list[int]]] = ([], [])
+    work = [0, 0]
+
+    def cost(rows: list[int]) -> int:
+        return len(rows) * max(lengths[i] for i in rows)
+
+    for rows in sorted(batches, key=cost, reverse=True):
+        lighter = 0 if work[0] <= work[1] else 1
+        shares[lighter].append(rows)
+        work[lighter] += cost(rows)
+    return shares
 
 
 def _batches(lengths: list[int], size: int) -> list[list[int]]:
