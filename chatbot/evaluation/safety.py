@@ -74,6 +74,11 @@ def engine_safety_report(
         if items:
             report[f"false_alarm_{name}"] = _share(urgent_message(r) for r in results)
             report[f"notice_rate_{name}"] = _share(r.get("safety") in LABELS[1:] for r in results)
+            # The neurologist's message for a plan that is not a treatment (« je vais tenter le
+            # yoga adapté »): told a decision, a statement gets it in place of the invitation.
+            report[f"decision_rate_{name}"] = _share(
+                r.get("safety") == "treatment_decision" for r in results
+            )
     report["ordinary_messages"] = len(everything)
     report["false_alarm"] = _share(urgent_message(r) for _, r in everything)
     report["notice_rate"] = _share(r.get("safety") in LABELS[1:] for _, r in everything)
