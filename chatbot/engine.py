@@ -189,11 +189,7 @@ class Engine:
             asked, history, mode, search_query, query_vector, retrieval_query
         )
         t1 = time.perf_counter()
-        # A decision told is the detector's sure one: a plan it only may be (« jvais tenter la
-        # sophrologie ») is told a treatment decision by the notice's threshold for about a third
-        # of such plans (35 of the 100 statements of eval/safety/fresh_test5.jsonl), by the
-        # sure one for 17; 50 of the 60 decisions there are sure.
-        decision = Category.TREATMENT_DECISION in risk.certain
+        decision = Category.TREATMENT_DECISION in risk.flagged
         if not asks_something(text) and (
             decision or (self.told is not None and self.told.holds(message, message_vector))
         ):
@@ -201,13 +197,10 @@ class Engine:
             # crevée »): whether the documents answer is not asked. The passages nearest a
             # statement answer nothing — 8 of the 9 quoted in a sample of 40 decisions told;
             # 29 of 80 messages that tell quoted a passage (profile/told/bank_train.jsonl).
-            # A sure decision gets the neurologist's message first (with_safety), a possible
-            # one gets it under the invitation to ask, as under a refusal.
+            # A decision gets the neurologist's message (with_safety), the rest an invitation.
             text_told = texts_fr.DECISION_TOLD if decision else texts_fr.NOTHING_ASKED
             answer = Answer(text=text_told, refused=True, retrieved=request.hits)
             answer.notes.append("nothing_asked")
-            if not decision:
-                risk = risk.without_sure(Category.TREATMENT_DECISION)
         elif asks_author(asked):
             # Who wrote a document is said by its author line, not by a sentence on its
             # subject: without one, no sentence answers what was asked.

@@ -384,26 +384,3 @@ def test_the_safety_report_counts_the_neurologists_message_under_ordinary_statem
     report = engine_safety_report(fake_engine(), probes, [])
     assert report["decision_rate_bank_none"] == 0.5
     assert report["false_alarm_bank_none"] == 0.0
-
-
-def test_a_possible_decision_told_gets_the_invitation_and_the_neurologist_under_it():
-    # « jvais tenter la sophrologie » may be read as a treatment decision, not surely: the
-    # reply is the invitation to ask, with the neurologist's message under it, not before it.
-    from chatbot import texts_fr
-
-    class Told:
-        def holds(self, text: str, vector: np.ndarray) -> bool:
-            return True
-
-    engine = _engine_seeing(_one_vs_rest_toy(fake_engine().embedder.dim), treatment_decision=0.55)
-    engine.told = Told()
-    told = engine.ask("jvais tenter la sophrologie pour mieux dormir")
-    neurologist = texts_fr.SAFETY_MESSAGES["treatment_decision"]
-    assert told.refused and not told.citations and "nothing_asked" in told.notes
-    assert told.text.startswith(texts_fr.NOTHING_ASKED) and neurologist in told.text
-    assert texts_fr.DECISION_TOLD not in told.text
-    # Surely a decision: the neurologist's message first, then the invitation to ask about it.
-    sure = _engine_seeing(_one_vs_rest_toy(fake_engine().embedder.dim), treatment_decision=1.0)
-    sure.told = Told()
-    decided = sure.ask("jarrete le tecfidera, marre des bouffees")
-    assert decided.text.startswith(neurologist) and texts_fr.DECISION_TOLD in decided.text

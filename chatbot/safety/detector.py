@@ -72,11 +72,6 @@ class Assessment:
             return self.flagged[0]
         return Category.INJECTION if self.injection else None
 
-    def without_sure(self, category: Category) -> Assessment:
-        """The same risks, `category` counted only possible: its notice comes under the
-        answer (with_safety) rather than its message before it."""
-        return replace(self, flagged=tuple(c for c in self.flagged if c is not category))
-
     def with_possible(self) -> Assessment:
         """What counts under an answer or « je n'ai pas trouvé »: the possible risks too.
 
