@@ -309,7 +309,12 @@ def test_the_nothing_asked_model_on_messages_it_never_saw(engine):
 
 @pytest.mark.parametrize(
     "message",
-    ["ok merci, c'est bien plus clair", "d'accord je comprends mieux, merci pour vos explications"],
+    [
+        "ok merci, c'est bien plus clair",
+        "d'accord je comprends mieux, merci pour vos explications",
+        "dacc",
+        "d'acc merci",
+    ],
 )
 def test_an_acknowledgement_is_thanked_not_read_as_a_risk(engine, message):
     # Before, « ok c'est plus clair, merci » got the 3114 message instead: the risk detector's
