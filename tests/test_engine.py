@@ -89,6 +89,10 @@ def test_follow_up_uses_the_conversation(engine):
         ("on peut tomber enceinte avec ?", True),  # a preposition left hanging
         ("faut-il du gadolinium à chaque IRM ?", False),  # an impersonal "il" points nowhere
         ("y a-t-il un programme contre la fatigue ?", False),
+        # an acknowledgement opening the question continues the previous turn, however written
+        ("ok, et la fatigue ?", True),
+        ("dacc, et ca se soigne ?", True),
+        ("okay et le prix ?", True),
     ],
 )
 def test_a_new_subject_in_a_conversation_is_not_mixed_with_the_previous_one(question, carried):
