@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
+
 from chatbot.answer.extract import ExtractiveAnswerer, compose, quotable
 from chatbot.answer.rank import ScoredSentence, SentenceRanker
 from chatbot.answer.types import load_answer_types
@@ -65,6 +67,33 @@ def test_a_sentence_opening_on_par_contre_is_not_mistaken_for_a_byline():
     hit = _hit()
     chosen = _answerer().choose([_scored(hit, "Par contre", 0.9)])
     assert "formes particulièrement actives" in compose(chosen, [hit]).text
+
+
+def test_a_chain_of_sentences_referring_back_is_quoted_from_its_start():
+    hit = _hit()
+    chosen = _answerer().choose([_scored(hit, "Par contre", 0.9)])
+    answer = compose(chosen, [hit])
+    # « Par contre » follows « Ce résultat… », which means nothing without the study before it:
+    # a reader sees the study first, then the two sentences that depend on it, in one quote.
+    assert answer.text.index("277 patients") < answer.text.index("Ce résultat")
+    assert answer.text.index("Ce résultat") < answer.text.index("Par contre")
+    assert len(answer.citations) == 1
+
+
+@pytest.mark.parametrize(
+    ("sentence", "refers_back"),
+    [
+        ("Ces résultats sont encourageants pour les patients.", True),
+        ("Par contre, il n’avait aucun effet sur la douleur.", True),
+        ("Il n’y a pas de définition précise à cette expression.", False),  # impersonal, denied
+        ("Il ne faut pas arrêter le traitement sans avis.", False),
+        ("Il reçoit le traitement depuis deux ans.", True),
+    ],
+)
+def test_which_sentences_mean_nothing_without_the_one_before(sentence, refers_back):
+    from chatbot.answer.conversation import refers_to_previous_sentence
+
+    assert refers_to_previous_sentence(sentence) is refers_back
 
 
 def test_headings_and_bylines_are_never_quoted_as_an_answer():

@@ -95,12 +95,11 @@ class ExtractiveAnswerer:
         for k, s in enumerate(list(chosen)):
             if s.sentence.text.endswith(":"):
                 s = chosen[k] = self._with_room_after(s)
-            before = None
+            before: list[ScoredSentence] = []
             if refers_to_previous_sentence(s.sentence.text):
                 s = chosen[k] = self._with_room_before(s, chosen)
-                before = _previous_sentence(s)
-            context = ([before] if before else []) + _announced(s)
-            for c in context:
+                before = _antecedents(s)
+            for c in before + _announced(s):
                 if c.sentence.text not in taken:
                     chosen.append(c)
                     taken.add(c.sentence.text)
@@ -178,6 +177,21 @@ def _announced(s: ScoredSentence, most: int = 4) -> list[ScoredSentence]:
         out.append(ScoredSentence(s.hit, sentences[i], i, s.score, s.dense, 0.0))
         if text.endswith((".", "!", "…")):  # the end of the list
             break
+    return out
+
+
+def _antecedents(s: ScoredSentence) -> list[ScoredSentence]:
+    """The sentences before `s` that it needs to mean what it says: the one before it, and the
+    one before that while each refers back in turn (« La méthode Pilates… » | « Elle est
+    relativement douce… » | « Cette publication a recensé… »), within the passage."""
+    out: list[ScoredSentence] = []
+    current = s
+    while refers_to_previous_sentence(current.sentence.text):
+        before = _previous_sentence(current)
+        if before is None:
+            break
+        out.append(before)
+        current = before
     return out
 
 
