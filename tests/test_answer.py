@@ -96,6 +96,43 @@ def test_which_sentences_mean_nothing_without_the_one_before(sentence, refers_ba
     assert refers_to_previous_sentence(sentence) is refers_back
 
 
+def test_a_further_quote_on_another_medicine_only_is_left_out():
+    from chatbot.answer.extract import on_the_medicines_asked
+    from chatbot.records import AnswerRequest
+
+    ocrevus = Hit(
+        chunk=_chunk(
+            "L'ocrélizumab a réduit les poussées de 46 %. Les perfusions ont lieu tous les 6 mois. "
+            "Le groupe témoin recevait de l'interféron bêta trois fois par semaine.",
+            0,
+        ),
+        score=1.0,
+        rank=1,
+    )
+    biotine = Hit(
+        chunk=_chunk("Cette étude sur la biotine à forte dose ne montre pas d'efficacité.", 1),
+        score=0.9,
+        rank=2,
+    )
+    ranked = [
+        _scored(ocrevus, "L'ocrélizumab", 0.9),
+        _scored(biotine, "Cette étude", 0.8),
+        _scored(ocrevus, "Les perfusions", 0.7),  # names no medicine: about what is asked
+        _scored(ocrevus, "Le groupe témoin", 0.6),  # its passage is Ocrevus's trial
+    ]
+
+    def kept(question: str) -> list[str]:
+        request = AnswerRequest(
+            question=question, search_query=question, hits=[], query_vector=None
+        )
+        return [s.sentence.text[:14] for s in on_the_medicines_asked(ranked, request)]
+
+    # Asked about Ocrevus, a reader would take the biotin trial's failure for Ocrevus's.
+    assert kept("l'ocrevus ça marche ?") == ["L'ocrélizumab ", "Les perfusions", "Le groupe témo"]
+    # A question naming no medicine, or this one too, keeps every sentence.
+    assert len(kept("ça marche ?")) == len(kept("ocrevus ou biotine ?")) == 4
+
+
 def test_headings_and_bylines_are_never_quoted_as_an_answer():
     kept = [s.text for s in _hit().chunk.sentences if quotable(s.text)]
     assert not any(t.startswith(("Transplantation", "Par le Dr")) for t in kept)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from chatbot.index.lexical import LexicalIndex
 
 INDEX = LexicalIndex.build(
@@ -88,6 +90,22 @@ def test_a_brand_the_documents_never_write_is_completed_with_its_substance():
     # A brand the documents write is searched as written; so is a message naming none.
     assert with_substances("et l'ocrevus ?", documents_use) == "et l'ocrevus ?"
     assert with_substances("la fatigue", documents_use) == "la fatigue"
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("L'ocrélizumab (Ocrevus®) se donne en perfusion.", {"ocrelizumab"}),  # brand = substance
+        ("les interférons et la biotine", {"interferon", "biotine"}),  # plural
+        ("Copaxone ou acétate de glatiramère ?", {"glatiramere"}),
+        ("le Tecfidera me donne des bouffées de chaleur", {"dimethyl"}),
+        ("la fatigue après l'effort", set()),
+    ],
+)
+def test_which_medicines_a_text_names(text, named):
+    from chatbot.text.lexicon import medicines_named
+
+    assert medicines_named(text) == named
 
 
 def test_the_index_says_which_words_the_documents_use_as_written():

@@ -16,6 +16,7 @@ from chatbot.answer.conversation import refers_to_previous_sentence
 from chatbot.answer.rank import ScoredSentence, SentenceRanker
 from chatbot.records import Answer, AnswerRequest, Chunk, Citation, Hit
 from chatbot.text.language import looks_english
+from chatbot.text.lexicon import medicines_named
 from chatbot.text.sentences import BYLINE, SENTENCE_END, quotable
 
 
@@ -56,7 +57,7 @@ class ExtractiveAnswerer:
 
     def answer(self, request: AnswerRequest, ranked: list[ScoredSentence] | None = None) -> Answer:
         ranked = self.ranker.rank(request) if ranked is None else ranked
-        chosen = self.choose(ranked)
+        chosen = self.choose(on_the_medicines_asked(ranked, request))
         if not chosen:
             return Answer(text=texts_fr.REFUSAL, refused=True, retrieved=request.hits)
         return compose(chosen, request.hits)
@@ -157,6 +158,26 @@ class ExtractiveAnswerer:
         if i is None or not 0 <= i + step < len(chunks) or chunks[i + step].doc_id != chunk.doc_id:
             return None
         return chunks[i + step]
+
+
+def on_the_medicines_asked(
+    ranked: list[ScoredSentence], request: AnswerRequest
+) -> list[ScoredSentence]:
+    """`ranked` without the further sentences that speak of other medicines only, in a
+    passage that never names the one the question names (or the conversation does): asked
+    about Ocrevus, a patient reading « cette étude sur la biotine ne montre pas d'efficacité »
+    under the answer would take it for Ocrevus. A sentence naming only the comparator of a
+    trial of the asked medicine (« …versus tériflunomide… ») stays, its passage naming both.
+    The best sentence stays whatever it names."""
+    asked = medicines_named(request.question) or medicines_named(request.search_query)
+    if not asked or not ranked:
+        return ranked
+
+    def on_the_subject(s: ScoredSentence) -> bool:
+        named = medicines_named(s.sentence.text)
+        return not named or bool(named & asked) or bool(medicines_named(s.hit.chunk.text) & asked)
+
+    return [ranked[0], *(s for s in ranked[1:] if on_the_subject(s))]
 
 
 def _announced(s: ScoredSentence, most: int = 4) -> list[ScoredSentence]:

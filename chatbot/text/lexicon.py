@@ -70,6 +70,29 @@ def with_substances(text: str, documents_use: Callable[[str], bool]) -> str:
     return f"{text} ({' '.join(found)})" if found else text
 
 
+@lru_cache(maxsize=1)
+def _medicines() -> dict[str, str]:
+    """Each brand's and substance's folded word -> the medicine it names, as its substance's
+    longest word (« interféron bêta » -> « interferon », « acétate de glatiramère » ->
+    « glatiramere »): a brand and its substance name the same medicine."""
+    key = {sub: max(words(sub), key=len) for sub in set(DRUG_NAMES.values())}
+    named = {fold(brand): key[sub] for brand, sub in DRUG_NAMES.items()}
+    named.update({k: k for k in key.values()})
+    return named
+
+
+def medicines_named(text: str) -> frozenset[str]:
+    """The medicines `text` names, by brand or substance, singular or plural (drug_names.tsv):
+    « Ocrevus® ou l'ocrélizumab » and « les interférons » name one each."""
+    table = _medicines()
+    found = set()
+    for w in words(text):
+        m = table.get(w) or (table.get(w[:-1]) if w.endswith("s") else None)
+        if m:
+            found.add(m)
+    return frozenset(found)
+
+
 def with_documents_words(text: str, documents_use: Callable[[str], bool]) -> str:
     """`text` followed by the documents' words for its lay words and the substance of the
     brands the documents never write: what retrieval by words and the ranker's « own words »
