@@ -81,6 +81,7 @@ def _medicines() -> dict[str, str]:
     return named
 
 
+@lru_cache(maxsize=4096)  # the same passages come back question after question
 def medicines_named(text: str) -> frozenset[str]:
     """The medicines `text` names, by brand or substance, singular or plural (drug_names.tsv):
     « Ocrevus® ou l'ocrélizumab » and « les interférons » name one each."""
