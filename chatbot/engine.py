@@ -24,6 +24,7 @@ from chatbot.answer.conversation import (
     focus,
     quoted_documents,
     small_talk,
+    small_talk_as_meant,
     split_question,
     without_small_talk,
 )
@@ -177,6 +178,12 @@ class Engine:
         risk = self.detector.assess(text, vectors[: len(risk_texts)])
         if risk.urgent:
             return _timed(safety_message(risk), t0)
+        chat = small_talk_as_meant(text)
+        if chat is not None:
+            # « merci bcp bonne soiree »: small talk, once read for risks (a notice may come).
+            answer = with_safety(Answer(text=texts_fr.SMALL_TALK[chat]), risk)
+            answer.notes.append(f"small_talk={chat}")
+            return _timed(answer, t0)
         message_vector = vectors[texts.index(message)]
         if self.about is not None and self.about.holds(message, message_vector):
             # « t'es un robot ? »: what answers, plainly; the risks the message may carry too.

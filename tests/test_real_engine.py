@@ -324,6 +324,24 @@ def test_an_acknowledgement_is_thanked_not_read_as_a_risk(engine, message):
     assert answer.safety is None and not answer.citations
 
 
+@pytest.mark.parametrize("message", ["merci bcp bonne soiree", "merci pour les infos, bonne nuit"])
+def test_a_goodbye_after_thanks_or_in_sms_is_a_goodbye(engine, message):
+    # Before, « merci bcp bonne soiree » was read as a message telling something: « je n'ai pas
+    # trouvé de question ». It is read as small talk once the risk detector has read it (a
+    # notice may come under it: « merci pour tout, au revoir » may be a farewell of another kind).
+    from chatbot import texts_fr
+
+    answer = engine.ask(message)
+    assert answer.text.startswith(texts_fr.SMALL_TALK["bye"])
+    assert not answer.citations and not answer.refused
+
+
+def test_a_farewell_with_thanks_still_meets_the_risk_detector(engine):
+    # Read as small talk before any model, it would get « Au revoir » and nothing else.
+    answer = engine.ask("merci pour tout, au revoir")
+    assert "3114" in answer.text and not answer.text.startswith("Au revoir")
+
+
 def test_a_follow_up_after_a_statement_stays_on_the_question_asked_before(engine):
     # Before, « et sa tolérance ? » after « ah mince c'est dommage » carried the statement's
     # words, not the biotin: follow-ups after a statement found their passage in the top five

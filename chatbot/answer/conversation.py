@@ -85,6 +85,28 @@ def small_talk(text: str) -> str | None:
     return next((kind for kind, pattern in patterns().small_talk if pattern.match(rest)), None)
 
 
+def small_talk_as_meant(text: str) -> str | None:
+    """Small talk written with SMS spellings (« merci bcp bonne soiree », sms.tsv), or thanks
+    then a goodbye (« merci pour les infos, bonne nuit »): read only once the risk detector
+    found nothing urgent — « merci pour tout, au revoir » may be a farewell of another kind,
+    which the detector reads (engine.py), where `small_talk` answers before any model."""
+    kind = small_talk(written_out(text))
+    if kind is not None:
+        return kind
+    folded = " ".join(re.sub(r"[!?.,…]+", " ", fold_words(written_out(text))).split())
+    return "bye" if _thanks_then_goodbye(without_opener(folded)) else None
+
+
+def _thanks_then_goodbye(folded: str) -> bool:
+    """« merci pour les infos bonne soiree »: thanks, then a goodbye — a goodbye."""
+    kinds = dict(patterns().small_talk)
+    said = folded.split()
+    return any(
+        kinds["thanks"].match(" ".join(said[:i])) and kinds["bye"].match(" ".join(said[i:]))
+        for i in range(1, len(said))
+    )
+
+
 # Where an acknowledgement typed before the question ends: « ok merci ! », « d'accord. ».
 _SMALL_TALK_END = re.compile(r"[.!…]+\s+")
 
