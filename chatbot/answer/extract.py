@@ -165,10 +165,10 @@ def on_the_medicines_asked(
 ) -> list[ScoredSentence]:
     """`ranked` without the further sentences that speak of other medicines only, in a
     passage that never names the one the question names (or the conversation does): asked
-    about Ocrevus, a patient reading « cette étude sur la biotine ne montre pas d'efficacité »
-    under the answer would take it for Ocrevus. A sentence naming only the comparator of a
-    trial of the asked medicine (« …versus tériflunomide… ») stays, its passage naming both.
-    The best sentence stays whatever it names."""
+    about one medicine, a patient reading under the answer that another one's trial showed no
+    effect would take it for the one asked. A sentence naming only the comparator of a trial
+    of the asked medicine (« …versus placebo… », « …versus un autre traitement… ») stays, its
+    passage naming both. The best sentence stays whatever it names."""
     asked = medicines_named(request.question) or medicines_named(request.search_query)
     if not asked or not ranked:
         return ranked
@@ -203,8 +203,8 @@ def _announced(s: ScoredSentence, most: int = 4) -> list[ScoredSentence]:
 
 def _antecedents(s: ScoredSentence) -> list[ScoredSentence]:
     """The sentences before `s` that it needs to mean what it says: the one before it, and the
-    one before that while each refers back in turn (« La méthode Pilates… » | « Elle est
-    relativement douce… » | « Cette publication a recensé… »), within the passage."""
+    one before that while each refers back in turn (« Une méthode de gymnastique… » | « Elle
+    est douce… » | « Cette revue a recensé… »), within the passage."""
     out: list[ScoredSentence] = []
     current = s
     while refers_to_previous_sentence(current.sentence.text):
