@@ -129,8 +129,13 @@ def test_a_further_quote_on_another_medicine_only_is_left_out():
 
     # Asked about Ocrevus, a reader would take the biotin trial's failure for Ocrevus's.
     assert kept("l'ocrevus ça marche ?") == ["L'ocrélizumab ", "Les perfusions", "Le groupe témo"]
-    # A question naming no medicine, or this one too, keeps every sentence.
+    # Asked about the biotin, the biotin's sentence comes first, though ranked second (a
+    # sentence naming no medicine is not judged).
+    assert kept("et la biotine ?") == ["Cette étude su", "Les perfusions"]
+    # A question naming no medicine, or both, keeps every sentence; one naming a medicine no
+    # sentence speaks of keeps them all too (whether to answer was decided before).
     assert len(kept("ça marche ?")) == len(kept("ocrevus ou biotine ?")) == 4
+    assert len(kept("et le kesimpta ?")) == 4
 
 
 def test_headings_and_bylines_are_never_quoted_as_an_answer():

@@ -163,21 +163,26 @@ class ExtractiveAnswerer:
 def on_the_medicines_asked(
     ranked: list[ScoredSentence], request: AnswerRequest
 ) -> list[ScoredSentence]:
-    """`ranked` without the further sentences that speak of other medicines only, in a
-    passage that never names the one the question names (or the conversation does): asked
-    about one medicine, a patient reading under the answer that another one's trial showed no
-    effect would take it for the one asked. A sentence naming only the comparator of a trial
-    of the asked medicine (« …versus placebo… », « …versus un autre traitement… ») stays, its
-    passage naming both. The best sentence stays whatever it names."""
+    """`ranked` without the sentences that speak of other medicines only, in a passage that
+    never names the one the question names (or the conversation does): asked about one
+    medicine, a patient reading that another one's trial showed no effect would take it for
+    the one asked. A sentence naming only the comparator of a trial of the asked medicine
+    (« …versus un autre traitement… ») stays, its passage naming both. When no sentence speaks
+    of the asked medicine, `ranked` as it is: whether the documents answer was decided before,
+    on all of them, and a quote that names its medicine misleads no one."""
     asked = medicines_named(request.question) or medicines_named(request.search_query)
     if not asked or not ranked:
         return ranked
 
-    def on_the_subject(s: ScoredSentence) -> bool:
-        named = medicines_named(s.sentence.text)
-        return not named or bool(named & asked) or bool(medicines_named(s.hit.chunk.text) & asked)
+    def speaks_of_it(s: ScoredSentence) -> bool:
+        return bool(medicines_named(s.sentence.text) & asked) or bool(
+            medicines_named(s.hit.chunk.text) & asked
+        )
 
-    return [ranked[0], *(s for s in ranked[1:] if on_the_subject(s))]
+    kept = [s for s in ranked if not medicines_named(s.sentence.text) or speaks_of_it(s)]
+    # Only when some sentence does speak of it: else a sentence naming no medicine, from another
+    # medicine's passage (« les perfusions ont lieu tous les 6 mois »), would be put first.
+    return kept if any(speaks_of_it(s) for s in kept) else ranked
 
 
 def _announced(s: ScoredSentence, most: int = 4) -> list[ScoredSentence]:
