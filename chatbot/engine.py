@@ -153,9 +153,7 @@ class Engine:
         chat = small_talk(text)
         if chat is not None:
             # A greeting or a thank-you is no question: answered as such, never searched.
-            answer = Answer(text=texts_fr.SMALL_TALK[chat])
-            answer.notes.append(f"small_talk={chat}")
-            return _timed(answer, t0)
+            return _timed(_small_talk_answer(chat), t0)
         if looks_english(text) or is_english_question(text):
             raise InvalidQuestion("not_french")
 
@@ -181,15 +179,11 @@ class Engine:
         chat = small_talk_as_meant(text)
         if chat is not None:
             # « merci bcp bonne soiree »: small talk, once read for risks (a notice may come).
-            answer = with_safety(Answer(text=texts_fr.SMALL_TALK[chat]), risk)
-            answer.notes.append(f"small_talk={chat}")
-            return _timed(answer, t0)
+            return _timed(with_safety(_small_talk_answer(chat), risk), t0)
         message_vector = vectors[texts.index(message)]
         if self.about is not None and self.about.holds(message, message_vector):
             # « t'es un robot ? »: what answers, plainly; the risks the message may carry too.
-            answer = with_safety(Answer(text=texts_fr.SMALL_TALK["about"]), risk)
-            answer.notes.append("small_talk=about")
-            return _timed(answer, t0)
+            return _timed(with_safety(_small_talk_answer("about"), risk), t0)
 
         query_vector = vectors[texts.index(model_query)]
         request, ranked = self.prepare(
@@ -336,6 +330,12 @@ class Engine:
             history=list(history or []),
         )
         return request, self.ranker.rank(request)
+
+
+def _small_talk_answer(kind: str) -> Answer:
+    answer = Answer(text=texts_fr.SMALL_TALK[kind])
+    answer.notes.append(f"small_talk={kind}")
+    return answer
 
 
 def _timed(answer: Answer, t0: float) -> Answer:

@@ -77,8 +77,7 @@ def asks_something(message: str) -> bool:
 
 def small_talk(text: str) -> str | None:
     """Which kind of small talk the whole message is ("merci !", "bonjour"), if it is."""
-    folded = re.sub(r"[!?.,…]+", " ", fold_words(text))
-    folded = " ".join(folded.split())
+    folded = _without_punctuation(text)
     if greeting_only(folded):
         return "hello"
     rest = without_opener(folded)  # « bonjour, ça va ? »
@@ -90,11 +89,16 @@ def small_talk_as_meant(text: str) -> str | None:
     then a goodbye (« merci pour les infos, bonne nuit »): read only once the risk detector
     found nothing urgent — « merci pour tout, au revoir » may be a farewell of another kind,
     which the detector reads (engine.py), where `small_talk` answers before any model."""
-    kind = small_talk(written_out(text))
+    written = written_out(text)
+    kind = small_talk(written)
     if kind is not None:
         return kind
-    folded = " ".join(re.sub(r"[!?.,…]+", " ", fold_words(written_out(text))).split())
-    return "bye" if _thanks_then_goodbye(without_opener(folded)) else None
+    return "bye" if _thanks_then_goodbye(without_opener(_without_punctuation(written))) else None
+
+
+def _without_punctuation(text: str) -> str:
+    """The folded words of `text`, its punctuation read as spaces: what small talk is read on."""
+    return " ".join(re.sub(r"[!?.,…]+", " ", fold_words(text)).split())
 
 
 def _thanks_then_goodbye(folded: str) -> bool:
