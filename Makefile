@@ -107,7 +107,7 @@ about-eval: index
 
 ## the risk detector through the engine, on messages and questions it was not fitted on
 safety-eval: index
-	$(CHATBOT) safety eval --bank eval/safety/bank_test.jsonl --bank eval/safety/fresh_test.jsonl --bank eval/safety/fresh_test2.jsonl --bank eval/safety/fresh_test3.jsonl --bank eval/safety/fresh_test4.jsonl --bank eval/safety/fresh_test5.jsonl \
+	$(CHATBOT) safety eval --bank eval/safety/bank_test.jsonl --bank eval/safety/fresh_test.jsonl --bank eval/safety/fresh_test2.jsonl --bank eval/safety/fresh_test3.jsonl --bank eval/safety/fresh_test4.jsonl --bank eval/safety/fresh_test5.jsonl --bank eval/safety/fresh_test6.jsonl \
 		--ordinary eval/dev.jsonl --ordinary eval/heldback.jsonl --ordinary eval/test.jsonl --ordinary eval/test2.jsonl --ordinary eval/bank.jsonl \
 		--out eval/results/safety.json
 

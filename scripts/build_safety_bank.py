@@ -10,7 +10,8 @@ suicide, every warning sign of the guidance one by one (6), an emergency named a
 now against the same condition named in a general question (7), and their close negatives;
 parts 8 and 9 (a third round, two more writers) ordinary patients' messages only, a quarter of
 them feelings said plainly without any risk, written when the notices were found under a quarter
-of ordinary answers.
+of ordinary answers; part 11 (2026-12-06, one more writer) the ends of conversations: ordinary
+thanks and goodbyes, and farewells that carry the warning signs, often worded alike.
 eval/safety/fresh_test.jsonl was written by a fifth writer once the detector
 existed, without seeing it or its errors: it is test only. This script pools them, writes each message in the
 shared question format with its expected `safety` category, and splits them 70 / 30 into
