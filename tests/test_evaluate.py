@@ -125,3 +125,17 @@ def test_project_question_set_is_valid_and_large_enough():
     kinds = {q.kind for q in questions}
     assert len(questions) >= 80
     assert {"factual", "numeric", "followup", "unanswerable", "safety"} <= kinds
+
+
+def test_a_goodbye_with_the_3114_under_it_is_no_false_alarm_and_the_fixed_message_is():
+    # An evaluator reads « false alarms » as the 3114 message shown in place of any reply. A
+    # goodbye with the notice under it is neither quoted nor refused, like the fixed message:
+    # only the reply's words tell them apart.
+    from chatbot import texts_fr
+    from chatbot.evaluation.metrics import urgent_message
+
+    notice = texts_fr.SAFETY_NOTICES["suicide"]
+    goodbye = _result(f"{texts_fr.SMALL_TALK['bye']}\n\n{notice}", safety="suicide")
+    fixed = _result(texts_fr.SAFETY_MESSAGES["suicide"], safety="suicide")
+    assert not urgent_message(goodbye)
+    assert urgent_message(fixed)
