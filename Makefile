@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test test-fast setup model index eval calibrate lint corpus clean browser piaf piaf-eval fit finetune safety-model safety-eval about-model about-eval told-model told-eval adapter
+.PHONY: run test test-fast setup model index eval calibrate lint corpus clean browser piaf piaf-eval fit finetune safety-model safety-eval about-model about-eval told-model told-eval closing-model closing-eval adapter
 
 ## make run: set everything up, then serve the chat on http://127.0.0.1:7860
 run: index
@@ -92,6 +92,14 @@ adapter: index
 ## fit the model of messages that ask who answers (profile/about/model.json; 1 min)
 about-model: setup
 	$(CHATBOT) fit about
+
+## fit the model of messages that end the conversation (profile/closing/model.json; 15 s)
+closing-model: setup
+	$(CHATBOT) fit closing
+
+## the ends of conversations through the engine, on messages it was not fitted on (1 min)
+closing-eval: index
+	$(PY) eval/closing_eval.py --bank eval/safety/fresh_test6.jsonl --ordinary eval/dev.jsonl --ordinary eval/test.jsonl --ordinary eval/test2.jsonl --ordinary eval/test3.jsonl --ordinary eval/bank.jsonl --ordinary eval/conv.jsonl --ordinary eval/short.jsonl
 
 ## fit the model of messages that ask nothing (profile/told/model.json; 20 s)
 told-model: setup

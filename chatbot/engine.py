@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from chatbot import texts_fr
-from chatbot.answer.about import TOLD_PATH, MessageModel
+from chatbot.answer.about import CLOSING_PATH, TOLD_PATH, MessageModel
 from chatbot.answer.adapter import QuoteAdapter
 from chatbot.answer.byline import asks_author, author_answer
 from chatbot.answer.conversation import (
@@ -100,6 +100,7 @@ class Engine:
         self.detector = detector or Detector.load(weights_sha256=embedder.weights_sha256)
         self.about = MessageModel.load(weights_sha256=embedder.weights_sha256)
         self.told = MessageModel.load(TOLD_PATH, weights_sha256=embedder.weights_sha256)
+        self.closing = MessageModel.load(CLOSING_PATH, weights_sha256=embedder.weights_sha256)
 
     @classmethod
     def load(cls, settings: Settings) -> Engine:
@@ -184,6 +185,17 @@ class Engine:
         if self.about is not None and self.about.holds(message, message_vector):
             # « t'es un robot ? »: what answers, plainly; the risks the message may carry too.
             return _timed(with_safety(_small_talk_answer("about"), risk), t0)
+        if (
+            self.closing is not None
+            and Category.TREATMENT_DECISION not in risk.flagged
+            and not asks_something(text)
+            and self.closing.holds(message, message_vector)
+        ):
+            # « merci c'était très clair, bonne nuit »: the end of the conversation, answered as
+            # such once the risk detector has read it (its notice may come under the goodbye).
+            # A decision told on leaving (« jvais sauter la prochaine perf, bonne soirée ») gets
+            # the neurologist's message and its invitation to ask, below.
+            return _timed(with_safety(_small_talk_answer("closing"), risk), t0)
 
         query_vector = vectors[texts.index(model_query)]
         request, ranked = self.prepare(

@@ -38,6 +38,12 @@ SMALL_TALK = {
     ),
     "thanks": _d("Je vous en prie. Si vous avez une autre question sur la $disease, posez-la."),
     "bye": "Au revoir, prenez soin de vous.",
+    # « merci c'était très clair, bonne nuit », « je vous laisse, merci »: thanks or a goodbye,
+    # often both (answer/about.py, the closing model).
+    "closing": _d(
+        "Je vous en prie. Au revoir, prenez soin de vous ; si une autre question vous vient sur "
+        "la $disease, vous pourrez la poser ici."
+    ),
     # « t'es un robot ? », « je parle à un médecin ? »: what answers, plainly.
     "about": _d(
         "Je suis un programme, pas un médecin ni une personne : je cherche la réponse dans les "

@@ -12,6 +12,13 @@
   messages with neither a question mark nor the words of a question are read by this model: a
   question typed without one (« la sep c'est héréditaire ») must stay a question. Fitted by
   `chatbot fit told` on profile/told/bank_train.jsonl, measured on eval/told.jsonl.
+- Messages that end the conversation: « merci c'était très clair, bonne nuit », « mrc pr l aide,
+  jsuis ko ce soir », « je vous laisse, mon chat réclame sa gamelle ». Thanks and goodbyes come in
+  more wordings than the small-talk patterns hold (2 of 100 written blind got a goodbye; 69 the
+  « nothing asked » reply, 18 « je n'ai pas trouvé », one a quote). Read, like the previous kind,
+  only in messages that ask nothing by their words, and only once the risk detector has read
+  them: a farewell may be another thing. Fitted by `chatbot fit closing` on
+  profile/closing/bank_train.jsonl, measured on eval/safety/fresh_test6.jsonl.
 
 Each is a logistic model over the message's e5 vector and its character n-grams
 (evaluation/fit_about.py). Pure numpy at run time, like the risk detector (safety/linear.py).
@@ -34,6 +41,7 @@ log = logging.getLogger(__name__)
 
 ABOUT_PATH = PROFILE_DIR / "about" / "model.json"
 TOLD_PATH = PROFILE_DIR / "told" / "model.json"
+CLOSING_PATH = PROFILE_DIR / "closing" / "model.json"
 
 
 @dataclass(frozen=True)

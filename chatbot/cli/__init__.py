@@ -168,6 +168,12 @@ def _add_fit(sub: Any) -> None:
     )
     f.set_defaults(func=cmd_fit_message_model, kind="told")
     f = fsub.add_parser(
+        "closing",
+        help="fin de conversation : le modèle des remerciements et des au revoir "
+        "(profile/closing/model.json)",
+    )
+    f.set_defaults(func=cmd_fit_message_model, kind="closing")
+    f = fsub.add_parser(
         "adapter",
         help="ce qu'on cite : la correction du vecteur de la question (profile/quote_adapter.json)",
     )

@@ -209,12 +209,13 @@ def cmd_fit_choice(args: argparse.Namespace) -> int:
 
 
 def cmd_fit_message_model(args: argparse.Namespace) -> int:
-    """Fit a model of whole messages: those that ask who answers (profile/about/model.json) or
-    those that ask nothing (profile/told/model.json)."""
-    from chatbot.evaluation.fit_about import ABOUT, TOLD, fit_message_model
+    """Fit a model of whole messages: those that ask who answers (profile/about/model.json),
+    those that ask nothing (profile/told/model.json) or those that end the conversation
+    (profile/closing/model.json)."""
+    from chatbot.evaluation.fit_about import ABOUT, CLOSING, TOLD, fit_message_model
 
     embedder = Settings.from_env().embedder()
-    kind = {"about": ABOUT, "told": TOLD}[args.kind]
+    kind = {"about": ABOUT, "told": TOLD, "closing": CLOSING}[args.kind]
     data = fit_message_model(embedder.encode_query, embedder.weights_sha256, kind=kind)
     print(json.dumps(data["manifest"], indent=2, ensure_ascii=False))
     print(f"seuil : {data['threshold']}")

@@ -18,6 +18,10 @@
   mark nor the words of a question (answer/conversation.py, `asks_something`): its threshold is
   set on those of the questions, so that at most `false_alarm` of them lose their answer.
 
+- *The end of the conversation.* profile/closing/bank_train.jsonl (scripts/build_closing_bank.py):
+  the ordinary closings of the safety bank's part 11, against the nothing-asked bank's other
+  messages; read, like the previous kind, only in messages that ask nothing by their words.
+
 C is chosen by cross-validated log loss.
 """
 
@@ -30,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from chatbot.answer.about import ABOUT_PATH, TOLD_PATH
+from chatbot.answer.about import ABOUT_PATH, CLOSING_PATH, TOLD_PATH
 from chatbot.answer.conversation import asks_something
 from chatbot.config import PROFILE_DIR, PROJECT_ROOT
 from chatbot.errors import QuestionFileError
@@ -82,6 +86,16 @@ TOLD = Kind(
     out=TOLD_PATH,
     piaf=0,
     false_alarm=0.03,
+    unasked_only=True,
+)
+CLOSING = Kind(
+    label="closes",
+    what="ends the conversation: logistic regression over e5 query vectors and character n-grams",
+    bank=PROFILE_DIR / "closing" / "bank_train.jsonl",
+    ordinary=(PROJECT_ROOT / "eval" / "dev.jsonl", PROFILE_DIR / "about" / "bank_train.jsonl"),
+    out=CLOSING_PATH,
+    piaf=0,
+    false_alarm=0.01,
     unasked_only=True,
 )
 
