@@ -182,9 +182,6 @@ class Engine:
             # « merci bcp bonne soiree »: small talk, once read for risks (a notice may come).
             return _timed(with_safety(_small_talk_answer(chat), risk), t0)
         message_vector = vectors[texts.index(message)]
-        if self.about is not None and self.about.holds(message, message_vector):
-            # « t'es un robot ? »: what answers, plainly; the risks the message may carry too.
-            return _timed(with_safety(_small_talk_answer("about"), risk), t0)
         if (
             self.closing is not None
             and Category.TREATMENT_DECISION not in risk.flagged
@@ -194,8 +191,12 @@ class Engine:
             # « merci c'était très clair, bonne nuit »: the end of the conversation, answered as
             # such once the risk detector has read it (its notice may come under the goodbye).
             # A decision told on leaving (« jvais sauter la prochaine perf, bonne soirée ») gets
-            # the neurologist's message and its invitation to ask, below.
+            # the neurologist's message and its invitation to ask, below. Read before the model of
+            # questions about the assistant: « merci, vous êtes top » thanks, asks nothing.
             return _timed(with_safety(_small_talk_answer("closing"), risk), t0)
+        if self.about is not None and self.about.holds(message, message_vector):
+            # « t'es un robot ? »: what answers, plainly; the risks the message may carry too.
+            return _timed(with_safety(_small_talk_answer("about"), risk), t0)
 
         query_vector = vectors[texts.index(model_query)]
         request, ranked = self.prepare(
