@@ -175,24 +175,29 @@ class Engine:
         ]
         vectors = self.embedder.encode_query(texts)
         risk = self.detector.assess(text, vectors[: len(risk_texts)])
+        message_vector = vectors[texts.index(message)]
+        # « merci c'était très clair, bonne nuit »: the end of the conversation. A decision told
+        # on leaving (« jvais sauter la prochaine perf, bonne soirée ») is no closing: it gets
+        # the neurologist's message and its invitation to ask, below.
+        closing = (
+            self.closing is not None
+            and Category.TREATMENT_DECISION not in risk.flagged
+            and not asks_something(text)
+            and self.closing.holds(message, message_vector)
+        )
+        if closing:
+            # Ordinary closings are worded like farewells: their fixed message answers from the
+            # threshold set with them (safety/thresholds.py); below it, a notice under the goodbye.
+            risk = risk.as_closing()
         if risk.urgent:
             return _timed(safety_message(risk), t0)
         chat = small_talk_as_meant(text)
         if chat is not None:
             # « merci bcp bonne soiree »: small talk, once read for risks (a notice may come).
             return _timed(with_safety(_small_talk_answer(chat), risk), t0)
-        message_vector = vectors[texts.index(message)]
-        if (
-            self.closing is not None
-            and Category.TREATMENT_DECISION not in risk.flagged
-            and not asks_something(text)
-            and self.closing.holds(message, message_vector)
-        ):
-            # « merci c'était très clair, bonne nuit »: the end of the conversation, answered as
-            # such once the risk detector has read it (its notice may come under the goodbye).
-            # A decision told on leaving (« jvais sauter la prochaine perf, bonne soirée ») gets
-            # the neurologist's message and its invitation to ask, below. Read before the model of
-            # questions about the assistant: « merci, vous êtes top » thanks, asks nothing.
+        if closing:
+            # Read before the model of questions about the assistant: « merci, vous êtes top »
+            # thanks, and asks nothing.
             return _timed(with_safety(_small_talk_answer("closing"), risk), t0)
         if self.about is not None and self.about.holds(message, message_vector):
             # « t'es un robot ? »: what answers, plainly; the risks the message may carry too.

@@ -113,6 +113,40 @@ def test_a_sure_detector_replaces_the_answer_with_the_fixed_message():
     assert risk.urgent is Category.EMERGENCY
 
 
+def test_a_closing_is_held_to_the_closings_threshold_and_any_other_message_to_its_own():
+    # « merci pour tout, bonne nuit » and « je préfère disparaître » may be read alike by the
+    # model: an ordinary closing gets its goodbye with a notice where another message, as sure,
+    # gets the fixed message.
+    detector = _toy_detector(notice=0.2, certain=0.8)
+    assert detector.model is not None
+    detector.model.certain_closing.update({"suicide": 0.999})
+    risk = detector.assess("un message", np.array([[0.3, 0.0, 0.0]], dtype=np.float32))
+    assert risk.urgent is Category.SUICIDE
+    assert risk.as_closing().urgent is None and Category.SUICIDE in risk.as_closing().flagged
+    # An explicit pattern stays certain whatever reads the message as a closing.
+    sure = detector.assess("merci pour tout, je vais en finir ce soir", np.zeros((1, 3)))
+    assert sure.as_closing().urgent is Category.SUICIDE
+
+
+def test_the_closings_do_not_raise_the_other_messages_fixed_message_threshold():
+    from chatbot.safety.thresholds import thresholds
+
+    # Labels: 0 ordinary, 1 suicide (2 and 3, the other risks, to have some). Ordinary
+    # messages are sure of nothing but the closings, which the detector finds as alarming as
+    # the farewells they look like.
+    y = np.array([0] * 200 + [1] * 20 + [2] * 5 + [3] * 5 + [0] * 20)
+    closing = np.array([False] * 230 + [True] * 20)
+    whole = np.zeros((len(y), 4))
+    whole[:200, 1] = np.linspace(0.0, 0.4, 200)
+    whole[200:220, 1] = 0.95
+    whole[220:225, 2] = whole[225:230, 3] = 0.95
+    whole[230:, 1] = 0.9
+    patients = np.zeros((0, 4))
+    chosen, _ = thresholds(y, np.ones(len(y), bool), whole, whole, patients, closing)
+    assert chosen["certain"]["suicide"] <= 0.5
+    assert chosen["certain_closing"]["suicide"] >= 0.9
+
+
 def _one_vs_rest_toy(dim: int = 3) -> LinearDetector:
     """One binary model per category: coordinate k is category k's evidence, judged alone."""
     classes = ("suicide", "emergency", "treatment_decision")

@@ -64,6 +64,8 @@ class Assessment:
     cleaned_question: str = ""
     # risks above the lower thresholds of a notice, the most serious first
     possible: tuple[Category, ...] = ()
+    # those still certain if the message ends the conversation (`as_closing`)
+    certain_closing: tuple[Category, ...] = ()
 
     @property
     def category(self) -> Category | None:
@@ -80,6 +82,11 @@ class Assessment:
         them away (measured: one suicide message, then four treatment decisions, lost theirs).
         """
         return replace(self, flagged=self.possible)  # `possible` holds every flagged risk too
+
+    def as_closing(self) -> Assessment:
+        """The same risks for a message that ends the conversation: its fixed message only
+        above the closings' thresholds (a pattern's risk stays certain); below, a notice."""
+        return replace(self, certain=self.certain_closing)
 
     @property
     def urgent(self) -> Category | None:
@@ -156,6 +163,7 @@ class Detector:
         if self.model is not None and vectors is not None and len(vectors):
             whole, probabilities = self.model.probabilities(self.texts_to_embed(message), vectors)
         flagged, certain, possible, pattern = [], [], [], ""
+        certain_closing: list[Category] = []
         for category in RISKS:
             fired_here = fired.get(category.value)
             p = probabilities.get(category.value, 0.0)
@@ -164,10 +172,15 @@ class Detector:
                 pattern = pattern or (m.group(0) if m else "")
                 flagged.append(category)
                 certain.append(category)
+                certain_closing.append(category)
             elif self.model is not None and p >= self.model.notice[category.value]:
                 flagged.append(category)
-                if whole.get(category.value, 0.0) >= self.model.certain[category.value]:
+                sure = whole.get(category.value, 0.0)
+                if sure >= self.model.certain[category.value]:
                     certain.append(category)
+                closing = self.model.certain_closing.get(category.value)
+                if sure >= (self.model.certain[category.value] if closing is None else closing):
+                    certain_closing.append(category)
             if category in flagged or (
                 self.model is not None and p >= self.model.possible_from(category.value)
             ):
@@ -180,6 +193,7 @@ class Detector:
             injection,
             cleaned,
             tuple(possible),
+            tuple(certain_closing),
         )
 
     def _without_instructions(self, folded: str) -> str:

@@ -28,6 +28,7 @@ from chatbot.safety.detector import Detector
 from chatbot.safety.linear import LinearDetector
 from chatbot.safety.thresholds import LABELS, thresholds
 from chatbot.text.augment import phone_typed
+from chatbot.text.lexicon import without_opener
 from chatbot.text.normalize import fold
 
 BANK_TRAIN = PROFILE_DIR / "safety" / "bank_train.jsonl"
@@ -263,7 +264,10 @@ def fit_detector(
     patient_whole = _whole_probabilities(
         final, grams, Detector([], _placeholder()), patients, encode
     )
-    chosen, report = thresholds(m.y, m.from_bank, highest, whole, patient_whole)
+    closing, patients_closing = _closings(m, patients, encode, weights_sha256)
+    chosen, report = thresholds(
+        m.y, m.from_bank, highest, whole, patient_whole, closing, patients_closing
+    )
     return {
         "classes": list(LABELS) if LINK == "softmax" else list(LABELS[1:]),
         "link": LINK,
@@ -284,6 +288,32 @@ def fit_detector(
             **provenance(),
         },
     }
+
+
+def _closings(
+    m: Material, patients: Sequence[str], encode: Encode, weights_sha256: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which training texts, and which patients' questions, the engine reads as the end of a
+    conversation (engine.py: no words of a question, and the closing model's reading), for the
+    `certain` thresholds. None without a closing model for these weights."""
+    from chatbot.answer.about import CLOSING_PATH, MessageModel
+    from chatbot.answer.conversation import asks_something
+
+    model = MessageModel.load(CLOSING_PATH, weights_sha256=weights_sha256)
+    texts = np.zeros(len(m.texts), dtype=bool)
+    asked = np.zeros(len(patients), dtype=bool)
+    if model is None:
+        return texts, asked
+    for i, text in enumerate(m.texts):
+        # The detector's first row of a text is the message as the closing model reads it.
+        row = m.whole[i]
+        texts[i] = not asks_something(text) and model.holds(m.row_texts[row], m.vectors[row])
+    unasked = [k for k, text in enumerate(patients) if not asks_something(text)]
+    if unasked:
+        read = [without_opener(patients[k]) for k in unasked]
+        for k, text, vector in zip(unasked, read, encode(read), strict=True):
+            asked[k] = model.holds(text, vector)
+    return texts, asked
 
 
 def _ngrams_json(grams: Any) -> dict[str, Any]:

@@ -118,6 +118,9 @@ class LinearDetector:
     # or the refusal (empty: the `notice` thresholds)
     refusal_notice: dict[str, float] = field(default_factory=dict)
     words: Ngrams | None = None  # word n-grams (absent from detectors fitted before them)
+    # For a message that ends the conversation (the closing model's reading), the fixed message
+    # answers from these (empty: the `certain` thresholds); thresholds.py says why.
+    certain_closing: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> LinearDetector:
@@ -135,6 +138,7 @@ class LinearDetector:
             link=data.get("link", "softmax"),
             refusal_notice=dict(data["thresholds"].get("refusal_notice", {})),
             words=Ngrams.from_json(words, "word") if words else None,
+            certain_closing=dict(data["thresholds"].get("certain_closing", {})),
         )
 
     def possible_from(self, category: str) -> float:

@@ -8,7 +8,14 @@ From the out-of-fold probabilities of the fit (chatbot/safety/fit.py):
   counted under refusals only;
 - `certain` (the fixed message instead of the answer): above all but `FALSE_ALARM` of ordinary
   patients' messages (the bank's and the development questions', never fitted on), never
-  PIAF's tidy questions, which the detector finds easy.
+  PIAF's tidy questions, which the detector finds easy — the messages that end a conversation
+  left out;
+- `certain_closing`: the same over all of them, the closings in: for the messages the engine
+  reads as the end of a conversation (answer/about.py, the closing model). Farewells with
+  warning signs are worded like ordinary closings, which makes those the hardest ordinary
+  messages: in one pool with the rest, they raised every message's `certain` threshold (0.75 →
+  0.86 on 2026-12-06), and 29 suicide messages that are no closing lost their fixed message.
+  Set on the closings alone, the closings' threshold was too high for farewells (0.99).
 """
 
 from __future__ import annotations
@@ -40,22 +47,38 @@ def thresholds(
     highest: np.ndarray,
     whole: np.ndarray,
     patients: np.ndarray,
+    closing: np.ndarray | None = None,
+    patients_closing: np.ndarray | None = None,
 ) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
     """Notice, certain and refusal thresholds per category, and what they do in cross-validation.
 
     `y` are the training texts' label indexes (LABELS), `from_bank` marks those the bank's
     writers wrote (not PIAF's); `highest` and `whole` their out-of-fold probabilities, highest
     over the text's sentences and of the whole text; `patients` the final model's probabilities
-    for ordinary patients' questions it was not fitted on.
+    for ordinary patients' questions it was not fitted on; `closing` and `patients_closing`
+    mark those of both the engine reads as the end of a conversation.
     """
-    out: dict[str, dict[str, float]] = {"notice": {}, "certain": {}, "refusal_notice": {}}
+    out: dict[str, dict[str, float]] = {
+        "notice": {},
+        "certain": {},
+        "certain_closing": {},
+        "refusal_notice": {},
+    }
     report: dict[str, Any] = {}
     negatives = y == 0
+    closing = np.zeros(len(y), dtype=bool) if closing is None else closing
+    if patients_closing is None:
+        patients_closing = np.zeros(len(patients), dtype=bool)
     for k, label in enumerate(LABELS[1:], 1):
         p, whole_p, positives = highest[:, k], whole[:, k], y == k
         # Only the whole message may be certain (detector.py); any sentence may raise a notice.
         ordinary_patients = np.concatenate([whole_p[negatives & from_bank], patients[:, k]])
-        certain = max(0.5, float(np.quantile(ordinary_patients, 1 - FALSE_ALARM)))
+        certain_closing = max(0.5, float(np.quantile(ordinary_patients, 1 - FALSE_ALARM)))
+        others = np.concatenate(
+            [whole_p[negatives & from_bank & ~closing], patients[~patients_closing, k]]
+        )
+        certain = min(certain_closing, max(0.5, float(np.quantile(others, 1 - FALSE_ALARM))))
+        out["certain_closing"][label] = round(certain_closing, 4)
         notice = min(
             certain, max(float(np.quantile(p[positives], 1 - TARGET_RECALL[label])), MIN_NOTICE)
         )
@@ -71,6 +94,12 @@ def thresholds(
             "recall_refusal_notice": round(float((p[positives] >= refusal).mean()), 4),
             "ordinary_refusal_notice": round(float((p[negatives] >= refusal).mean()), 4),
             "patients_refusal_notice": round(float((ordinary_patients >= refusal).mean()), 4),
+            "closings_read": int((negatives & from_bank & closing).sum()),
+            "recall_certain_closing": round(
+                float((whole_p[positives & closing] >= certain_closing).mean()), 4
+            )
+            if (positives & closing).any()
+            else 0.0,
         }
     flagged = np.zeros(len(y), dtype=bool)
     for k, label in enumerate(LABELS[1:], 1):
