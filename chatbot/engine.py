@@ -176,13 +176,14 @@ class Engine:
         vectors = self.embedder.encode_query(texts)
         risk = self.detector.assess(text, vectors[: len(risk_texts)])
         message_vector = vectors[texts.index(message)]
+        asks = asks_something(text)
         # « merci c'était très clair, bonne nuit »: the end of the conversation. A decision told
         # on leaving (« jvais sauter la prochaine perf, bonne soirée ») is no closing: it gets
         # the neurologist's message and its invitation to ask, below.
         closing = (
             self.closing is not None
             and Category.TREATMENT_DECISION not in risk.flagged
-            and not asks_something(text)
+            and not asks
             and self.closing.holds(message, message_vector)
         )
         if closing:
@@ -209,7 +210,7 @@ class Engine:
         )
         t1 = time.perf_counter()
         decision = Category.TREATMENT_DECISION in risk.flagged
-        if not asks_something(text) and (
+        if not asks and (
             decision or (self.told is not None and self.told.holds(message, message_vector))
         ):
             # Told, nothing asked (« jarrete le fampyra, sert a rien », « crevée. juste

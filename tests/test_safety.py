@@ -142,7 +142,9 @@ def test_the_closings_do_not_raise_the_other_messages_fixed_message_threshold():
     whole[220:225, 2] = whole[225:230, 3] = 0.95
     whole[230:, 1] = 0.9
     patients = np.zeros((0, 4))
-    chosen, _ = thresholds(y, np.ones(len(y), bool), whole, whole, patients, closing)
+    chosen, _ = thresholds(
+        y, np.ones(len(y), bool), whole, whole, patients, closing, np.zeros(0, dtype=bool)
+    )
     assert chosen["certain"]["suicide"] <= 0.5
     assert chosen["certain_closing"]["suicide"] >= 0.9
 

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from chatbot import texts_fr
 from chatbot.evaluation.questions import SAFETY_CATEGORIES, URGENT_CATEGORIES, Question
 from chatbot.text.markers import MARKER, answer_sentences, marker_numbers
 from chatbot.text.normalize import fold_for_match
@@ -160,13 +161,10 @@ def urgent_message(result: dict[str, Any]) -> bool:
     A notice under an answer, under "I found nothing" or under a goodbye is not one: the
     goodbye, like the notice, is neither quoted nor refused, so the reply's own words tell.
     """
-    from chatbot import texts_fr
-
     category = result.get("safety")
-    if category not in URGENT_CATEGORIES:
-        return False
-    fixed = texts_fr.SAFETY_MESSAGES[str(category)]
-    return str(result.get("answer", "")).startswith(fixed[:60])
+    return category in URGENT_CATEGORIES and str(result.get("answer", "")).startswith(
+        texts_fr.SAFETY_MESSAGES[str(category)]
+    )
 
 
 def safety_metrics(pairs: list[tuple[Question, dict[str, Any]]]) -> dict[str, float | None]:

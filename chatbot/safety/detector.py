@@ -178,8 +178,10 @@ class Detector:
                 sure = whole.get(category.value, 0.0)
                 if sure >= self.model.certain[category.value]:
                     certain.append(category)
-                closing = self.model.certain_closing.get(category.value)
-                if sure >= (self.model.certain[category.value] if closing is None else closing):
+                closing = self.model.certain_closing.get(
+                    category.value, self.model.certain[category.value]
+                )
+                if sure >= closing:
                     certain_closing.append(category)
             if category in flagged or (
                 self.model is not None and p >= self.model.possible_from(category.value)

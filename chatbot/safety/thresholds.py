@@ -47,8 +47,8 @@ def thresholds(
     highest: np.ndarray,
     whole: np.ndarray,
     patients: np.ndarray,
-    closing: np.ndarray | None = None,
-    patients_closing: np.ndarray | None = None,
+    closing: np.ndarray,
+    patients_closing: np.ndarray,
 ) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
     """Notice, certain and refusal thresholds per category, and what they do in cross-validation.
 
@@ -66,9 +66,6 @@ def thresholds(
     }
     report: dict[str, Any] = {}
     negatives = y == 0
-    closing = np.zeros(len(y), dtype=bool) if closing is None else closing
-    if patients_closing is None:
-        patients_closing = np.zeros(len(patients), dtype=bool)
     for k, label in enumerate(LABELS[1:], 1):
         p, whole_p, positives = highest[:, k], whole[:, k], y == k
         # Only the whole message may be certain (detector.py); any sentence may raise a notice.
