@@ -213,7 +213,7 @@ class Engine:
         if not asks and (
             decision or (self.told is not None and self.told.holds(message, message_vector))
         ):
-            # Told, nothing asked (« jarrete le fampyra, sert a rien », « crevée. juste
+            # Told, nothing asked (« jarrete mes cachets, ca sert a rien », « crevée. juste
             # crevée »): whether the documents answer is not asked. The passages nearest a
             # statement answer nothing — 8 of the 9 quoted in a sample of 40 decisions told;
             # 29 of 80 messages that tell quoted a passage (profile/told/bank_train.jsonl).
@@ -280,7 +280,7 @@ class Engine:
         """The query as the embedding model reads it best: SMS spellings written out and the
         documents' accents on the words typed without them (« c koi les poussees » -> « c quoi
         les poussées »), and the substance of a medicine named by a brand the documents never
-        write (« kesimpta » -> « kesimpta (ofatumumab) »: the model does not know brands).
+        write (« tecfidera » -> « tecfidera (diméthyl fumarate) »: the model knows no brand).
         Retrieval by words and the refusal's word counts mend words themselves."""
         lexical = self.index.lexical
         return with_substances(lexical.with_accents(written_out(query)), lexical.uses)

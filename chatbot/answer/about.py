@@ -1,6 +1,6 @@
 """Messages read as a whole, by a small model: what kind of message it is, not what it asks.
 
-- Messages that ask who answers: « t'es un robot ? », « je parle à une vraie personne ? ».
+- Messages that ask who answers: « t'es un robot ? », « vous êtes un humain ? ».
   Such a message is answered by what the assistant is — a program, not a doctor nor a person —
   and never searched: the passage nearest « t'es un vrai médecin ? » answers nothing. Their
   wordings are too many for patterns (a first set of them caught 15 of 70 such messages written
@@ -10,10 +10,10 @@
   « résultats de la ponction reçus, bandes oligoclonales positives ». The passages nearest a
   statement answer no question, yet they read like an answer (README, « Nothing asked »). Only
   messages with neither a question mark nor the words of a question are read by this model: a
-  question typed without one (« la sep c'est héréditaire ») must stay a question. Fitted by
+  question typed without one (« la sep ça se soigne ») must stay a question. Fitted by
   `chatbot fit told` on profile/told/bank_train.jsonl, measured on eval/told.jsonl.
 - Messages that end the conversation: « merci c'était très clair, bonne nuit », « mrc pr l aide,
-  jsuis ko ce soir », « je vous laisse, mon chat réclame sa gamelle ». Thanks and goodbyes come in
+  jsuis ko ce soir », « je file, le repas est prêt ». Thanks and goodbyes come in
   more wordings than the small-talk patterns hold (2 of 100 written blind got a goodbye; 69 the
   « nothing asked » reply, 18 « je n'ai pas trouvé », one a quote). Read, like the previous kind,
   only in messages that ask nothing by their words, and only once the risk detector has read

@@ -1,6 +1,6 @@
 """The quote adapter: the question's vector moved towards the sentences that answer it here.
 
-e5 reads « ça se prend comment le ponesimod ? » close to every sentence on ponesimod; which one
+e5 reads « ça se prend comment ce médicament ? » close to every sentence on it; which one
 answers is in the way this corpus writes it. The adapter is a linear correction of the question's
 vector, `v + v·W + b`, fitted by ridge regression (`chatbot fit adapter`,
 evaluation/fit_adapter.py) on the deployment's own labelled questions — the development set, the

@@ -36,12 +36,12 @@ _TITLE = re.compile(r"^(?:Dr|Pr|Prof|Professeure?|Docteure?|Mme|M)\.?$")
 
 
 def asks_author(question: str) -> bool:
-    """Whether `question` asks who wrote the document it names (« ki a ecri l'article »…)."""
+    """Whether `question` asks who wrote the document it names (« ki a ecrit ce texte »…)."""
     return ASKS_AUTHOR.search(standard_words(question)) is not None
 
 
 def surnames(authors: tuple[str, ...]) -> list[str]:
-    """The family names of the authors that are people (« Le Courrier de la Ligue » is not)."""
+    """The family names of the authors that are people (« La rédaction de la revue » is not)."""
     out = []
     for author in authors:
         name = [w for w in author.split("(")[0].split() if not _TITLE.match(w)]

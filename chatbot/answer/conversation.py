@@ -1,11 +1,11 @@
 """The conversation around a question: what it continues, what it asks, whether it asks at all.
 
-- `contextualize`: a follow-up (« Et ses effets secondaires ? ») is searched with the subject
+- `contextualize`: a follow-up (« Et ça se prend comment ? ») is searched with the subject
   of the previous turn; a message that brings its own subject is not a follow-up.
 - `focus`: a long message that tells a story around its question is answered on its question;
   `split_question`: so is a two-sentence one, whose opening still goes to retrieval.
 - `asks_something`: whether a message asks anything, « ? » or not (« la natation c bien ou
-  pas »), or only tells (« jarrete le fampyra, sert a rien »);
+  pas »), or only tells (« jarrete mes cachets, ca sert a rien »);
 - `small_talk`: « bonjour », « merci » are answered as such, never searched;
   `without_small_talk`: a message that opens on it (« ok merci ! autre question, … ») is read
   after it.
@@ -64,8 +64,8 @@ def patterns(profile: Path = PROFILE_DIR) -> Patterns:
 
 def asks_something(message: str) -> bool:
     """Whether the message asks anything: a question mark, or the words of a question typed
-    without one (« pk ocrevus ca fait moins d allergies », « la natation c bien ou pas »).
-    A message that only tells something (« jarrete le fampyra, sert a rien ») does not."""
+    without one (« pk ce traitement fatigue autant », « la natation c bien ou pas »).
+    A message that only tells something (« jarrete mes cachets, ca sert a rien ») does not."""
     if "?" in message:
         return True
     asks = patterns().asks
@@ -87,7 +87,7 @@ def small_talk(text: str) -> str | None:
 def small_talk_as_meant(text: str) -> str | None:
     """Small talk written with SMS spellings (« merci bcp bonne soiree », sms.tsv), or thanks
     then a goodbye (« merci pour les infos, bonne nuit »): read only once the risk detector
-    found nothing urgent — « merci pour tout, au revoir » may be a farewell of another kind,
+    found nothing urgent — « merci pour tout, adieu » may be a farewell of another kind,
     which the detector reads (engine.py), where `small_talk` answers before any model."""
     written = written_out(text)
     kind = small_talk(written)
@@ -179,7 +179,7 @@ def split_question(message: str) -> tuple[str, str]:
 
     The opening's words are no words of the question: read with it, the refusal counted them
     as words the documents lack. Retrieval still reads them, since the opening often names
-    what the question takes up (« J'ai lu l'article sur la greffe. Ça marche ? »). Measured on
+    what the question takes up (« J'ai lu l'article sur le sommeil. Ça marche ? »). Measured on
     80 two-sentence messages written for it (eval/story2.jsonl): answerable ones whose
     opening is only a story answered 9 -> 24 of 30 (facts 6 -> 19), those whose opening
     names the subject 23 -> 24; near misses refused 14 -> 9 of 20. Reading only the question

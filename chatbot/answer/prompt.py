@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 _CHARS_PER_TOKEN = 3.5  # French with common BPE vocabularies; no tokenizer to download
 _MESSAGE_OVERHEAD_TOKENS = 64  # chat template and role tags around the two messages
 _HISTORY_TURNS = 4  # earlier turns shown to the model, for follow-up questions
-_HISTORY_CHARS = 400  # per turn: enough to resolve "et ses effets secondaires ?"
+_HISTORY_CHARS = 400  # per turn: enough to resolve "et ça se prend comment ?"
 
 
 def estimate_tokens(text: str) -> int:

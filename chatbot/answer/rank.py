@@ -96,10 +96,10 @@ class SentenceRanker:
 
     def _terms(self, text: str) -> tuple[frozenset[str], frozenset[str]]:
         """The sentence's terms as written, and with the long form of each abbreviation the
-        documents define that it writes short: a sentence counting « CRC » holds what
-        « combien de centres de ressources ? » asks. Not the other way: a sentence that writes
-        a long form out is found by its words already, and a long form may be in English, as
-        the title of a reference is."""
+        documents define that it writes short: a sentence counting « CHU » holds what
+        « combien de centres hospitaliers universitaires ? » asks. Not the other way: a
+        sentence that writes a long form out is found by its words already, and a long form
+        may be in English, as the title of a reference is."""
         terms = self._term_cache.get(text)
         if terms is None:
             if len(self._term_cache) > 100_000:  # bounded: a large corpus must not grow it forever
@@ -180,7 +180,7 @@ class SentenceRanker:
 def question_weights(index: Index, request: AnswerRequest) -> dict[str, float]:
     """The question's terms, weighted by rarity; the message's own words count twice.
 
-    In a follow-up (« Et ses effets secondaires ? ») the words carried over from the
+    In a follow-up (« Et ça se prend comment ? ») the words carried over from the
     conversation say what it is about, the message's own words what is asked. The documents'
     words for the message's lay words, and the substance of a brand it names, count as its own
     when the documents use them.

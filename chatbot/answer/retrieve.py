@@ -66,7 +66,7 @@ class Retriever:
         """The `top_k` best passages for `query`.
 
         `subject` is what a follow-up question is about, carried over from the conversation
-        (a drug's name for « Et ses effets secondaires ? »): passages of the documents whose
+        (a drug's name for « Et ça se prend comment ? »): passages of the documents whose
         title names it form one more ranking, so that an article *about* the subject comes
         before one that only compares something else with it. `documents` are those the
         previous answer quoted: « et elle est sortie quand, cette étude ? » is about one of them,

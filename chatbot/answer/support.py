@@ -214,7 +214,7 @@ def support_features(
         sum(w for t, w in weights.items() if t not in lexical.terms and t not in translated) / total
     )
     top_passage = passage_terms(request.hits[0].chunk.text) if request.hits else frozenset()
-    # An abbreviation is present where the passage writes it out, and back (« ETP »).
+    # An abbreviation is present where the passage writes it out, and back (« IRM »).
     spelled = top_passage | lexical.equivalent_terms(weights, top_passage)
     passage_cov = sum(w for t, w in weights.items() if t in spelled | translated) / total
     # A near miss: the article is about the subject, but nowhere says what is asked (a price,

@@ -37,9 +37,9 @@ MAX_DIFFERENCE = 1e-5
 # Texts the export is checked on: short and long, accents, elisions, SMS spellings.
 CHECK_TEXTS = (
     "query: c koi la sep ?",
-    "query: Quels sont les effets secondaires de l'ocrélizumab ?",
+    "query: Quels sont les effets indésirables de ce médicament ?",
     "passage: L’IRM montre des lésions « actives » — œdème, demi-dose, naïve. "
-    "La biotine à haute dose n'a pas montré d'efficacité dans la SEP progressive, "
+    "La vitamine à forte dose n'a pas montré d'efficacité dans la forme progressive, "
     "et l'association organise des ateliers d'activité physique adaptée chaque mardi.",
 )
 

@@ -4,8 +4,8 @@
 - *About the assistant.* Positives and look-alikes (« un robot de rééducation, ça aide ? ») are
   profile/about/bank_train.jsonl, written by helpers for this purpose — messages alone, and
   messages that follow a first question of the conversation (`first`), read alone as the engine
-  reads them: « c'est qui qui les produit ? » after a question on biosimilars is no question
-  about the assistant, « t'es qui toi ? » after one on Kesimpta is; the development questions
+  reads them: « c'est qui qui le fabrique ? » after a question on a medicine is no question
+  about the assistant, « vous êtes qui ? » after one on a treatment is; the development questions
   are added as ordinary messages, with the risk bank's training messages (a patient asking for
   someone to talk to is no question about the assistant) and PIAF's first training questions
   (« qui… »). The threshold keeps the out-of-fold false alarms on ordinary messages at or below

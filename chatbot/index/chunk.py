@@ -86,7 +86,7 @@ def _sections(doc: Document, texts: list[str]) -> list[str]:
 
     A passage in the middle of a section is about what its heading names, and often never
     names it again: under a heading naming a treatment, the passage with its trial's result
-    may say only « aucune différence n'était retrouvée ». The passages are consecutive pieces
+    may say only « les résultats étaient comparables ». The passages are consecutive pieces
     of `doc.text`.
     """
     headings = {h.strip() for h in doc.headings}

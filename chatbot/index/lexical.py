@@ -2,7 +2,7 @@
 
 Terms are Snowball stems of accent-folded words without stop words (see textnorm). Unknown
 query words are corrected to the nearest corpus word within one or two edits, so that
-"ocrelizumabe", "fatigeu" or "sclerose" still meet the documents.
+"cortisonne", "fatigeu" or "sclerose" still meet the documents.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class LexicalIndex:
     # (« poussees » -> « poussées »): the embedding model reads patients' words with them.
     accents: dict[str, str] = field(default_factory=dict)
     # The abbreviations the documents define, folded short form -> long form as written
-    # (« etp » -> « éducation thérapeutique »; text/abbreviations.py).
+    # (« irm » -> « imagerie par résonance magnétique »; text/abbreviations.py).
     abbreviations: dict[str, str] = field(default_factory=dict)
     _corrections: dict[str, str | None] = field(default_factory=dict, repr=False)
     _abbreviation_terms: dict[str, tuple[str, frozenset[str]]] | None = field(
@@ -110,8 +110,8 @@ class LexicalIndex:
 
     def equivalent_terms(self, asked: Collection[str], present: Collection[str]) -> set[str]:
         """The terms `asked` (a query's `query_terms`) that are one form of an abbreviation whose
-        other form is in `present`: « etp » when a passage writes « éducation thérapeutique »,
-        and back."""
+        other form is in `present`: « irm » when a passage writes « imagerie par résonance
+        magnétique », and back."""
         out: set[str] = set()
         for short_term, long_terms in self._forms().values():
             if short_term in asked and all(t in present for t in long_terms):
@@ -198,7 +198,7 @@ class LexicalIndex:
         fixed = self.correct(word)
         if fixed is not None:
             return stem(fixed)
-        # Abbreviations: "gado" -> "gadolinium", "perfu" -> "perfusion", in the plural too
+        # Abbreviations: "kine" -> "kinesitherapie", "perfu" -> "perfusion", in the plural too
         # ("perfs" -> "perfusions").
         plural = word.endswith("s") and len(word) >= 5
         for short in (word, word[:-1]) if plural else (word,):
@@ -259,7 +259,7 @@ class LexicalIndex:
 
             budget = 1 if len(word) < 8 else 2
             # Typos rarely hit the first letter, and a two-edit match across first letters
-            # turns one drug into another ("natalizumab" -> "satralizumab").
+            # turns one drug into another ("rituximab" -> "cetuximab").
             same_start = self._by_initial.get(word[0], [])
             match = process.extractOne(word, same_start, scorer=OSA.distance, score_cutoff=budget)
             self._corrections[word] = match[0] if match else None

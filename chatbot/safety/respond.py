@@ -11,7 +11,7 @@
   answer, or before « je n'ai pas trouvé » when they say nothing: the refusal stays, since a
   general question about a treatment is sometimes read as a decision, and the patient must
   still learn that the documents do not answer it. A decision told without a question
-  (« jarrete le fampyra ») gets no quote at all: the engine answers it with an invitation to
+  (« jarrete mes cachets ») gets no quote at all: the engine answers it with an invitation to
   ask (`texts_fr.DECISION_TOLD`) under the neurologist's message.
 """
 

@@ -1,11 +1,11 @@
 """The abbreviations the documents define, read from the documents themselves.
 
-« l’éducation thérapeutique (ETP) », « L’OFSEP, Observatoire Francophone de la Sclérose en
-Plaques, … », « Les CRC sont les centres de ressource et compétence »: a patient asks with one
-form and the sentence that answers uses the other (« il y en a combien, de centres de
-ressources ? » is answered by a sentence that counts « CRC »). Neither the embedding model
-nor the word index knows that the two are one thing, and no list written by hand would follow
-what a new document defines.
+« l’imagerie par résonance magnétique (IRM) », « L’ANSM, Agence nationale de sécurité du
+médicament, … », « Les CHU sont les centres hospitaliers universitaires »: a patient asks with
+one form and the sentence that answers uses the other (« il y en a combien, de centres
+hospitaliers universitaires ? » is answered by a sentence that counts « CHU »). Neither the
+embedding model nor the word index knows that the two are one thing, and no list written by
+hand would follow what a new document defines.
 
 A definition is kept when the short form is spelled by its long form, by the test of Schwartz
 and Hearst (2003, « A simple algorithm for identifying abbreviation definitions in biomedical
@@ -23,7 +23,7 @@ from collections.abc import Iterable
 
 from chatbot.text.normalize import STOP_WORDS, fold, words
 
-# Two to ten characters, at least two capitals: « CRC », « NMOSD », « AQP4 », « IL6R ».
+# Two to ten characters, at least two capitals: « CHU », « ANSM », « HbA1c », « IL6R ».
 _SHORT = r"(?=(?:[^\W\d_]*[A-Z]){2})[A-Z][A-Za-z0-9]{1,9}"
 _BEFORE = re.compile(rf"([^()\n]{{3,300}}?)\s*\(\s*({_SHORT})\s*\)")  # long (COURT)
 _INSIDE = re.compile(rf"\b({_SHORT})\s*\(([^()\n]{{3,150}})\)")  # COURT (long)
@@ -58,8 +58,8 @@ def _definitions(text: str) -> list[tuple[str, str]]:
 def _long_form(short: str, candidate: list[str], from_end: bool) -> str | None:
     """The words of `candidate` next to `short` (its end when the long form comes before the
     short one, its start when it comes after) that spell `short`, or None. Of the spans that
-    do, the one whose words' initials spell most of it: « centres de ressource et compétence »
-    for CRC rather than « centres de ressource »; then the shortest."""
+    do, the one whose words' initials spell most of it: « centres hospitaliers universitaires »
+    for CHU rather than « centres hospitaliers »; then the shortest."""
     most = min(len(short) + 5, 2 * len(short))
     best: tuple[int, int, str] | None = None
     for n in range(1, min(most, len(candidate)) + 1):
@@ -67,7 +67,7 @@ def _long_form(short: str, candidate: list[str], from_end: bool) -> str | None:
         long = re.sub(r"^(?:l|d)[’']", "", " ".join(span).strip(" «»\"“”’',;"), flags=re.I)
         ends = words(long)
         if not ends or ends[0] in STOP_WORDS or ends[-1] in STOP_WORDS:
-            continue  # « de la sécurité militaire », « centres de ressource et »: not yet a name
+            continue  # « de la sécurité militaire », « centres et »: not yet a name
         kept = [w for w in words(long) if w not in STOP_WORDS]
         if len(kept) < 2 or fold(short) in kept or not _spelled(fold(short), fold(long)):
             continue

@@ -24,7 +24,7 @@ def looks_english(text: str) -> bool:
 
 
 def is_english_question(text: str) -> bool:
-    """A short question in English (« Does biotin work? »), too short for `looks_english`.
+    """A short question in English (« Does it hurt? »), too short for `looks_english`.
 
     Only for the patient's message: the quotable-sentence checks keep `looks_english` alone.
     """

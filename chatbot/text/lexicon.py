@@ -20,13 +20,13 @@ _TYPED_WORD = re.compile(r"[^\W\d_]+\d*")
 
 def standard_words(text: str) -> str:
     """Folded words, SMS spellings read as the standard word: what the profile's question
-    patterns are written for (« ki a ecri » -> « qui a ecri »)."""
+    patterns are written for (« ki a fait » -> « qui a fait »)."""
     return " ".join(SMS_WORDS.get(w, w) for w in fold_words(text).split())
 
 
 def written_out(text: str) -> str:
     """`text` with its SMS spellings written out for the embedding model: « c koi ds ma tete » ->
-    « c quoi dans ma tete ». Only lower-case words: « Pr Labauge » stays as written."""
+    « c quoi dans ma tete ». Only lower-case words: « Dr Martin » stays as written."""
     return _TYPED_WORD.sub(lambda m: SMS_WRITTEN.get(m.group(0), m.group(0)), text)
 
 
@@ -51,9 +51,9 @@ def with_lay_terms(text: str) -> str:
 
 
 # Medicines' brand names and their active substance (profile/lang/drug_names.tsv, from the EMA's
-# and the ANSM's registers): a patient says « le kesimpta » where a document says
-# « l'ofatumumab ». Only what retrieval and the embedding model read is completed; the refusal
-# reads the question as typed.
+# and the ANSM's registers): a patient says « le tecfidera » where a document says
+# « le diméthyl fumarate ». Only what retrieval and the embedding model read is completed;
+# the refusal reads the question as typed.
 DRUG_NAMES = {row["brand"]: row["substance"] for row in read_table("drug_names")}
 _BRAND_PATTERN = re.compile(
     r"\b(" + "|".join(sorted(map(re.escape, DRUG_NAMES), key=len, reverse=True)) + r")\b"
@@ -62,8 +62,8 @@ _BRAND_PATTERN = re.compile(
 
 def with_substances(text: str, documents_use: Callable[[str], bool]) -> str:
     """`text` followed by the substance of each brand it names that the documents never use
-    (`documents_use(brand)` false): « kesimpta c une piqure ? » -> « … (ofatumumab) ». A brand
-    the documents write is searched as written."""
+    (`documents_use(brand)` false): « tecfidera c un cachet ? » -> « … (diméthyl fumarate) ».
+    A brand the documents write is searched as written."""
     found = dict.fromkeys(
         DRUG_NAMES[b] for b in _BRAND_PATTERN.findall(" ".join(words(text))) if not documents_use(b)
     )
@@ -84,7 +84,7 @@ def _medicines() -> dict[str, str]:
 @lru_cache(maxsize=4096)  # the same passages come back question after question
 def medicines_named(text: str) -> frozenset[str]:
     """The medicines `text` names, by brand or substance, singular or plural (drug_names.tsv):
-    « Ocrevus® ou l'ocrélizumab » and « les interférons » name one each."""
+    « Tysabri® ou le natalizumab » and « les interférons » name one each."""
     table = _medicines()
     found = set()
     for w in words(text):

@@ -77,8 +77,8 @@ def _append(sentences: list[Sentence], text: str, start: int, end: int) -> None:
 MIN_SENTENCE_WORDS = 5  # shorter lines are headings, author lines or captions
 
 # A short line that does not end like a sentence, nor announces something after a colon
-# ("Retrouvez les infos sur : sfsep.org"), is a heading or a caption: "Transplantation de
-# Cellules Souches Hématopoïétiques Autologues (AHSCT)".
+# ("Retrouvez les infos sur : example.org"), is a heading or a caption: "Imagerie par
+# Résonance Magnétique du Cerveau (IRM)".
 HEADING_MAX_WORDS = 14
 SENTENCE_END = re.compile(r"[.!…:;»\"”]\s*$")
 
