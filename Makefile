@@ -47,9 +47,9 @@ index: setup
 	$(CHATBOT) index --if-stale
 	$(CHATBOT) fit adapter --if-stale
 
-## the evaluation: dev (tuned on), heldback, test, test2, test3 and the bank (measured only), story2 (the two-sentence choice), conv (conversations), short, the second round of minimal pairs, brand names, blind40, follow-ups of a refused question, side by side
+## the evaluation: dev (tuned on), heldback, test, test2, test3, test4 and the bank (measured only), story2 (the two-sentence choice), conv (conversations), short, the second round of minimal pairs, brand names, blind40, follow-ups of a refused question, side by side
 eval: index
-	$(CHATBOT) eval --questions eval/dev.jsonl --questions eval/heldback.jsonl --questions eval/test.jsonl --questions eval/test2.jsonl --questions eval/test3.jsonl --questions eval/bank.jsonl --questions eval/story2.jsonl --questions eval/conv.jsonl --questions eval/short.jsonl --questions eval/pairs2.jsonl --questions eval/brands.jsonl --questions eval/blind40.jsonl --questions eval/followups_after_refusal.jsonl \
+	$(CHATBOT) eval --questions eval/dev.jsonl --questions eval/heldback.jsonl --questions eval/test.jsonl --questions eval/test2.jsonl --questions eval/test3.jsonl --questions eval/test4.jsonl --questions eval/bank.jsonl --questions eval/story2.jsonl --questions eval/conv.jsonl --questions eval/short.jsonl --questions eval/pairs2.jsonl --questions eval/brands.jsonl --questions eval/blind40.jsonl --questions eval/followups_after_refusal.jsonl \
 		--questions eval/safety/bank_test.jsonl --out eval/results/latest.jsonl
 
 ## PIAF (../shared/datasets/piaf-train): its articles as a corpus, its index, its validation questions
