@@ -168,7 +168,7 @@ def _keeps_hyphen(left: str, right: str, vocab: Vocabulary | set[str]) -> bool:
     if right[0].isupper():
         if len(left) > 1 and left.isupper() and right.isupper():  # a cut in a capitals heading
             return (left + right).lower() not in vocab
-        return True  # Etats-Unis, Lebrun-Frenay, anti-CD20
+        return True  # Etats-Unis, Saint-Etienne, anti-TNF
     lo_left, lo_right = left.lower(), right.lower()
     if f"{lo_left}-{lo_right}" in vocab:
         return True

@@ -87,8 +87,8 @@ _WORD_AS_WRITTEN = re.compile(r"[^\W\d_][\w’'-]*")
 
 
 def mostly_names(text: str) -> bool:
-    """Author lists and affiliations ("Emmanuelle Leray, EA 7449 REPERES, Ecole des Hautes
-    Etudes…"): most of their words are capitalised; a sentence's words are not."""
+    """Author lists and affiliations ("Marie Dupont, EA 1234 SANTE, Université de Lyon,
+    Hôpital…"): most of their words are capitalised; a sentence's words are not."""
     tokens = _WORD_AS_WRITTEN.findall(text)
     return len(tokens) >= 10 and sum(t[0].isupper() for t in tokens) >= 0.6 * len(tokens)
 
