@@ -132,11 +132,19 @@ class XlmrTokenizer:
             normalized = _SPACES.sub(" ", self._charmap.normalize(part))
             if normalized == " ":
                 ids.append(self._space)  # a lone space is the « ▁ » piece
-            elif normalized.startswith(" "):  # it stands for the « ▁ » prefix itself
-                ids += self._spm.encode(normalized[1:])
             elif normalized:
-                ids += self._spm.encode(normalized)
+                ids += self._words(normalized)
         return ids
+
+    def _words(self, normalized: str) -> list[int]:
+        """Word by word, as tokenizer.json's Metaspace pre-tokenizer cuts the text: no piece
+        holds an inner « ▁ », so the pieces are the same, but SentencePiece's Viterbi sums its
+        scores in float32 over the whole text, and 60 words in a near-tie between two
+        segmentations of one word (« ▁ca|sser » and « ▁casse|r », 3e-5 apart) is decided below
+        float32's resolution; `tokenizers` sums each word's own, in float64."""
+        text = normalized[1:] if normalized.startswith(" ") else normalized  # the « ▁ » prefix
+        # A trailing space is the « ▁ » piece alone (spaces are single here).
+        return [i for ids in self._spm.encode(text.split(" ")) for i in (ids or [self._space])]
 
 
 def write_tokenizer_files(tokenizer_json: bytes, folder: Path) -> None:
