@@ -26,10 +26,10 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chatbot import texts_fr  # noqa: E402
 from chatbot.config import Settings  # noqa: E402
 from chatbot.engine import Engine  # noqa: E402
 from chatbot.errors import InvalidQuestion  # noqa: E402
+from chatbot.evaluation.metrics import urgent_message  # noqa: E402
 from chatbot.records import Answer  # noqa: E402
 
 GOODBYES = ("small_talk=closing", "small_talk=bye", "small_talk=thanks")
@@ -38,7 +38,7 @@ GOODBYES = ("small_talk=closing", "small_talk=bye", "small_talk=thanks")
 def outcome(answer: Answer) -> str:
     if any(note in answer.notes for note in GOODBYES):
         return "goodbye"
-    if answer.text.startswith(texts_fr.SAFETY_MESSAGES["suicide"][:40]):
+    if urgent_message({"safety": answer.safety, "answer": answer.text}):
         return "3114_message"
     if "nothing_asked" in answer.notes:
         return "nothing_asked"
